@@ -1,0 +1,55 @@
+"""Errors a user can act on.
+
+Every error raised for bad input names *where* the problem is (file, row, field or key) and
+*which rule* it broke, so the CLI can print it as is instead of a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DataError", "SmcAgentError"]
+
+
+class SmcAgentError(Exception):
+    """Base class for errors that are shown to the user without a traceback."""
+
+
+class DataError(SmcAgentError):
+    """Market data that cannot be read or that breaks a validation rule.
+
+    >>> str(DataError("high below low", path="x.csv", row=7, field="high"))
+    'x.csv: row 7: field high: high below low'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.row = row
+        self.field = field
+        self.rule = rule
+        parts = []
+        if path is not None:
+            parts.append(str(path))
+        if row is not None:
+            parts.append(f"row {row}")
+        if field is not None:
+            parts.append(f"field {field}")
+        parts.append(message)
+        super().__init__(": ".join(parts))
+
+
+class ConfigError(SmcAgentError):
+    """A configuration value or option that is unknown or out of range; names the key."""
+
+    def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
+        self.key = key
+        self.source = source
+        where = ": ".join(p for p in (source, f"key {key}" if key else None) if p)
+        super().__init__(f"{where}: {message}" if where else message)

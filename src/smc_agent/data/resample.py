@@ -1,0 +1,189 @@
+"""Resample candles to a higher timeframe, vectorised, with the bucket boundaries exchanges use.
+
+Intraday buckets (anything that is not a whole number of days) are aligned to the Unix epoch in
+UTC, as exchanges align their own 5m, 1h or 4h candles. Daily buckets start at 00:00 UTC, or at local
+midnight when ``tz`` is given (an Indian index's trading day is one IST date); weekly buckets start
+on Monday 00:00 in the same zone. A local midnight skipped by a daylight-saving change starts its
+day at the first existing instant after it; a repeated one at its first occurrence.
+
+Each source candle goes to the bucket holding its open time, and must also end inside it (a 1h
+candle opening at 18:00 UTC straddles the Asia/Kolkata midnight at 18:30 UTC, which is an error
+rather than a silent look-ahead). Open is the first open, high the max, low the min, close the last
+close and volume the sum. Buckets without source candles are not emitted: gaps stay gaps, and a
+bucket with missing source candles (a first bucket the data starts inside, say) is still emitted. The last
+bucket is marked incomplete (``last_complete=False``) when its period has not ended, that is when
+the last source candle closes before the bucket does (or the source's own last candle is incomplete).
+
+>>> import numpy as np
+>>> from smc_agent.data.candles import Candles
+>>> m = Candles.from_arrays(np.arange(4) * 60_000, [1, 2, 3, 4], [2, 5, 4, 5], [0.5, 1, 2, 3], [2, 3, 4, 4.5],
+...                         [1, 1, 1, 1], timeframe="1m")
+>>> h = resample(m, "3m")
+>>> h.time.tolist(), h.high.tolist(), h.close.tolist(), h.last_complete
+([0, 180000], [5.0, 5.0], [4.0, 4.5], False)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from smc_agent.core.errors import ConfigError, DataError
+from smc_agent.data.candles import Candles, FloatArray, IntArray
+from smc_agent.data.frames import format_time, resolve_tz
+from smc_agent.data.timeframes import format_timeframe, parse_timeframe
+
+__all__ = ["aggregate", "group_starts", "resample"]
+
+_DAY = 86_400_000
+_WEEK = 7 * _DAY
+_MONDAY = 4 * _DAY  # 1970-01-05 00:00, the first Monday after the epoch, anchors weekly buckets
+
+
+def resample(
+    candles: Candles, timeframe: str, *, tz: str | None = None, drop_incomplete: bool = False
+) -> Candles:
+    """Candles of ``timeframe`` (a multiple of the source timeframe) built from ``candles``.
+
+    ``tz`` (IANA name) moves daily and weekly boundaries to local midnight; intraday buckets are
+    always UTC epoch aligned. ``drop_incomplete=True`` leaves out a last bucket that has not ended.
+    The source must be validated (strictly increasing times).
+    """
+    target = parse_timeframe(timeframe)
+    source_label = candles.timeframe or candles.infer_timeframe()
+    if not source_label:
+        raise ConfigError("the source timeframe is unknown; set the candles' timeframe", key="timeframe")
+    source = parse_timeframe(source_label)
+    if target % source:
+        raise ConfigError(
+            f"cannot resample {source_label} candles to {timeframe}: not a whole multiple", key="timeframe"
+        )
+    label = format_timeframe(target)
+    if len(candles) == 0 or target == source:
+        return candles.with_meta(timeframe=label)
+    zone = None if tz is None else resolve_tz(tz)
+    _require_increasing(candles)
+    keys = _bucket_keys(candles.time, target, zone)
+    first = group_starts(keys)
+    start, end = _bounds(keys[first], target, zone)
+    ends_at = np.repeat(end, np.diff(np.append(first, len(candles))))
+    _require_fit(candles, source, ends_at, label, zone)
+    complete = candles.last_complete and int(candles.time[-1]) + source >= int(end[-1])
+    if not complete and drop_incomplete:
+        candles, first, start, complete = candles[: int(first[-1])], first[:-1], start[:-1], True
+    return aggregate(
+        first,
+        start,
+        candles.open,
+        candles.high,
+        candles.low,
+        candles.close,
+        candles.volume,
+        symbol=candles.symbol,
+        timeframe=label,
+        last_complete=complete,
+    )
+
+
+def group_starts(keys: IntArray) -> IntArray:
+    """Index of the first row of each run of equal ``keys`` (keys must not decrease).
+
+    >>> group_starts(np.array([5, 5, 6, 9, 9, 9])).tolist()
+    [0, 2, 3]
+    """
+    if keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))).astype(np.int64)
+
+
+def aggregate(
+    first: IntArray,
+    time: IntArray,
+    open: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    volume: FloatArray,
+    *,
+    symbol: str = "",
+    timeframe: str = "",
+    last_complete: bool = True,
+) -> Candles:
+    """One candle per group of rows starting at ``first`` (see :func:`group_starts`), opening at
+    ``time``: first open, highest high, lowest low, last close, summed volume. Used for resampling
+    and, with open = high = low = close = price, for ticks."""
+    if first.size == 0:
+        empty = np.zeros(0)
+        return Candles.from_arrays(
+            first, empty, empty, empty, empty, empty, symbol=symbol, timeframe=timeframe
+        )
+    last = np.append(first[1:], len(open)) - 1
+    return Candles.from_arrays(
+        time,
+        open[first],
+        np.maximum.reduceat(high, first),
+        np.minimum.reduceat(low, first),
+        close[last],
+        np.add.reduceat(volume, first),
+        symbol=symbol,
+        timeframe=timeframe,
+        last_complete=last_complete,
+    )
+
+
+def _bucket_keys(time: IntArray, target: int, tz: str | None) -> IntArray:
+    """A bucket number per candle: equal numbers share a bucket, and they never decrease."""
+    if target % _DAY:
+        return time // target
+    anchor = _MONDAY if target % _WEEK == 0 else 0
+    wall = time if tz is None else _wall_clock(time, tz)
+    return (wall - anchor) // target
+
+
+def _bounds(keys: IntArray, target: int, tz: str | None) -> tuple[IntArray, IntArray]:
+    """Start and end (epoch ms UTC) of each bucket number."""
+    anchor = _MONDAY if target % _DAY == 0 and target % _WEEK == 0 else 0
+    start = keys * target + anchor
+    if tz is None or target % _DAY:
+        return start, start + target
+    return _from_wall_clock(start, tz), _from_wall_clock(start + target, tz)
+
+
+def _wall_clock(time: IntArray, tz: str) -> IntArray:
+    """Epoch ms UTC to the same instants' local wall-clock time in ``tz``, as naive epoch ms."""
+    utc = pd.DatetimeIndex(time.astype("datetime64[ms]")).tz_localize("UTC")
+    return np.asarray(utc.tz_convert(tz).tz_localize(None).as_unit("ms").asi8, dtype=np.int64)
+
+
+def _from_wall_clock(wall: IntArray, tz: str) -> IntArray:
+    """Local wall-clock midnights back to epoch ms UTC (earliest instant when repeated or skipped)."""
+    local = pd.DatetimeIndex(wall.astype("datetime64[ms]"))
+    placed = local.tz_localize(tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent="shift_forward")
+    return np.asarray(placed.as_unit("ms").asi8, dtype=np.int64)
+
+
+def _require_increasing(candles: Candles) -> None:
+    bad = np.flatnonzero(np.diff(candles.time) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        raise DataError(
+            f"time {format_time(int(candles.time[i]))} does not follow the previous candle; "
+            "validate (or fix) the candles before resampling (rule: times strictly increasing)",
+            row=i + 1,
+            field="time",
+            rule="times strictly increasing",
+        )
+
+
+def _require_fit(candles: Candles, source: int, ends_at: IntArray, label: str, tz: str | None) -> None:
+    over = np.flatnonzero(candles.time + source > ends_at)
+    if over.size:
+        i = int(over[0])
+        raise DataError(
+            f"the candle opening {format_time(int(candles.time[i]), tz)} ends after its {label} bucket "
+            f"closes at {format_time(int(ends_at[i]), tz)}; resample from a timeframe that divides it "
+            "(rule: candles fit inside buckets)",
+            row=i + 1,
+            field="time",
+            rule="candles fit inside buckets",
+        )
