@@ -2,8 +2,8 @@
 
 Why a fresh process for memory: a process's peak RSS is a high-water mark that only ever grows, so
 measuring 10k, then 100k, then 1M candles in one process reports the largest run for all three.
-:func:`measure_in_subprocess` runs the measured call in a newly *spawned* interpreter (not forked,
-so it shares no pages with the parent) and reports that process's own peak, plus the peak it had
+:func:`measure_in_subprocess` runs the measured call in a new interpreter (not forked, so it shares
+no pages with the parent) and reports that process's own peak, plus the peak it had
 already reached before the call (interpreter, imports and the unpickled inputs), so the
 difference is what the call itself added. See :func:`peak_rss_mb` for why the peak is read from
 ``/proc`` rather than ``getrusage``.
@@ -17,15 +17,19 @@ True
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
 import resource
 import statistics
+import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["Measurement", "measure_in_subprocess", "median_seconds", "peak_rss_mb"]
+__all__ = ["Measurement", "call_in_subprocess", "measure_in_subprocess", "median_seconds", "peak_rss_mb"]
+
+T = TypeVar("T")
 
 
 class Measurement(NamedTuple):
@@ -76,18 +80,17 @@ def peak_rss_mb() -> float:
 
 
 def _measure_here(fn: Callable[..., object], args: tuple[Any, ...], repeats: int) -> Measurement:
-    """Child-side half of :func:`measure_in_subprocess` (module level so that spawn can pickle it)."""
+    """Child-side half of :func:`measure_in_subprocess` (module level so that it pickles by name)."""
     start = peak_rss_mb()
     seconds = median_seconds(lambda: fn(*args), repeats)
     return Measurement(seconds, peak_rss_mb(), start)
 
 
 def measure_in_subprocess(fn: Callable[..., object], *args: Any, repeats: int = 1) -> Measurement:
-    """Run ``fn(*args)`` ``repeats`` times in a fresh spawned interpreter and measure it there.
+    """Run ``fn(*args)`` ``repeats`` times in a fresh interpreter and measure it there.
 
     ``fn`` and ``args`` are pickled, so ``fn`` must be a module-level function and the arguments
-    picklable; exceptions raised by ``fn`` are re-raised here. As with any spawn-based
-    multiprocessing, a script that calls this must do so under ``if __name__ == "__main__":``.
+    picklable; an exception raised by ``fn`` is raised here too, with the child's traceback as a note.
 
     >>> import operator
     >>> m = measure_in_subprocess(operator.mul, b"x", 64 * 2**20)  # builds a 64 MiB bytes object
@@ -96,7 +99,41 @@ def measure_in_subprocess(fn: Callable[..., object], *args: Any, repeats: int = 
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    ctx = multiprocessing.get_context("spawn")
-    # maxtasksperchild=1 and one worker: the process exists for this single measurement only.
-    with ctx.Pool(processes=1, maxtasksperchild=1) as pool:
-        return pool.apply(_measure_here, (fn, args, repeats))
+    return call_in_subprocess(_measure_here, fn, args, repeats)
+
+
+def call_in_subprocess(fn: Callable[..., T], *args: Any) -> T:
+    """Return ``fn(*args)`` computed in a fresh interpreter that exists for this call only.
+
+    The child is ``python -m smc_agent.benchmarks.measure``: unlike multiprocessing's spawn, it
+    does not re-import the caller's ``__main__`` (the CLI, with pandas and Rich), so its memory is
+    only what ``fn`` needs. ``fn`` must be a module-level function and the arguments picklable.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", "smc_agent.benchmarks.measure"],
+        input=pickle.dumps((fn, args)),
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace")[-4000:]
+        raise RuntimeError(f"measurement process died (exit {done.returncode}):\n{tail}")
+    ok, value, trace = pickle.loads(done.stdout)
+    if not ok:
+        value.add_note(f"raised in the measurement process:\n{trace}")
+        raise value
+    result: T = value
+    return result
+
+
+def _child() -> None:
+    fn, args = pickle.loads(sys.stdin.buffer.read())
+    try:
+        outcome = (True, fn(*args), "")
+    except Exception as exc:  # handed to the parent, which re-raises it
+        outcome = (False, exc, traceback.format_exc())
+    sys.stdout.buffer.write(pickle.dumps(outcome))
+
+
+if __name__ == "__main__":
+    _child()

@@ -146,9 +146,7 @@ def time_reference_smc(candles: Candles, *, repeats: int = 1) -> ReferenceTiming
     for name in REFERENCE_FUNCTIONS:
         if name in _NEEDS_SWINGS and swings is None:
             timings[name] = math.nan
-            timings.skipped[name] = (
-                f"needs swing_highs_lows, which failed: {timings.skipped['swing_highs_lows']}"
-            )
+            timings.skipped[name] = f"needs swing_highs_lows, which failed: {timings.skipped['swing_highs_lows']}"
             continue
         caught: list[str] = []
         call = functools.partial(calls[name], swings)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from smc_agent.cli.common import EXIT_USER_ERROR, fail
 from smc_agent.core.errors import SmcAgentError
-from smc_agent.data.frames import format_time
+from smc_agent.core.timefmt import format_time
 from smc_agent.data.inspect import InspectReport, inspect_file
 from smc_agent.data.loaders import FORMATS
 from smc_agent.data.validation import Gap
@@ -27,8 +28,6 @@ from smc_agent.data.validation import Gap
 __all__ = ["app"]
 
 app = typer.Typer(help="Inspect and check market data files.", no_args_is_help=True, add_completion=False)
-
-EXIT_BAD_DATA = 2
 
 
 @app.callback()
@@ -46,29 +45,20 @@ def inspect_command(
         str | None,
         typer.Option("--tz", help="IANA time zone of naive timestamps, e.g. Asia/Kolkata. Default: UTC."),
     ] = None,
-    fix: Annotated[
-        bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")
-    ] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Show a file's format, rows, time range, timeframe, gaps and whether it passes validation."""
     try:
         report = inspect_file(file, format=format, tz=tz, fix=fix)
     except SmcAgentError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report, tz)
     if not report.ok:
-        raise typer.Exit(EXIT_BAD_DATA)
-
-
-def _fail(exc: SmcAgentError) -> NoReturn:
-    Console(stderr=True).print(
-        f"[bold red]error:[/] [red]{escape(str(exc))}[/]", soft_wrap=True, highlight=False
-    )
-    raise typer.Exit(EXIT_BAD_DATA)
+        raise typer.Exit(EXIT_USER_ERROR)
 
 
 def _when(ms: int | None, tz: str | None) -> str:

@@ -23,10 +23,8 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +33,8 @@ import pyarrow as pa
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from smc_agent.core.errors import ConfigError, DataError
+from smc_agent.core.errors import DataError
+from smc_agent.core.timefmt import resolve_tz
 from smc_agent.data.candles import FloatArray, IntArray
 
 __all__ = [
@@ -45,13 +44,11 @@ __all__ = [
     "delimiter",
     "existing_file",
     "find_column",
-    "format_time",
     "parse_times",
     "read_arrow",
     "read_delimited",
     "read_json",
     "require_column",
-    "resolve_tz",
     "sniff_binary",
     "to_float",
 ]
@@ -150,38 +147,6 @@ def read_arrow(file: Path, kind: str) -> Table:
     return Table.of(frame)
 
 
-def resolve_tz(tz: str | None) -> str:
-    """Check an IANA time-zone name (None means UTC) and return it.
-
-    >>> resolve_tz("Asia/Kolkata"), resolve_tz(None)
-    ('Asia/Kolkata', 'UTC')
-    """
-    if tz is None:
-        return "UTC"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"unknown time zone {tz!r}; use an IANA name such as UTC, Europe/London or Asia/Kolkata", key="tz"
-        ) from None
-    return tz
-
-
-def format_time(ms: int, tz: str | None = None) -> str:
-    """An epoch-ms time as readable text, in UTC or in ``tz``.
-
-    >>> format_time(1709264700000), format_time(1709264700000, "Asia/Kolkata")
-    ('2024-03-01 03:45:00 UTC', '2024-03-01 09:15:00 IST')
-    """
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    if tz is not None:
-        moment = moment.astimezone(ZoneInfo(resolve_tz(tz)))
-    text = moment.strftime("%Y-%m-%d %H:%M:%S")
-    if ms % 1000:
-        text += f".{ms % 1000:03d}"
-    return f"{text} {moment.tzname()}"
-
-
 def column_lookup(columns: Iterable[object]) -> dict[str, str]:
     """Map normalised names (lower case, no spaces or MT5 angle brackets) to the file's own names.
 
@@ -200,9 +165,7 @@ def find_column(lookup: Mapping[str, str], candidates: Sequence[str]) -> str | N
     return next((lookup[name] for name in candidates if name in lookup), None)
 
 
-def require_column(
-    lookup: Mapping[str, str], field: str, candidates: Sequence[str], *, path: str | None
-) -> str:
+def require_column(lookup: Mapping[str, str], field: str, candidates: Sequence[str], *, path: str | None) -> str:
     """Like :func:`find_column` but a missing column is a DataError naming it and listing what exists."""
     found = find_column(lookup, candidates)
     if found is None:
@@ -297,17 +260,13 @@ def _check_offsets_consistent(text: pd.Series, rows: IntArray, path: str | None,
     )
 
 
-def _localize(
-    stamps: pd.DatetimeIndex, tz: str, rows: IntArray, path: str | None, field: str
-) -> pd.DatetimeIndex:
+def _localize(stamps: pd.DatetimeIndex, tz: str, rows: IntArray, path: str | None, field: str) -> pd.DatetimeIndex:
     try:
         return stamps.tz_localize(tz, ambiguous="infer", nonexistent="raise")
     except ValueError:
         probe = stamps.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         i = int(np.argmax(probe.isna()))
-        skipped = (
-            stamps[i : i + 1].tz_localize(tz, ambiguous=np.ones(1, dtype=bool), nonexistent="NaT").isna()[0]
-        )
+        skipped = stamps[i : i + 1].tz_localize(tz, ambiguous=np.ones(1, dtype=bool), nonexistent="NaT").isna()[0]
         what = "does not exist (the clocks jump over it)" if skipped else "occurs twice (the clocks go back)"
         raise DataError(
             f"local time {stamps[i]} {what} in {tz}, and the order of the rows does not settle it",

@@ -107,6 +107,4 @@ def inspect_file(
 
 
 def _iso(ms: int | None) -> str | None:
-    return (
-        None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
-    )
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")

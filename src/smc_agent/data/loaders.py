@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 
 from smc_agent.core.errors import DataError
+from smc_agent.core.timefmt import resolve_tz
 from smc_agent.data import validation
 from smc_agent.data.candles import Candles, FloatArray, IntArray
 from smc_agent.data.frames import (
@@ -54,7 +55,6 @@ from smc_agent.data.frames import (
     read_delimited,
     read_json,
     require_column,
-    resolve_tz,
     sniff_binary,
     to_float,
 )
@@ -76,9 +76,7 @@ _FREQTRADE_COLUMNS = ("date", *_OHLC, "volume")
 _TIME_FORMATS: dict[str, tuple[str | None, ...]] = {
     "mt5": ("%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M", "%Y.%m.%d", None),
 }
-_SYMBOL = re.compile(
-    r"^(?P<symbol>.+?)[_-](?:\d+[smhdwM]|[MHDW]\d+|MN1|trades|quotes|ticks)(?=[_-]|$)", re.IGNORECASE
-)
+_SYMBOL = re.compile(r"^(?P<symbol>.+?)[_-](?:\d+[smhdwM]|[MHDW]\d+|MN1|trades|quotes|ticks)(?=[_-]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -142,8 +140,7 @@ def detect_format(path: str | Path) -> str:
     if set(_OHLC) <= names.keys():
         return "csv"
     raise DataError(
-        f"cannot tell the format from the first line {line[:80]!r}; "
-        f"pass a format, one of: {', '.join(FORMATS)}",
+        f"cannot tell the format from the first line {line[:80]!r}; pass a format, one of: {', '.join(FORMATS)}",
         path=str(file),
         rule="known format",
     )
@@ -263,9 +260,7 @@ def _time_values(frame: pd.DataFrame, lookup: Mapping[str, str], path: str) -> t
     return named, frame[named]
 
 
-def _volume(
-    frame: pd.DataFrame, lookup: Mapping[str, str], rows: IntArray, path: str
-) -> tuple[str, FloatArray | None]:
+def _volume(frame: pd.DataFrame, lookup: Mapping[str, str], rows: IntArray, path: str) -> tuple[str, FloatArray | None]:
     """Real volume, unless it is all zero and a tick volume exists (MT5 forex exports)."""
     found = [
         (column, to_float(frame[column], rows=rows, path=path, field=column))

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from smc_agent.core.errors import ConfigError, DataError
+from smc_agent.core.timefmt import format_time, resolve_tz
 from smc_agent.data.candles import Candles, FloatArray, IntArray
-from smc_agent.data.frames import format_time, resolve_tz
 from smc_agent.data.timeframes import format_timeframe, parse_timeframe
 
 __all__ = ["aggregate", "group_starts", "resample"]
@@ -40,9 +40,7 @@ _WEEK = 7 * _DAY
 _MONDAY = 4 * _DAY  # 1970-01-05 00:00, the first Monday after the epoch, anchors weekly buckets
 
 
-def resample(
-    candles: Candles, timeframe: str, *, tz: str | None = None, drop_incomplete: bool = False
-) -> Candles:
+def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_incomplete: bool = False) -> Candles:
     """Candles of ``timeframe`` (a multiple of the source timeframe) built from ``candles``.
 
     ``tz`` (IANA name) moves daily and weekly boundaries to local midnight; intraday buckets are
@@ -114,9 +112,7 @@ def aggregate(
     and, with open = high = low = close = price, for ticks."""
     if first.size == 0:
         empty = np.zeros(0)
-        return Candles.from_arrays(
-            first, empty, empty, empty, empty, empty, symbol=symbol, timeframe=timeframe
-        )
+        return Candles.from_arrays(first, empty, empty, empty, empty, empty, symbol=symbol, timeframe=timeframe)
     last = np.append(first[1:], len(open)) - 1
     return Candles.from_arrays(
         time,

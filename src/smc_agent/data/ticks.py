@@ -71,9 +71,7 @@ class Trades:
     symbol: str = ""
 
     def to_candles(self, timeframe: str, *, end_ms: int | None = None) -> Candles:
-        return trades_to_candles(
-            self.time, self.price, self.quantity, timeframe, symbol=self.symbol, end_ms=end_ms
-        )
+        return trades_to_candles(self.time, self.price, self.quantity, timeframe, symbol=self.symbol, end_ms=end_ms)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -140,9 +138,7 @@ def load_ticks(path: str | Path, *, tz: str | None = None, symbol: str | None = 
     if histdata:
         names = _HISTDATA_COLUMNS[: table.frame.shape[1]]
         table = Table(table.frame.set_axis(list(names), axis=1), table.rows)
-    return _ticks_from_table(
-        table, str(file), tz, symbol, _HISTDATA_TIME if histdata else DEFAULT_TIME_FORMATS
-    )
+    return _ticks_from_table(table, str(file), tz, symbol, _HISTDATA_TIME if histdata else DEFAULT_TIME_FORMATS)
 
 
 def _ticks_from_table(
@@ -170,9 +166,7 @@ def _ticks_from_table(
         )
     time_column = require_column(lookup, "time", _TIME_NAMES, path=path)
     times = parse_times(frame[time_column], rows=rows, path=path, field=time_column, tz=tz, formats=formats)
-    values = {
-        name: to_float(frame[column], rows=rows, path=path, field=column) for name, column in fields.items()
-    }
+    values = {name: to_float(frame[column], rows=rows, path=path, field=column) for name, column in fields.items()}
     names = {"time": time_column, **fields}
     time, (first, second) = _checked(times, values, rows=rows, path=path, names=names)
     return Trades(time, first, second, symbol) if "price" in fields else Quotes(time, first, second, symbol)
@@ -193,9 +187,7 @@ def _checked(
     for name, array in zip(columns, arrays, strict=True):
         field = (names or {}).get(name, name)
         if array.shape != time.shape:
-            raise DataError(
-                f"{name} has {array.shape[0]} values but there are {time.shape[0]} times", field=field
-            )
+            raise DataError(f"{name} has {array.shape[0]} values but there are {time.shape[0]} times", field=field)
         rule = f"{name} finite and {'>= 0' if name == 'quantity' else '> 0'}"
         bad = ~np.isfinite(array) | ((array < 0) if name == "quantity" else (array <= 0))
         if bad.any():

@@ -27,8 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.core.errors import ConfigError, DataError
+from smc_agent.core.timefmt import format_time
 from smc_agent.data.candles import Candles, IntArray
-from smc_agent.data.frames import format_time
 
 __all__ = ["FixReport", "Gap", "ValidationReport", "check", "fix", "validate"]
 
@@ -72,9 +72,7 @@ class ValidationReport:
     def gaps(self, limit: int | None = None) -> list[Gap]:
         """The gaps in time order (the first ``limit`` of them)."""
         stop = self.gap_count if limit is None else min(limit, self.gap_count)
-        return [
-            Gap(int(self.gap_start[i]), int(self.gap_end[i]), int(self.gap_missing[i])) for i in range(stop)
-        ]
+        return [Gap(int(self.gap_start[i]), int(self.gap_end[i]), int(self.gap_missing[i])) for i in range(stop)]
 
     @property
     def largest_gap(self) -> Gap | None:
@@ -110,7 +108,6 @@ def validate(
 
     ``columns`` maps field names to the file's column names so the error uses the file's spelling.
     """
-    rows = np.arange(1, len(candles) + 1, dtype=np.int64) if rows is None else rows
     names = {name: name for name in ("time", *_FIELDS)} | dict(columns or {})
     error = _first_violation(candles, rows, path, names)
     return ValidationReport(len(candles), candles.timeframe, error, *_gaps(candles))
@@ -130,9 +127,7 @@ def check(
     return report
 
 
-def fix(
-    candles: Candles, *, rows: IntArray | None = None, path: str | None = None
-) -> tuple[Candles, FixReport]:
+def fix(candles: Candles, *, rows: IntArray | None = None, path: str | None = None) -> tuple[Candles, FixReport]:
     """Sort by time (stable) and drop rows that repeat the previous row exactly; nothing else.
 
     Prices are never changed. Two rows with the same time but different values cannot be repaired
@@ -172,31 +167,35 @@ def fix(
     return fixed, report
 
 
-def _first_violation(
-    c: Candles, rows: IntArray, path: str | None, names: Mapping[str, str]
-) -> DataError | None:
-    """The error for the earliest row that breaks a rule (ties go to the rule listed first)."""
+def _first_violation(c: Candles, rows: IntArray | None, path: str | None, names: Mapping[str, str]) -> DataError | None:
+    """The error for the earliest row that breaks a rule (ties go to the rule listed first).
+
+    Every mask is a boolean comparison, never an int64 or float temporary, so checking a million
+    candles costs a few MB (the detector engine runs this on every block it is given).
+    """
     n = len(c)
     finite = np.ones(n, dtype=bool)
     for column in c.columns:
         finite &= np.isfinite(column)
-    step = np.ones(n, dtype=np.int64)
-    step[1:] = np.diff(c.time)
-    body_high, body_low = np.maximum(c.open, c.close), np.minimum(c.open, c.close)
+    unordered = np.zeros(n, dtype=bool)
+    np.less_equal(c.time[1:], c.time[:-1], out=unordered[1:])
+
+    def row(i: int) -> int:
+        return int(rows[i]) if rows is not None else i + 1
 
     def describe(field: str, i: int) -> str:
         return f"{names[field]} {float(getattr(c, field)[i])!r}"
 
     def out_of_order(i: int) -> str:
-        when, before = format_time(int(c.time[i])), f"row {rows[i - 1]}"
+        when, before = format_time(int(c.time[i])), f"row {row(i - 1)}"
         hint = "; fix (--fix) sorts rows and drops exact duplicates"
-        if step[i] == 0:
+        if c.time[i] == c.time[i - 1]:
             return f"time {when} repeats the time of {before}{hint}"
         return f"time {when} is earlier than {before} ({format_time(int(c.time[i - 1]))}){hint}"
 
     rules: list[tuple[npt.NDArray[np.bool_], str, str, Callable[[int], str]]] = [
         (~finite, "", "finite values", lambda i: "value is NaN or infinite"),
-        (step <= 0, "time", "times strictly increasing", out_of_order),
+        (unordered, "time", "times strictly increasing", out_of_order),
         (
             c.high < c.low,
             "high",
@@ -204,13 +203,13 @@ def _first_violation(
             lambda i: f"{describe('high', i)} is below {describe('low', i)}",
         ),
         (
-            c.high < body_high,
+            (c.high < c.open) | (c.high < c.close),
             "high",
             "high >= max(open, close)",
             lambda i: f"{describe('high', i)} is below the body",
         ),
         (
-            c.low > body_low,
+            (c.low > c.open) | (c.low > c.close),
             "low",
             "low <= min(open, close)",
             lambda i: f"{describe('low', i)} is above the body",
@@ -224,12 +223,8 @@ def _first_violation(
     i = first[k]
     _, field, rule, message = rules[k]
     if not field:  # the non-finite rule: name the first bad column of that row
-        field = next(
-            name for name, column in zip(_FIELDS, c.columns, strict=True) if not np.isfinite(column[i])
-        )
-    return DataError(
-        f"{message(i)} (rule: {rule})", path=path, row=int(rows[i]), field=names[field], rule=rule
-    )
+        field = next(name for name, column in zip(_FIELDS, c.columns, strict=True) if not np.isfinite(column[i]))
+    return DataError(f"{message(i)} (rule: {rule})", path=path, row=row(i), field=names[field], rule=rule)
 
 
 def _gaps(c: Candles) -> tuple[IntArray, IntArray, IntArray]:

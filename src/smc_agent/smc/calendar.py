@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
-from smc_agent.smc.tables import Schema
+from smc_agent.smc.tables import Schema, new_row
 
 __all__ = ["CALENDAR", "DAY", "MONTH", "NO_KEY", "WEEK", "calendar_step"]
 
@@ -85,7 +85,7 @@ def _stream(
     low: npt.NDArray[np.float64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    c_i: npt.NDArray[np.int64],
+    c_i: npt.NDArray[np.int32],
     c_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
@@ -127,15 +127,14 @@ def _emit(
     stream: int,
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    c_i: npt.NDArray[np.int64],
+    c_i: npt.NDArray[np.int32],
     c_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
 ) -> None:
     b = 6 * stream
     fb = 2 * stream
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(c_i, c_f, counts, table)
     c_i[row, C_STREAM] = stream
     c_i[row, C_KEY] = state_i[L.S_CAL_KEY + b]
     c_i[row, C_FORMED] = state_i[L.S_CAL_START + b]
@@ -146,6 +145,20 @@ def _emit(
     c_f[row, C_LOW] = state_f[L.SF_CAL_LO + fb]
     state_i[L.S_CAL_EMITTED + b] = 1
     state_i[L.S_CAL_LAST_ROW + b] = row
+
+
+@kernel
+def _local(time: int, zone: int, zone_starts: npt.NDArray[np.int64], zone_values: npt.NDArray[np.int32]) -> int:
+    """Local wall-clock time (epoch ms) of a UTC instant in one of the config's zones."""
+    low = 0
+    high = zone_starts.shape[1]  # rows are padded with the largest int64, which no time reaches
+    while high - low > 1:
+        middle = (low + high) >> 1
+        if zone_starts[zone, middle] <= time:
+            low = middle
+        else:
+            high = middle
+    return time + zone_values[zone, low]
 
 
 @kernel
@@ -165,14 +178,15 @@ def calendar_step(
     time: npt.NDArray[np.int64],
     high: npt.NDArray[np.float64],
     low: npt.NDArray[np.float64],
-    offsets: npt.NDArray[np.int64],
+    zone_starts: npt.NDArray[np.int64],
+    zone_values: npt.NDArray[np.int32],
     params: npt.NDArray[np.int64],
     windows: npt.NDArray[np.int64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    c_i: npt.NDArray[np.int64],
+    c_i: npt.NDArray[np.int32],
     c_f: npt.NDArray[np.float64],
-    series_i: npt.NDArray[np.int64],
+    series_i: npt.NDArray[np.int32],
     counts: npt.NDArray[np.int64],
     table: int,
 ) -> None:
@@ -182,7 +196,7 @@ def calendar_step(
     """
     tf = params[L.P_TF_MS]
     zone = params[L.P_CAL_TZ]
-    local = time[i] + offsets[i, zone]
+    local = _local(time[i], zone, zone_starts, zone_values)
     day = _local_day(zone, local, state_i)
     close = local + tf
     if day != state_i[L.S_CAL_DAY_SEEN]:
@@ -217,7 +231,7 @@ def calendar_step(
     for s in range(n_sessions + params[L.P_N_KILLZONES]):
         start = windows[s, 1]
         end = windows[s, 2]
-        loc = time[i] + offsets[i, windows[s, 0]]
+        loc = _local(time[i], windows[s, 0], zone_starts, zone_values)
         d = _local_day(windows[s, 0], loc, state_i)
         into_day = loc - d * _DAY_MS
         key = NO_KEY

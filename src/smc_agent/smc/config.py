@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
 
 from smc_agent.core.errors import ConfigError
+from smc_agent.core.timefmt import resolve_tz
 from smc_agent.smc import layout as L
 
 __all__ = ["DEFAULT_KILLZONES", "DEFAULT_SESSIONS", "SessionWindow", "SmcConfig", "SwingLength"]
@@ -123,10 +123,7 @@ class SmcConfig:
         for window in (*self.sessions, *self.killzones):
             window.minutes()
         for tz in self.timezones():
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ConfigError(f"unknown time zone {tz!r}", key="tz") from None
+            resolve_tz(tz)
 
     def timezones(self) -> tuple[str, ...]:
         """Distinct zones the calendar needs, calendar zone first (its slot is 0)."""

@@ -19,13 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 
 from smc_agent.core.errors import ConfigError, DataError
+from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles, FloatArray, IntArray
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.data.validation import check
@@ -40,12 +38,12 @@ from smc_agent.smc.ranges import RANGES
 from smc_agent.smc.structure import BREAKS
 from smc_agent.smc.swings import SWINGS
 from smc_agent.smc.tables import ObjectTable
+from smc_agent.smc.zones import ZoneOffsets
 
 __all__ = ["SCHEMAS", "SmcEngine", "SmcResult", "analyze"]
 
 SCHEMAS = (SWINGS, BREAKS, ORDER_BLOCKS, FVGS, POOLS, RANGES, CALENDAR)  # kernel.T_* order
 _PER_CANDLE = np.array([schema.per_candle for schema in SCHEMAS], dtype=np.int64)
-_QUARTER_HOUR_MS = 900_000  # zone offsets change on quarter-hour boundaries at the finest
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -117,21 +115,21 @@ class SmcEngine:
         enable = 0
         for name in DETECTORS if detectors is None else detectors:
             if name not in DETECTORS:
-                raise ConfigError(
-                    f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}", key="detectors"
-                )
+                raise ConfigError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}", key="detectors")
             enable |= DETECTORS[name]
         self._params, self._params_f, self._windows = self.config.params(parse_timeframe(timeframe), enable)
-        self._zones = [ZoneInfo(name) for name in self.config.timezones()]
-        self._offset_cache: dict[tuple[int, int], int] = {}
+        self._zones = [ZoneOffsets(name) for name in self.config.timezones()]
         self._state_i, self._state_f = kernel.initial_state()
         self._n = 0
         capacity = max(capacity, 16)
         self._time = np.zeros(capacity, dtype=np.int64)
-        self._ohlcv = np.zeros((5, capacity))
-        self._offsets = np.zeros((capacity, len(self._zones)), dtype=np.int64)
-        self._series_f = np.full((capacity, L.N_SF), np.nan)
-        self._series_i = np.zeros((capacity, L.N_SI), dtype=np.int64)
+        self._ohlcv = [np.zeros(capacity) for _ in range(5)]
+        # The kernel writes every series cell of every candle, so buffers start uninitialised;
+        # trends and session bits fit in 32 bits.
+        self._series_f = np.empty((capacity, L.N_SF))
+        self._series_i = np.empty((capacity, L.N_SI), dtype=np.int32)
+        self._zone_starts = np.empty((0, 0), dtype=np.int64)
+        self._zone_values = np.empty((0, 0), dtype=np.int32)
         self._tables = [schema.empty(max(64, capacity // 8)) for schema in SCHEMAS]
         self._counts = np.zeros(len(SCHEMAS), dtype=np.int64)
 
@@ -145,12 +143,18 @@ class SmcEngine:
             return
         self._check_after_last(int(candles.time[0]))
         check(candles)
-        self._reserve(self._n + n)
         start, end = self._n, self._n + n
-        self._time[start:end] = candles.time
-        for row, column in enumerate(candles.columns):
-            self._ohlcv[row, start:end] = column
-        self._offsets[start:end] = self._zone_offsets(candles.time)
+        if start == 0 and self._time.shape[0] <= n and _adoptable(candles):
+            # A fresh engine reads the caller's arrays in place (the kernel never writes them);
+            # growing later copies them, so the caller's candles are never modified.
+            self._time, self._ohlcv = candles.time, list(candles.columns)
+            self._reserve_series(n)
+        else:
+            self._reserve(end)
+            self._time[start:end] = candles.time
+            for buffer, column in zip(self._ohlcv, candles.columns, strict=True):
+                buffer[start:end] = column
+        self._cover_zones(int(candles.time[0]), int(candles.time[-1]))
         self._n = end
         self._run(start, end)
 
@@ -167,19 +171,19 @@ class SmcEngine:
         self._check_after_last(time)
         values = (open, high, low, close, volume)
         if not all(math.isfinite(v) for v in values):
-            raise DataError(f"non-finite value in candle at {_iso(time)}: {values}", rule="values finite")
+            raise DataError(f"non-finite value in candle at {iso_utc(time)}: {values}", rule="values finite")
         if high < max(open, close) or low > min(open, close) or volume < 0:
             raise DataError(
-                f"inconsistent candle at {_iso(time)}: open={open} high={high} low={low} close={close} "
+                f"inconsistent candle at {iso_utc(time)}: open={open} high={high} low={low} close={close} "
                 f"volume={volume}",
                 rule="high >= max(open, close), low <= min(open, close), volume >= 0",
             )
         n = self._n
         self._reserve(n + 1)
         self._time[n] = time
-        self._ohlcv[:, n] = values
-        for slot, zone in enumerate(self._zones):
-            self._offsets[n, slot] = self._offset(slot, zone, time)
+        for buffer, value in zip(self._ohlcv, values, strict=True):
+            buffer[n] = value
+        self._cover_zones(time, time)
         self._n = n + 1
         self._run(n, n + 1)
 
@@ -192,14 +196,12 @@ class SmcEngine:
         n = self._n
         own = np.copy if copy else np.asarray
         candles = Candles(
-            own(self._time[:n]), *(own(self._ohlcv[row, :n]) for row in range(5)),
+            own(self._time[:n]), *(own(column[:n]) for column in self._ohlcv),
             symbol=self.symbol, timeframe=self.timeframe,
         )  # fmt: skip
         tables = {
             schema.name: ObjectTable(schema, own(ints[:count]), own(floats[:count]))
-            for schema, (ints, floats), count in zip(
-                SCHEMAS, self._tables, self._counts.tolist(), strict=True
-            )
+            for schema, (ints, floats), count in zip(SCHEMAS, self._tables, self._counts.tolist(), strict=True)
         }
         return SmcResult(
             candles,
@@ -214,9 +216,9 @@ class SmcEngine:
 
     def _check_after_last(self, time: int) -> None:
         if self._n and time <= self._time[self._n - 1]:
-            last = _iso(int(self._time[self._n - 1]))
+            last = iso_utc(int(self._time[self._n - 1]))
             raise DataError(
-                f"candle time {_iso(time)} is not after the last processed candle {last}",
+                f"candle time {iso_utc(time)} is not after the last processed candle {last}",
                 field="time",
                 rule="times strictly increasing",
             )
@@ -224,10 +226,10 @@ class SmcEngine:
     def _run(self, start: int, end: int) -> None:
         while start < end:
             capacity = np.array([ints.shape[0] for ints, _ in self._tables], dtype=np.int64)
-            o, h, lo, c, _ = self._ohlcv
+            o, h, lo, c, _ = self._ohlcv  # volume is not used by any detector
             tables = (array for pair in self._tables for array in pair)
             start = kernel.run(
-                start, end, self._time, o, h, lo, c, self._offsets, self._params, self._params_f,
+                start, end, self._time, o, h, lo, c, self._zone_starts, self._zone_values, self._params, self._params_f,
                 self._windows, self._state_i, self._state_f, self._series_f, self._series_i,
                 *tables, self._counts, capacity, _PER_CANDLE,
             )  # fmt: skip
@@ -250,67 +252,47 @@ class SmcEngine:
 
     def _reserve(self, size: int) -> None:
         capacity = self._time.shape[0]
-        if size <= capacity:
-            return
-        capacity = max(size, 2 * capacity)
-        self._time = _grown(self._time, capacity)
-        self._ohlcv = _grown(self._ohlcv.T, capacity).T.copy()
-        self._offsets = _grown(self._offsets, capacity)
-        self._series_f = _grown(self._series_f, capacity, np.nan)
-        self._series_i = _grown(self._series_i, capacity)
+        if size > capacity:
+            capacity = max(size, 2 * capacity)
+            self._time = _grown(self._time, capacity)
+            self._ohlcv = [_grown(column, capacity) for column in self._ohlcv]
+        self._reserve_series(capacity)
 
-    def _zone_offsets(self, times: IntArray) -> IntArray:
-        """UTC offsets in ms of each zone at each time (vectorised for blocks of candles).
+    def _reserve_series(self, capacity: int) -> None:
+        if capacity > self._series_f.shape[0]:
+            self._series_f = _grown(self._series_f, capacity)
+            self._series_i = _grown(self._series_i, capacity)
 
-        Offsets only change on quarter-hour boundaries, so one conversion per quarter hour
-        serves every candle in it; that is the same rule the one-candle path caches by.
-        """
-        out = np.zeros((times.shape[0], len(self._zones)), dtype=np.int64)
-        buckets = times // _QUARTER_HOUR_MS
-        starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
-        which = np.cumsum(np.r_[True, buckets[1:] != buckets[:-1]]) - 1
-        probes = times[starts]
-        utc = pd.DatetimeIndex(pd.to_datetime(probes, unit="ms", utc=True))
-        for slot, zone in enumerate(self._zones):
-            if zone.key != "UTC":
-                local = utc.tz_convert(zone).tz_localize(None).as_unit("ms").asi8
-                out[:, slot] = (local - probes)[which]
-        return out
-
-    def _offset(self, slot: int, zone: ZoneInfo, time: int) -> int:
-        key = (slot, time // _QUARTER_HOUR_MS)
-        offset = self._offset_cache.get(key)
-        if offset is None:
-            delta = datetime.fromtimestamp(time / 1000, zone).utcoffset()
-            offset = 0 if delta is None else int(delta.total_seconds() * 1000)
-            if len(self._offset_cache) > 4096:
-                self._offset_cache.clear()
-            self._offset_cache[key] = offset
-        return offset
+    def _cover_zones(self, first: int, last: int) -> None:
+        """Make every zone's change points cover the times the kernel is about to see."""
+        changed = [zone.cover(first, last) for zone in self._zones]
+        if any(changed) or self._zone_starts.size == 0:
+            width = max(len(zone.starts) for zone in self._zones)
+            # Padding with the largest int64 keeps the kernel's binary search away from it.
+            starts = np.full((len(self._zones), width), np.iinfo(np.int64).max, dtype=np.int64)
+            values = np.zeros((len(self._zones), width), dtype=np.int32)
+            for slot, zone in enumerate(self._zones):
+                starts[slot, : len(zone.starts)] = zone.starts
+                values[slot, : len(zone.values)] = zone.values
+            self._zone_starts, self._zone_values = starts, values
 
 
-def analyze(
-    candles: Candles, config: SmcConfig | None = None, *, detectors: Iterable[str] | None = None
-) -> SmcResult:
+def analyze(candles: Candles, config: SmcConfig | None = None, *, detectors: Iterable[str] | None = None) -> SmcResult:
     """Run the detectors over all candles at once (the batch form of :class:`SmcEngine`)."""
     timeframe = candles.timeframe or candles.infer_timeframe()
     if not timeframe:
-        raise ConfigError(
-            "cannot tell the timeframe of fewer than two candles; pass it explicitly", key="timeframe"
-        )
+        raise ConfigError("cannot tell the timeframe of fewer than two candles; pass it explicitly", key="timeframe")
     usable = candles if candles.last_complete else candles[: len(candles) - 1]
-    engine = SmcEngine(
-        timeframe, config, detectors=detectors, symbol=candles.symbol, capacity=len(usable) + 16
-    )
+    engine = SmcEngine(timeframe, config, detectors=detectors, symbol=candles.symbol, capacity=len(usable))
     engine.extend(usable)
     return engine.result(copy=False)
 
 
-def _grown(array: np.ndarray, capacity: int, fill: float = 0) -> np.ndarray:  # type: ignore[type-arg]
-    out = np.full((capacity, *array.shape[1:]), fill, dtype=array.dtype)
+def _adoptable(candles: Candles) -> bool:
+    return all(column.flags.c_contiguous for column in (candles.time, *candles.columns))
+
+
+def _grown(array: np.ndarray, capacity: int) -> np.ndarray:  # type: ignore[type-arg]
+    out = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
     out[: array.shape[0]] = array
     return out
-
-
-def _iso(ms: int) -> str:
-    return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat()

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
-from smc_agent.smc.tables import Schema, slist_insert, slist_probe, slist_remove
+from smc_agent.smc.tables import Schema, new_row, slist_insert, slist_probe, slist_remove
 
 __all__ = ["FVGS", "fvg_step"]
 
@@ -63,7 +63,7 @@ def _fill(
     low: float,
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    g_i: npt.NDArray[np.int64],
+    g_i: npt.NDArray[np.int32],
     g_f: npt.NDArray[np.float64],
 ) -> None:
     base, fbase, up = _list(direction)
@@ -101,7 +101,7 @@ def fvg_step(
     params_f: npt.NDArray[np.float64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    g_i: npt.NDArray[np.int64],
+    g_i: npt.NDArray[np.int32],
     g_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
@@ -143,8 +143,7 @@ def fvg_step(
                 slist_remove(state_i, state_f, base, fbase, pos)
                 break
 
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(g_i, g_f, counts, table)
     g_i[row, G_FORMED] = m
     g_i[row, G_CONFIRMED] = i
     g_i[row, G_DIRECTION] = direction

@@ -30,6 +30,7 @@ __all__ = ["T_BREAKS", "T_CALENDAR", "T_FVGS", "T_ORDER_BLOCKS", "T_POOLS", "T_R
 T_SWINGS, T_BREAKS, T_ORDER_BLOCKS, T_FVGS, T_POOLS, T_RANGES, T_CALENDAR = range(7)
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 
 
@@ -42,27 +43,28 @@ def run(
     high: F64,
     low: F64,
     close: F64,
-    offsets: I64,
+    zone_starts: I64,
+    zone_values: I32,
     params: I64,
     params_f: F64,
     windows: I64,
     state_i: I64,
     state_f: F64,
     series_f: F64,
-    series_i: I64,
-    sw_i: I64,
+    series_i: I32,
+    sw_i: I32,
     sw_f: F64,
-    br_i: I64,
+    br_i: I32,
     br_f: F64,
-    ob_i: I64,
+    ob_i: I32,
     ob_f: F64,
-    g_i: I64,
+    g_i: I32,
     g_f: F64,
-    q_i: I64,
+    q_i: I32,
     q_f: F64,
-    rg_i: I64,
+    rg_i: I32,
     rg_f: F64,
-    c_i: I64,
+    c_i: I32,
     c_f: F64,
     counts: I64,
     capacity: I64,
@@ -82,8 +84,8 @@ def run(
         atr = series_f[i, L.SF_ATR]
         if enable & L.EN_CALENDAR:
             calendar_step(
-                i, time, high, low, offsets, params, windows, state_i, state_f, c_i, c_f, series_i, counts,
-                T_CALENDAR,
+                i, time, high, low, zone_starts, zone_values, params, windows, state_i, state_f, c_i, c_f,
+                series_i, counts, T_CALENDAR,
             )  # fmt: skip
         if enable & L.EN_ORDER_BLOCKS:
             ob_update(i, high, low, close, params, state_i, state_f, ob_i, ob_f)
@@ -100,9 +102,7 @@ def run(
                                 state_i, state_f, ob_i, ob_f, counts, T_ORDER_BLOCKS,
                             )  # fmt: skip
         if enable & L.EN_FVG:
-            fvg_step(
-                i, open_, high, low, close, atr, params, params_f, state_i, state_f, g_i, g_f, counts, T_FVGS
-            )
+            fvg_step(i, open_, high, low, close, atr, params, params_f, state_i, state_f, g_i, g_f, counts, T_FVGS)
         tolerance = params_f[L.PF_LIQ_TOL_ATR] * atr
         if enable & L.EN_LIQUIDITY:
             liquidity_update(i, high, low, close, tolerance, state_i, state_f, sw_f, q_i, q_f)
@@ -128,6 +128,12 @@ def run(
                     )  # fmt: skip
         for scope in range(L.N_SCOPES):
             series_i[i, L.SI_TREND + scope] = state_i[L.S_ST_TREND + 5 * scope]
+        # Series buffers are not pre-filled, so a disabled detector still writes its neutral value.
+        if not enable & L.EN_RANGES:
+            series_f[i, L.SF_PD_TOP] = np.nan
+            series_f[i, L.SF_PD_BOTTOM] = np.nan
+        if not enable & L.EN_CALENDAR:
+            series_i[i, L.SI_SESSIONS] = 0
     return max(stop, start)
 
 

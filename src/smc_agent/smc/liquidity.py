@@ -24,7 +24,7 @@ import numpy.typing as npt
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
 from smc_agent.smc.swings import W_FORMED, W_LEVEL
-from smc_agent.smc.tables import Schema, slist_insert, slist_probe, slist_remove
+from smc_agent.smc.tables import Schema, new_row, slist_insert, slist_probe, slist_remove
 
 __all__ = ["POOLS", "liquidity_add", "liquidity_update"]
 
@@ -72,7 +72,7 @@ def liquidity_update(
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
     sw_f: npt.NDArray[np.float64],
-    q_i: npt.NDArray[np.int64],
+    q_i: npt.NDArray[np.int32],
     q_f: npt.NDArray[np.float64],
 ) -> None:
     """Apply candle i to live pools and candidates (before swings confirmed at i join)."""
@@ -109,9 +109,9 @@ def liquidity_add(
     min_members: int,
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    sw_i: npt.NDArray[np.int64],
+    sw_i: npt.NDArray[np.int32],
     sw_f: npt.NDArray[np.float64],
-    q_i: npt.NDArray[np.int64],
+    q_i: npt.NDArray[np.int32],
     q_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
@@ -130,7 +130,7 @@ def liquidity_add(
             best = pos  # the most recent pool in reach
     if best >= 0:
         old = state_i[base + 1 + best]
-        row = _new_pool(i, side, q_i[old, Q_FORMED], q_i[old, Q_MEMBERS] + 1, formed, q_i, counts, table)
+        row = _new_pool(i, side, q_i[old, Q_FORMED], q_i[old, Q_MEMBERS] + 1, formed, q_i, q_f, counts, table)
         q_f[row, Q_TOP] = max(q_f[old, Q_TOP], level)
         q_f[row, Q_BOTTOM] = min(q_f[old, Q_BOTTOM], level)
         q_i[old, Q_SUPERSEDED] = i
@@ -159,7 +159,7 @@ def liquidity_add(
             slist_remove(state_i, state_f, cbase, cfbase, pos)
         else:
             pos += 1
-    row = _new_pool(i, side, first, matched + 1, formed, q_i, counts, table)
+    row = _new_pool(i, side, first, matched + 1, formed, q_i, q_f, counts, table)
     q_f[row, Q_TOP] = top
     q_f[row, Q_BOTTOM] = bottom
     evicted = slist_insert(state_i, state_f, base, fbase, L.POOL_CAP, row, top if up else bottom, up)
@@ -174,12 +174,12 @@ def _new_pool(
     formed: int,
     members: int,
     last: int,
-    q_i: npt.NDArray[np.int64],
+    q_i: npt.NDArray[np.int32],
+    q_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
 ) -> int:
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(q_i, q_f, counts, table)
     q_i[row, Q_FORMED] = formed
     q_i[row, Q_CONFIRMED] = i
     q_i[row, Q_SIDE] = side

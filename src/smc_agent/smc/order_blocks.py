@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
-from smc_agent.smc.tables import Schema, slist_insert, slist_probe, slist_remove
+from smc_agent.smc.tables import Schema, new_row, slist_insert, slist_probe, slist_remove
 
 __all__ = ["ORDER_BLOCKS", "ob_create", "ob_update"]
 
@@ -73,7 +73,7 @@ def ob_create(
     atr_b: float,
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    ob_i: npt.NDArray[np.int64],
+    ob_i: npt.NDArray[np.int32],
     ob_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
@@ -103,8 +103,7 @@ def ob_create(
     else:
         top = max(top, high[origin])
 
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(ob_i, ob_f, counts, table)
     ob_i[row, O_FORMED] = start
     ob_i[row, O_END] = end
     ob_i[row, O_CONFIRMED] = b
@@ -131,7 +130,7 @@ def _track(
     row: int,
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    ob_i: npt.NDArray[np.int64],
+    ob_i: npt.NDArray[np.int32],
     ob_f: npt.NDArray[np.float64],
 ) -> None:
     base, fbase, up = _list(k)
@@ -150,7 +149,7 @@ def ob_update(
     params: npt.NDArray[np.int64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    ob_i: npt.NDArray[np.int64],
+    ob_i: npt.NDArray[np.int32],
     ob_f: npt.NDArray[np.float64],
 ) -> None:
     """Apply candle i to every tracked block (call before blocks confirmed at i are added).

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
 from smc_agent.smc.swings import W_FORMED, W_LEVEL
-from smc_agent.smc.tables import Schema
+from smc_agent.smc.tables import Schema, new_row
 
 __all__ = ["OTE_HIGH", "OTE_LOW", "RANGES", "range_new_swing", "range_trail"]
 
@@ -64,9 +64,9 @@ def range_new_swing(
     low: npt.NDArray[np.float64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    sw_i: npt.NDArray[np.int64],
+    sw_i: npt.NDArray[np.int32],
     sw_f: npt.NDArray[np.float64],
-    rg_i: npt.NDArray[np.int64],
+    rg_i: npt.NDArray[np.int32],
     rg_f: npt.NDArray[np.float64],
     series_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
@@ -80,8 +80,7 @@ def range_new_swing(
     prev = state_i[L.S_RG_ROW]
     if prev >= 0:
         rg_i[prev, R_SUPERSEDED] = i
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(rg_i, rg_f, counts, table)
     rg_i[row, R_FORMED] = min(hi, lo)
     rg_i[row, R_CONFIRMED] = i
     rg_i[row, R_DIRECTION] = kind

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
 from smc_agent.smc.swings import W_BROKEN, W_FORMED, W_LEVEL
-from smc_agent.smc.tables import Schema
+from smc_agent.smc.tables import Schema, new_row
 
 __all__ = ["BOS", "BREAKS", "CHOCH", "structure_levels", "structure_step"]
 
@@ -42,16 +42,15 @@ def _break(
     direction: int,
     swing: int,
     state_i: npt.NDArray[np.int64],
-    sw_i: npt.NDArray[np.int64],
+    sw_i: npt.NDArray[np.int32],
     sw_f: npt.NDArray[np.float64],
-    br_i: npt.NDArray[np.int64],
+    br_i: npt.NDArray[np.int32],
     br_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
 ) -> int:
     trend_slot = L.S_ST_TREND + 5 * scope
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(br_i, br_f, counts, table)
     br_i[row, B_FORMED] = sw_i[swing, W_FORMED]
     br_i[row, B_CONFIRMED] = i
     br_i[row, B_DIRECTION] = direction
@@ -73,9 +72,9 @@ def structure_step(
     close: npt.NDArray[np.float64],
     params: npt.NDArray[np.int64],
     state_i: npt.NDArray[np.int64],
-    sw_i: npt.NDArray[np.int64],
+    sw_i: npt.NDArray[np.int32],
     sw_f: npt.NDArray[np.float64],
-    br_i: npt.NDArray[np.int64],
+    br_i: npt.NDArray[np.int32],
     br_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from smc_agent.smc import layout as L
 from smc_agent.smc.jit import kernel
-from smc_agent.smc.tables import Schema
+from smc_agent.smc.tables import Schema, new_row
 
 __all__ = ["HH", "HL", "LH", "LL", "SWINGS", "swing_step"]
 
@@ -60,7 +60,7 @@ def swing_step(
     params: npt.NDArray[np.int64],
     state_i: npt.NDArray[np.int64],
     state_f: npt.NDArray[np.float64],
-    sw_i: npt.NDArray[np.int64],
+    sw_i: npt.NDArray[np.int32],
     sw_f: npt.NDArray[np.float64],
     counts: npt.NDArray[np.int64],
     table: int,
@@ -91,8 +91,7 @@ def swing_step(
             state_f[prev_slot] = sw_f[best, W_LEVEL]
         state_i[L.S_SW_LAST_KIND + base] = kind
 
-    row = counts[table]
-    counts[table] = row + 1
+    row = new_row(sw_i, sw_f, counts, table)
     prev = state_f[prev_slot]
     label = 0
     if not np.isnan(prev):

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from smc_agent.smc.jit import kernel
 
-__all__ = ["ObjectTable", "Schema", "slist_insert", "slist_probe", "slist_remove"]
+__all__ = ["ObjectTable", "Schema", "new_row", "slist_insert", "slist_probe", "slist_remove"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,10 @@ class Schema:
         if unknown:
             raise ValueError(f"schema {self.name}: event columns {sorted(unknown)} are not int columns")
 
-    def empty(self, capacity: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Fresh storage: ints filled with -1 (nothing happened yet), floats with NaN."""
-        return (
-            np.full((capacity, len(self.ints)), -1, dtype=np.int64),
-            np.full((capacity, len(self.floats)), np.nan, dtype=np.float64),
-        )
+    def empty(self, capacity: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
+        """Uninitialised storage; :func:`new_row` initialises each row as the kernel adds it, so
+        capacity that is never used is never touched (and costs no resident memory)."""
+        return np.empty((capacity, len(self.ints)), dtype=np.int32), np.empty((capacity, len(self.floats)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,7 +55,7 @@ class ObjectTable:
     """The rows of one object kind, as returned to callers (copies, safe to keep)."""
 
     schema: Schema
-    ints: npt.NDArray[np.int64]
+    ints: npt.NDArray[np.int32]
     floats: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
@@ -99,6 +97,18 @@ class ObjectTable:
             and np.array_equal(self.ints, other.ints)
             and np.array_equal(self.floats, other.floats, equal_nan=True)
         )
+
+
+@kernel
+def new_row(
+    ints: npt.NDArray[np.int32], floats: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], table: int
+) -> int:
+    """Append a row with every state change still to come (-1) and no prices yet (NaN)."""
+    row = counts[table]
+    counts[table] = row + 1
+    ints[row, :] = -1
+    floats[row, :] = np.nan
+    return row
 
 
 # Tracked objects live in *sorted lists* inside the kernels' state: int slot ``base`` holds the

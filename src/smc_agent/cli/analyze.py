@@ -1,0 +1,109 @@
+"""``smc-agent analyze``: what the detectors see in a candle file, for a person or as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smc_agent.cli.common import fail, user_errors
+from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
+from smc_agent.data.loaders import FORMATS
+from smc_agent.service import AnalysisRequest, analysis_json, analyze_request
+from smc_agent.smc.config import SmcConfig, SwingLength
+from smc_agent.smc.snapshot import MarketSnapshot, snapshot
+
+__all__ = ["analyze_command"]
+
+
+def analyze_command(
+    data: Annotated[Path | None, typer.Option("--data", help="Candle file to analyse.", show_default=False)] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}. Default: detect.")
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone of naive timestamps (default UTC).")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Symbol name (default: from the file name).")] = None,
+    tf: Annotated[str | None, typer.Option("--tf", help="Timeframe to analyse, e.g. 15m; resamples up.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/json.md).")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Analyse the EURUSD 1h candles shipped in the backtesting package.")
+    ] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")] = False,
+    internal: Annotated[int, typer.Option("--internal-length", help="Fractal length of internal swings.")] = 5,
+    swing: Annotated[int, typer.Option("--swing-length", help="Fractal length of swing structure.")] = 50,
+    structure_break: Annotated[str, typer.Option("--break", help="Structure break on 'close' or 'wick'.")] = "close",
+) -> None:
+    """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file."""
+    with user_errors():
+        if demo:
+            data, symbol, tf = demo_data_path(), symbol or DEMO_SYMBOL, tf or DEMO_TIMEFRAME
+        if data is None:
+            fail("give a candle file with --data FILE, or --demo for the bundled EURUSD sample")
+        config = SmcConfig(
+            internal=SwingLength(internal, internal),
+            swing=SwingLength(swing, swing),
+            structure_break=structure_break,  # type: ignore[arg-type]  # validated by SmcConfig
+            calendar_tz=tz or "UTC",
+        )
+        request = AnalysisRequest(data, format=format, tz=tz, symbol=symbol, timeframe=tf, fix=fix)
+        result = analyze_request(request, config)
+    if as_json:
+        typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))
+        return
+    _print(snapshot(result))
+
+
+def _print(snap: MarketSnapshot) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{snap.symbol or '?'}[/] {snap.timeframe}  {snap.candles} candles  "
+        f"last close {_price(snap.last_close)} at {snap.last_time}"
+    )
+    structure = Table(title="Structure", title_justify="left")
+    for column in ("scope", "trend", "last BOS", "last CHoCH"):
+        structure.add_column(column)
+    for scope, trend in snap.trend.items():
+        colour = {"bullish": "green", "bearish": "red"}.get(trend, "white")
+        structure.add_row(scope, f"[{colour}]{trend}[/]", _level(snap.last_bos[scope]), _level(snap.last_choch[scope]))
+    console.print(structure)
+
+    zones = Table(title="Zones nearest to price", title_justify="left")
+    for column in ("zone", "direction", "bottom", "top", "state", "confirmed"):
+        zones.add_column(column)
+    for kind, found in snap.zones.items():
+        for event in found:
+            zones.add_row(
+                kind.replace("_", " "),
+                event["direction"],
+                _price(event.get("bottom")),
+                _price(event.get("top")),
+                event["state"],
+                event["confirmed_time"],
+            )
+    console.print(zones)
+
+    if snap.dealing_range:
+        dr = snap.dealing_range
+        low, high = dr.ote
+        console.print(
+            f"[bold]Dealing range[/] {_price(dr.bottom)} - {_price(dr.top)} ({dr.direction} leg), "
+            f"equilibrium {_price(dr.equilibrium)}; price in [bold]{dr.zone}[/] at {dr.position:.0%}; "
+            f"OTE {_price(low)} - {_price(high)}"
+        )
+    for kind, event in snap.levels.items():
+        console.print(f"{kind.replace('_', ' ')}: high {_price(event['top'])}, low {_price(event['bottom'])}")
+    console.print(f"sessions now: {', '.join(snap.sessions_now) or 'none'}")
+
+
+def _level(event: dict[str, Any] | None) -> str:
+    if event is None:
+        return "-"
+    return f"{event['direction']} {_price(event['price'])} at {event['confirmed_time']}"
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"

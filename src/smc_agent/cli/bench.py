@@ -1,0 +1,80 @@
+"""``smc-agent bench ...``: benchmarks that print figures (never pass/fail tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smc_agent.benchmarks.detect import detect_benchmark
+from smc_agent.cli.common import fail, user_errors
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Benchmarks: speed and memory figures.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def bench() -> None:
+    """Benchmarks that print medians; see docs/performance.md for recorded figures."""
+
+
+@app.command("detect")
+def detect_command(
+    candles: Annotated[
+        str, typer.Option("--candles", help="Candle count, or several separated by commas (e.g. 10000,100000).")
+    ] = "1000000",
+    data: Annotated[Path | None, typer.Option("--data", help="Real candles to tile (default: BTC-PERP 1m).")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed runs per figure; the median is shown.")] = 5,
+    compare_smc: Annotated[
+        bool, typer.Option("--compare-smc", help="Also time the smartmoneyconcepts package (slow: ~6 min at 1M).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time every detector, batch and streaming, on real candles mirror-tiled to N."""
+    try:
+        sizes = [int(part) for part in candles.split(",")]
+    except ValueError:
+        fail(f"--candles takes whole numbers separated by commas, got {candles!r}")
+    if any(size < 1000 for size in sizes) or repeats < 1:
+        fail("--candles must be at least 1000 and --repeats at least 1")
+    with user_errors():
+        report = detect_benchmark(sizes, source=data, repeats=repeats, compare_smc=compare_smc)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print(report)
+
+
+def _print(report: dict[str, Any]) -> None:
+    console = Console()
+    console.print(f"source: {report['source']} (mirror-tiled)")
+    summary = Table(title="All detectors", title_justify="left")
+    for column in ("candles", "seconds_batch", "us_per_candle_stream (median)", "peak_rss_mb"):
+        summary.add_column(column, justify="right")
+    for run in report["runs"]:
+        summary.add_row(
+            f"{run['candles']:,}", f"{run['seconds_batch']:.3f}", f"{run['us_per_candle_stream']:.2f}",
+            f"{run['peak_rss_mb']:.0f}",
+        )  # fmt: skip
+    console.print(summary)
+    largest = report["runs"][-1]
+    per = Table(title=f"Per detector at {largest['candles']:,} candles (with its dependencies)", title_justify="left")
+    for column in ("detector", "seconds_batch", "us_per_candle_stream (median)"):
+        per.add_column(column, justify="right")
+    for name, figures in largest["detectors"].items():
+        per.add_row(name, f"{figures['seconds_batch']:.3f}", f"{figures['us_per_candle_stream']:.2f}")
+    console.print(per)
+    if "ratio_vs_reference" in largest:
+        ref = largest["reference_smc"]
+        console.print(
+            f"smartmoneyconcepts: {ref['total']:.1f} s in all, {largest['ratio_vs_reference']:.0f}x our batch time"
+        )
+    console.print(
+        f"numba compile (one-off): {report['compile_seconds']:.1f} s; fresh-process analyse of 2,000 candles: "
+        f"{report['first_run_seconds']:.1f} s cold cache, {report['warm_start_seconds']:.1f} s warm"
+    )
