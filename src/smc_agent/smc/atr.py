@@ -12,7 +12,6 @@ smoothing ``atr[i] = (atr[i-1] * (period - 1) + tr[i]) / period``.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 import numpy.typing as npt
 
@@ -43,27 +42,30 @@ def atr_step(
         series_f[i, L.SF_ATR] = (series_f[i - 1, L.SF_ATR] * (period - 1) + tr) / period
 
 
-@nb.njit(cache=True)
+@kernel
 def _atr_loop(
-    high: npt.NDArray[np.float64], low: npt.NDArray[np.float64], close: npt.NDArray[np.float64], period: int
-) -> npt.NDArray[np.float64]:
-    state_f = np.zeros(L.N_STATE_F)
-    series_f = np.empty((high.shape[0], L.N_SF))
-    for i in range(high.shape[0]):
-        atr_step(i, high, low, close, period, state_f, series_f)
-    return series_f[:, L.SF_ATR].copy()
-
-
-def atr(
     high: npt.NDArray[np.float64],
     low: npt.NDArray[np.float64],
     close: npt.NDArray[np.float64],
-    period: int = 14,
+    period: int,
+    state_f: npt.NDArray[np.float64],
+    series_f: npt.NDArray[np.float64],
+) -> None:
+    for i in range(high.shape[0]):
+        atr_step(i, high, low, close, period, state_f, series_f)
+
+
+def atr(
+    high: npt.NDArray[np.float64], low: npt.NDArray[np.float64], close: npt.NDArray[np.float64], period: int = 14
 ) -> npt.NDArray[np.float64]:
     """ATR over whole arrays, the same arithmetic the engine runs candle by candle."""
-    return _atr_loop(
+    series_f = np.empty((len(high), L.N_SF))
+    _atr_loop(
         np.ascontiguousarray(high, dtype=np.float64),
         np.ascontiguousarray(low, dtype=np.float64),
         np.ascontiguousarray(close, dtype=np.float64),
         period,
+        np.zeros(L.N_STATE_F),
+        series_f,
     )
+    return series_f[:, L.SF_ATR].copy()
