@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) ->
         "us_per_candle_stream": _stream_median_us(candles, stream_candles, None),
         "detectors": {
             name: {
-                "seconds_batch": median_seconds(lambda name=name: analyze(candles, detectors=[name]), repeats),
+                "seconds_batch": median_seconds(partial(analyze, candles, detectors=[name]), repeats),
                 "us_per_candle_stream": _stream_median_us(candles, min(stream_candles, 20_000), [name]),
             }
             for name in DETECTORS

@@ -49,6 +49,7 @@ class ConfigError(SmcAgentError):
     """A configuration value or option that is unknown or out of range; names the key."""
 
     def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
+        self.message = message
         self.key = key
         self.source = source
         where = ": ".join(p for p in (source, f"key {key}" if key else None) if p)

@@ -158,13 +158,13 @@ def _local(time: int, zone: int, zone_starts: npt.NDArray[np.int64], zone_values
             low = middle
         else:
             high = middle
-    return time + zone_values[zone, low]
+    return time + int(zone_values[zone, low])
 
 
 @kernel
 def _local_day(zone: int, local: int, state_i: npt.NDArray[np.int64]) -> int:
     # 64-bit division is slow on the CPUs we target; do it once a day per zone, not per candle.
-    day = state_i[L.S_ZONE_DAY + zone]
+    day = int(state_i[L.S_ZONE_DAY + zone])
     offset = local - day * _DAY_MS
     if offset < 0 or offset >= _DAY_MS:
         day = local // _DAY_MS

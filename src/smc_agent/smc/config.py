@@ -57,6 +57,13 @@ class SessionWindow:
         return _minutes(self.start, f"{self.name}.start"), _minutes(self.end, f"{self.name}.end")
 
 
+def _zone(name: str, key: str) -> None:
+    try:
+        resolve_tz(name)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, key=key) from None
+
+
 def _minutes(text: str, key: str) -> int:
     try:
         hours, minutes = (int(part) for part in text.split(":"))
@@ -120,10 +127,11 @@ class SmcConfig:
         for key, ok in checks:
             if not ok:
                 raise ConfigError(f"invalid value {getattr(self, key)!r}", key=key)
-        for window in (*self.sessions, *self.killzones):
-            window.minutes()
-        for tz in self.timezones():
-            resolve_tz(tz)
+        _zone(self.calendar_tz, "calendar_tz")
+        for group, windows in (("sessions", self.sessions), ("killzones", self.killzones)):
+            for window in windows:
+                window.minutes()
+                _zone(window.tz, f"{group}.{window.name}.tz")
 
     def timezones(self) -> tuple[str, ...]:
         """Distinct zones the calendar needs, calendar zone first (its slot is 0)."""

@@ -17,7 +17,7 @@ the same candles produces.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,8 @@ from smc_agent.smc.zones import ZoneOffsets
 __all__ = ["SCHEMAS", "SmcEngine", "SmcResult", "analyze"]
 
 SCHEMAS = (SWINGS, BREAKS, ORDER_BLOCKS, FVGS, POOLS, RANGES, CALENDAR)  # kernel.T_* order
+# The kernel takes its tables as a flat argument list, which a type checker cannot follow.
+_run_kernel: Callable[..., int] = kernel.run
 _PER_CANDLE = np.array([schema.per_candle for schema in SCHEMAS], dtype=np.int64)
 
 
@@ -195,10 +197,8 @@ class SmcEngine:
         """
         n = self._n
         own = np.copy if copy else np.asarray
-        candles = Candles(
-            own(self._time[:n]), *(own(column[:n]) for column in self._ohlcv),
-            symbol=self.symbol, timeframe=self.timeframe,
-        )  # fmt: skip
+        o, h, lo, c, v = (own(column[:n]) for column in self._ohlcv)
+        candles = Candles(own(self._time[:n]), o, h, lo, c, v, symbol=self.symbol, timeframe=self.timeframe)
         tables = {
             schema.name: ObjectTable(schema, own(ints[:count]), own(floats[:count]))
             for schema, (ints, floats), count in zip(SCHEMAS, self._tables, self._counts.tolist(), strict=True)
@@ -228,7 +228,7 @@ class SmcEngine:
             capacity = np.array([ints.shape[0] for ints, _ in self._tables], dtype=np.int64)
             o, h, lo, c, _ = self._ohlcv  # volume is not used by any detector
             tables = (array for pair in self._tables for array in pair)
-            start = kernel.run(
+            start = _run_kernel(
                 start, end, self._time, o, h, lo, c, self._zone_starts, self._zone_values, self._params, self._params_f,
                 self._windows, self._state_i, self._state_f, self._series_f, self._series_i,
                 *tables, self._counts, capacity, _PER_CANDLE,
@@ -292,7 +292,7 @@ def _adoptable(candles: Candles) -> bool:
     return all(column.flags.c_contiguous for column in (candles.time, *candles.columns))
 
 
-def _grown(array: np.ndarray, capacity: int) -> np.ndarray:  # type: ignore[type-arg]
+def _grown(array: np.ndarray, capacity: int) -> np.ndarray:
     out = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
     out[: array.shape[0]] = array
     return out

@@ -56,7 +56,7 @@ _STATES: dict[str, tuple[tuple[str, str], ...]] = {
     "ranges": (("superseded_index", "superseded"),),
     "calendar": (("high_taken_index", "high_taken"), ("low_taken_index", "low_taken")),
 }
-_INITIAL = {"fvgs": "open", "calendar": "intact"}
+_INITIAL = {"fvgs": "open", "calendar": "intact", "breaks": "confirmed"}
 
 EVENT_TYPES = (
     "swing_high", "swing_low", "bos", "choch", "order_block", "breaker_block", "fvg",

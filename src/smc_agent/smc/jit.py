@@ -37,15 +37,18 @@ def _cache_dir() -> str:
 
 
 CACHE_DIR = _cache_dir()
+# ``_nrt`` is a numba option its type stubs do not list.
+_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
 
 
 def kernel(fn: F) -> F:
     """Compile a detector step or loop for the fused kernel (cached in :data:`CACHE_DIR`)."""
     # Numba picks the cache location when the dispatcher is created; other numba users in the
     # process keep theirs.
-    previous = numba_config.CACHE_DIR
-    numba_config.CACHE_DIR = CACHE_DIR
+    previous = getattr(numba_config, "CACHE_DIR", "")
+    setattr(numba_config, "CACHE_DIR", CACHE_DIR)  # noqa: B010 - numba's config has no typed attribute
     try:
-        return nb.njit(cache=True, _nrt=False, error_model="numpy")(fn)  # type: ignore[no-any-return]
+        compiled: F = nb.njit(**_OPTIONS)(fn)
+        return compiled
     finally:
-        numba_config.CACHE_DIR = previous
+        setattr(numba_config, "CACHE_DIR", previous)  # noqa: B010

@@ -1,7 +1,8 @@
 """Order blocks and breaker blocks.
 
 When structure breaks bullishly at candle b (a close above the swing high formed at s), the
-displacement leg starts at the lowest low in ``[s, b)``. The bullish order block is the last
+displacement leg starts at the lowest low in ``[s, b)`` (the latest one on ties: a double
+bottom launches the move from its second low). The bullish order block is the last
 down-close candle (close < open) at or before that low, together with the down-close candles
 directly before it (a candle *range*); if the leg has no down-close candle, the lowest candle
 itself. The zone spans the range's highs and lows and reaches down to the leg's low. It is

@@ -122,8 +122,9 @@ def _last(evs: list[Event], kind: str, scope: str | None) -> Event | None:
 
 
 def _distance(event: Event, price: float) -> float:
-    top = event.get("top", event.get("price"))
-    bottom = event.get("bottom", event.get("price"))
+    # Zones have top and bottom; single levels only a price.
+    top = float(event["top"] if "top" in event else event["price"])
+    bottom = float(event["bottom"] if "bottom" in event else event["price"])
     if bottom <= price <= top:
         return 0.0
     return float(min(abs(price - top), abs(price - bottom)))

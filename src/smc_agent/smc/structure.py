@@ -6,6 +6,9 @@ CHoCH if the trend was bearish, otherwise a BOS, and the trend becomes bullish. 
 lows. A level breaks once; the next break needs a new swing. The break is confirmed at the
 breaking candle; it is drawn from the swing (``formed_index``) to the break.
 
+A candle that breaks both levels at once (possible with wick breaks) records both breaks, each
+judged against the trend before that candle; the trend then ends bearish (lows are checked last).
+
 Example (close break): swing high 1.10 confirmed, trend bearish, a candle closes at 1.1012 ->
 bullish CHoCH at that candle, level 1.10; the next close above the *next* swing high is a BOS.
 """
@@ -40,6 +43,7 @@ def _break(
     i: int,
     scope: int,
     direction: int,
+    trend_before: int,
     swing: int,
     state_i: npt.NDArray[np.int64],
     sw_i: npt.NDArray[np.int32],
@@ -54,7 +58,7 @@ def _break(
     br_i[row, B_FORMED] = sw_i[swing, W_FORMED]
     br_i[row, B_CONFIRMED] = i
     br_i[row, B_DIRECTION] = direction
-    br_i[row, B_KIND] = CHOCH if state_i[trend_slot] == -direction else BOS
+    br_i[row, B_KIND] = CHOCH if trend_before == -direction else BOS
     br_i[row, B_SCOPE] = scope
     br_i[row, B_SWING] = swing
     br_f[row, B_LEVEL] = sw_f[swing, W_LEVEL]
@@ -84,15 +88,16 @@ def structure_step(
     by_close = params[L.P_CLOSE_BREAK] == 1
     bull = -1
     bear = -1
+    trend_before = state_i[L.S_ST_TREND + base]
     top = state_i[L.S_ST_TOP + base]
     crossed = state_i[L.S_ST_TOP_CROSSED + base] == 1
     if top >= 0 and not crossed and (close[i] if by_close else high[i]) > sw_f[top, W_LEVEL]:
-        bull = _break(i, scope, 1, top, state_i, sw_i, sw_f, br_i, br_f, counts, table)
+        bull = _break(i, scope, 1, trend_before, top, state_i, sw_i, sw_f, br_i, br_f, counts, table)
         state_i[L.S_ST_TOP_CROSSED + base] = 1
     bottom = state_i[L.S_ST_BOTTOM + base]
     crossed = state_i[L.S_ST_BOTTOM_CROSSED + base] == 1
     if bottom >= 0 and not crossed and (close[i] if by_close else low[i]) < sw_f[bottom, W_LEVEL]:
-        bear = _break(i, scope, -1, bottom, state_i, sw_i, sw_f, br_i, br_f, counts, table)
+        bear = _break(i, scope, -1, trend_before, bottom, state_i, sw_i, sw_f, br_i, br_f, counts, table)
         state_i[L.S_ST_BOTTOM_CROSSED + base] = 1
     return bull, bear
 

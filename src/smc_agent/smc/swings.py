@@ -8,7 +8,8 @@ the candidate's ``confirmed_index``.
 Swings alternate: consecutive candidates of the same kind form a *run*, and a run keeps only its
 most extreme member (the first one on ties). When a later candidate beats the run's best, the old
 best gets ``superseded_index``; a candidate that does not beat it is not a swing at all. Labels
-compare a swing with the best of the previous run of its kind: HH/LH for highs, HL/LL for lows.
+compare a swing with the best of the previous run of its kind: HH/LH for highs, HL/LL for lows;
+an equal high counts as LH and an equal low as HL (the double top is not a higher high).
 
 Example (left = right = 1, highs): ``[1, 3, 2, 4, 3]`` gives a high at 1 (level 3) confirmed at
 2, then a high at 3 (level 4) confirmed at 4 that supersedes it, since no low came between.

@@ -104,7 +104,7 @@ def new_row(
     ints: npt.NDArray[np.int32], floats: npt.NDArray[np.float64], counts: npt.NDArray[np.int64], table: int
 ) -> int:
     """Append a row with every state change still to come (-1) and no prices yet (NaN)."""
-    row = counts[table]
+    row = int(counts[table])
     counts[table] = row + 1
     ints[row, :] = -1
     floats[row, :] = np.nan

@@ -1,0 +1,41 @@
+# smc-agent developer commands. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("smc-agent needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files re-run the install whenever pyproject.toml changes.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[demo]"
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+## run: install, then analyse the real EURUSD 1h candles that ship inside the backtesting package
+run: $(VENV)/.run-installed
+	$(BIN)/smc-agent analyze --demo
+
+## test: install the dev extras and run the whole suite (2 workers)
+test: $(VENV)/.dev-installed
+	$(BIN)/pytest -n 2
+
+## lint: ruff (lint and format check) and mypy --strict
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+## bench: detector speed and memory at 10k, 100k and 1M candles (see docs/performance.md)
+bench: $(VENV)/.dev-installed
+	$(BIN)/smc-agent bench detect --candles 10000,100000,1000000
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
