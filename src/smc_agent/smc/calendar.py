@@ -3,7 +3,8 @@
 Every period (a day, a week starting Monday, a month, or one occurrence of a trading session) is
 a *stream* of occurrences. An occurrence's high and low become known when it ends: at the candle
 whose close reaches the period end, or, when data stops early (a weekend, a gap), at the first
-candle of a later occurrence. That candle is its ``confirmed_index``. After confirmation, the
+candle after it: for days, weeks and months that candle opens a later period; for a session it may
+be any later candle, in a session or not. That candle is its ``confirmed_index``. After confirmation, the
 first candle that trades above the high sets ``high_taken_index`` (below the low:
 ``low_taken_index``). Only the latest occurrence of each stream is watched: yesterday's levels
 stop being tracked once today completes.

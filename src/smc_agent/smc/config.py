@@ -33,7 +33,7 @@ DETECTORS = {
 class SwingLength:
     """A fractal: the pivot's high (low) is >= (<=) the ``left`` candles before and ``right`` after.
 
-    A swing is confirmed ``right`` candles after it formed, at the earliest.
+    A swing is confirmed exactly ``right`` candles after it formed, or never.
     """
 
     left: int

@@ -4,7 +4,7 @@ Every event has ``type``, ``direction``, ``formed_time`` (open time of the candl
 sits on the chart), ``confirmed_time`` (close time of the first candle at whose close it was
 knowable), ``top`` and ``bottom`` (or ``price`` for a single level), ``state`` (its latest state)
 and ``state_time``, plus the type's own fields. Each state change is also given as
-``<change>_time`` (close time, or null). Times are ISO-8601 UTC. docs/json.md lists every field.
+``<change>_time`` (close time, or null). Times are ISO-8601 UTC. docs/api.md lists every field.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def state_of(kind: str, row: Row) -> tuple[str, int]:
     state, since = _INITIAL.get(kind, "active"), -1
     for column, name in _STATES.get(kind, ()):
         index = row[column]
+        if kind == "order_blocks" and column == "expired_index" and row["invalidated_index"] >= 0:
+            continue  # a failed block's expiry belongs to its breaker
         if index >= 0 and index >= since:
             state, since = name, index
     return state, since

@@ -1,0 +1,101 @@
+"""Settings of the bias engine, the setup rules and the signal lifecycle: one validated object.
+
+Every weight lives here, so a trader can see and change what a score is made of (docs/user-guide.md
+explains each one). Weights need not sum to one; they are normalised where they are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from smc_agent.core.errors import ConfigError
+from smc_agent.data.timeframes import parse_timeframe
+from smc_agent.smc.config import SmcConfig, SwingLength
+
+__all__ = ["EVIDENCE", "QUALITY", "SETUPS", "AnalysisConfig"]
+
+SETUPS = ("sweep_choch_ob", "sweep_choch_fvg", "bos_continuation")
+EVIDENCE = ("swing_structure", "internal_structure", "premium_discount", "order_blocks", "fvgs", "liquidity_draw")
+QUALITY = ("bias", "sweep", "displacement", "freshness", "premium_discount", "session", "rr")
+
+
+def _entry_smc() -> SmcConfig:
+    # Single swing points count as liquidity on the entry timeframe: a sweep of one clear low is
+    # the classic trigger; equal lows score higher in the quality breakdown.
+    return SmcConfig(liquidity_min_members=1)
+
+
+def _htf_smc() -> SmcConfig:
+    # Higher timeframes have few candles (90 days is 90 daily candles), so shorter fractals.
+    return SmcConfig(internal=SwingLength(3, 3), swing=SwingLength(10, 10), liquidity_min_members=1)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisConfig:
+    """Multi-timeframe bias, setup rules and signal lifecycle."""
+
+    timeframe_weights: dict[str, float] = field(default_factory=lambda: {"1d": 0.5, "4h": 0.3, "1h": 0.2})
+    evidence_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "swing_structure": 0.30,
+            "internal_structure": 0.15,
+            "premium_discount": 0.15,
+            "order_blocks": 0.15,
+            "fvgs": 0.10,
+            "liquidity_draw": 0.15,
+        }
+    )
+    neutral_band: float = 10.0  # bullish minus bearish score (0-100) needed for a direction
+    medium_confidence: float = 40.0
+    high_confidence: float = 70.0
+    min_candles: int = 30  # closed candles a timeframe needs before it may vote
+    setups: tuple[str, ...] = SETUPS
+    stop_buffer_atr: float = 0.25
+    min_rr: float = 2.0
+    quality_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "bias": 0.20,
+            "sweep": 0.15,
+            "displacement": 0.15,
+            "freshness": 0.10,
+            "premium_discount": 0.15,
+            "session": 0.10,
+            "rr": 0.15,
+        }
+    )
+    a_plus: float = 0.8
+    expiry_candles: int = 24
+    entry_smc: SmcConfig = field(default_factory=_entry_smc)
+    htf_smc: SmcConfig = field(default_factory=_htf_smc)
+
+    def __post_init__(self) -> None:
+        for tf, weight in self.timeframe_weights.items():
+            parse_timeframe(tf)
+            _non_negative(weight, f"timeframe_weights.{tf}")
+        _known(self.evidence_weights, EVIDENCE, "evidence_weights")
+        _known(self.quality_weights, QUALITY, "quality_weights")
+        unknown = set(self.setups) - set(SETUPS)
+        if unknown:
+            raise ConfigError(f"unknown setups {sorted(unknown)}; choose from {', '.join(SETUPS)}", key="setups")
+        for key in ("neutral_band", "stop_buffer_atr", "min_rr"):
+            _non_negative(getattr(self, key), key)
+        if not 0 <= self.medium_confidence <= self.high_confidence <= 100:
+            raise ConfigError("need 0 <= medium_confidence <= high_confidence <= 100", key="medium_confidence")
+        if not 0 <= self.a_plus <= 1:
+            raise ConfigError(f"must be between 0 and 1, got {self.a_plus}", key="a_plus")
+        if self.min_candles < 1 or self.expiry_candles < 1:
+            raise ConfigError("min_candles and expiry_candles must be at least 1", key="min_candles")
+
+
+def _known(weights: dict[str, float], names: tuple[str, ...], key: str) -> None:
+    for name, weight in weights.items():
+        if name not in names:
+            raise ConfigError(f"unknown component {name!r}; choose from {', '.join(names)}", key=f"{key}.{name}")
+        _non_negative(weight, f"{key}.{name}")
+    if sum(weights.values()) <= 0:
+        raise ConfigError("at least one weight must be positive", key=key)
+
+
+def _non_negative(value: float, key: str) -> None:
+    if not value >= 0:
+        raise ConfigError(f"must be >= 0, got {value}", key=key)
