@@ -120,9 +120,7 @@ def test_dependants_are_skipped_when_swings_fail(monkeypatch: pytest.MonkeyPatch
     assert timings["fvg"] > 0.0
 
 
-def test_prints_and_warnings_are_contained(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prints_and_warnings_are_contained(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     original = smc_module.smc.fvg
 
     def chatty(ohlc: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:

@@ -16,9 +16,7 @@ from smc_agent.data.inspect import inspect_file
 SharedPath = Callable[[str], Path]
 runner = CliRunner()
 
-GOOD = (
-    "timestamp,open,high,low,close,volume\n2024-01-01 00:00,1,2,0.5,1.5,10\n2024-01-01 00:01,1.5,2,1,1.2,5\n"
-)
+GOOD = "timestamp,open,high,low,close,volume\n2024-01-01 00:00,1,2,0.5,1.5,10\n2024-01-01 00:01,1.5,2,1,1.2,5\n"
 
 
 def test_inspect_report_for_real_forex(shared_data_path: SharedPath) -> None:

@@ -174,9 +174,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_csv_whose_header_lacks_the_time_column(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "x.csv", "Open,High,Low,Close\n2024-01-01 09:00,1,2,0.5,1.5\n2024-01-01 10:00,1,2,0.5,1.5\n"
-    )
+    path = write(tmp_path, "x.csv", "Open,High,Low,Close\n2024-01-01 09:00,1,2,0.5,1.5\n2024-01-01 10:00,1,2,0.5,1.5\n")
     c = load_candles(path)
     assert c.time.tolist() == [ms("2024-01-01 09:00"), ms("2024-01-01 10:00")]
 
@@ -209,9 +207,7 @@ def test_csv_offsets_win_over_tz_and_mixed_dst_offsets(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "x.csv",
-        "Datetime,Open,High,Low,Close\n"
-        "2023-03-26 00:00:00+01:00,1,2,0.5,1.5\n"
-        "2023-03-26 03:00:00+02:00,1,2,0.5,1.5\n",
+        "Datetime,Open,High,Low,Close\n2023-03-26 00:00:00+01:00,1,2,0.5,1.5\n2023-03-26 03:00:00+02:00,1,2,0.5,1.5\n",
     )
     c = load_candles(path, tz="Asia/Tokyo")
     assert c.time.tolist() == [ms("2023-03-25 23:00"), ms("2023-03-26 01:00")]
@@ -277,9 +273,7 @@ def test_symbol_and_timeframe_overrides(shared_data_path: SharedPath) -> None:
 
 
 def test_read_candles_keeps_file_rows_and_columns(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "x.csv", "Date,Open,High,Low,Close\n2024-01-01,1,2,0.5,1.5\n\n2024-01-02,1,2,0.5,1.5\n"
-    )
+    path = write(tmp_path, "x.csv", "Date,Open,High,Low,Close\n2024-01-01,1,2,0.5,1.5\n\n2024-01-02,1,2,0.5,1.5\n")
     raw = read_candles(path)
     assert raw.rows.tolist() == [1, 3]  # the blank line keeps its number
     assert raw.columns == {
@@ -387,9 +381,7 @@ def test_binance_needs_twelve_columns(tmp_path: Path) -> None:
 
 
 def test_timestamps_with_and_without_offset_in_one_column(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, "m.csv", HEADER + "2024-01-01 00:00+00:00,1,2,0.5,1.5,1\n2024-01-01 00:01,1,2,0.5,1.5,1\n"
-    )
+    path = write(tmp_path, "m.csv", HEADER + "2024-01-01 00:00+00:00,1,2,0.5,1.5,1\n2024-01-01 00:01,1,2,0.5,1.5,1\n")
     with pytest.raises(DataError) as info:
         load_candles(path)
     assert (info.value.row, info.value.field) == (2, "timestamp")
@@ -410,9 +402,9 @@ def test_fix_reports_conflicting_duplicates(tmp_path: Path) -> None:
 def test_loading_a_large_csv_is_fast(tmp_path: Path) -> None:
     n = 200_000
     times = pd.date_range("2020-01-01", periods=n, freq="1min").strftime("%Y-%m-%d %H:%M:%S")
-    pd.DataFrame(
-        {"timestamp": times, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0}
-    ).to_csv(tmp_path / "big.csv", index=False)
+    pd.DataFrame({"timestamp": times, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0}).to_csv(
+        tmp_path / "big.csv", index=False
+    )
     start = time.perf_counter()
     c = load_candles(tmp_path / "big.csv")
     assert len(c) == n

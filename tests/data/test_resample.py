@@ -58,9 +58,7 @@ def test_one_hour_equals_sixty_minutes_by_hand(btc: Candles) -> None:
 def test_matches_pandas_resample_on_real_data(btc: Candles, timeframe: str) -> None:
     got = resample(btc, timeframe)
     size = pd.Timedelta(got.timeframe_ms, unit="ms")
-    origin = (
-        pd.Timestamp("1970-01-05") if timeframe == "1w" else pd.Timestamp("1970-01-01")
-    )  # weeks start Monday
+    origin = pd.Timestamp("1970-01-05") if timeframe == "1w" else pd.Timestamp("1970-01-01")  # weeks start Monday
     frame = btc.to_pandas().tz_localize(None)
     expected = (
         frame.resample(size, origin=origin, closed="left", label="left")
@@ -82,9 +80,7 @@ def test_incomplete_last_bucket_is_flagged_or_dropped() -> None:
     dropped = resample(c, "15m", drop_incomplete=True)
     assert (dropped.time.tolist(), dropped.last_complete) == ([at("2024-01-01 00:00")], True)
     assert resample(minutes(at("2024-01-01 00:00"), 30), "15m").last_complete
-    source_open = Candles.from_arrays(
-        c.time[:15], *(a[:15] for a in c.columns), timeframe="1m", last_complete=False
-    )
+    source_open = Candles.from_arrays(c.time[:15], *(a[:15] for a in c.columns), timeframe="1m", last_complete=False)
     assert not resample(source_open, "15m").last_complete
 
 
@@ -110,9 +106,7 @@ def test_days_follow_the_local_midnight_when_a_zone_is_given() -> None:
 def test_a_daylight_saving_day_is_twenty_three_hours() -> None:
     c = minutes(at("2024-03-30 00:00"), 71, step=HOUR, timeframe="1h")  # to 2024-04-01 23:00 BST
     days = resample(c, "1d", tz="Europe/London")
-    assert days.time.tolist() == [
-        at(f"{d} 00:00", "Europe/London") for d in ("2024-03-30", "2024-03-31", "2024-04-01")
-    ]
+    assert days.time.tolist() == [at(f"{d} 00:00", "Europe/London") for d in ("2024-03-30", "2024-03-31", "2024-04-01")]
     counts = np.diff(np.searchsorted(c.time, [*days.time, c.time[-1] + HOUR]))
     assert counts.tolist() == [24, 23, 24]  # clocks went forward on 31 March
     assert days.volume[1] == pytest.approx(c.volume[24:47].sum())

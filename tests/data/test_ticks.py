@@ -19,9 +19,7 @@ from smc_agent.data.validation import check
 SharedPath = Callable[[str], Path]
 
 
-def by_loop(
-    times: list[int], prices: list[float], start: int, size: int
-) -> tuple[float, float, float, float]:
+def by_loop(times: list[int], prices: list[float], start: int, size: int) -> tuple[float, float, float, float]:
     """Open, high, low and close of the ticks in [start, start + size), the slow and obvious way."""
     inside = [p for t, p in zip(times, prices, strict=True) if start <= t < start + size]
     return inside[0], max(inside), min(inside), inside[-1]
@@ -55,9 +53,7 @@ def test_xrp_trades_rebuild_the_exchange_minute_candles(shared_data_path: Shared
     assert isinstance(trades, Trades)
     assert len(trades.time) == 12_477
     mine = trades.to_candles("1m")
-    theirs = load_candles(
-        shared_data_path("crypto/XRP_ETH-1m.feather")
-    )  # freqtrade built these from the trades
+    theirs = load_candles(shared_data_path("crypto/XRP_ETH-1m.feather"))  # freqtrade built these from the trades
     np.testing.assert_array_equal(mine.time, theirs.time)
     for a, b in zip(mine.columns, theirs.columns, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)

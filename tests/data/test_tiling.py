@@ -58,11 +58,7 @@ def _tiny() -> Candles:
 
 
 def _row_set(c: Candles) -> set[tuple[float, ...]]:
-    return set(
-        zip(
-            c.open.tolist(), c.high.tolist(), c.low.tolist(), c.close.tolist(), c.volume.tolist(), strict=True
-        )
-    )
+    return set(zip(c.open.tolist(), c.high.tolist(), c.low.tolist(), c.close.tolist(), c.volume.tolist(), strict=True))
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 6, 7, 20])

@@ -102,9 +102,7 @@ def test_gaps_are_reported_not_filled() -> None:
 
 
 def test_gap_counts_round_up_for_off_grid_steps_and_need_a_timeframe() -> None:
-    assert validate(candles([0, MIN, 2 * MIN + 90_000, 4 * MIN])).gaps() == [
-        Gap(2 * MIN, 2 * MIN + 90_000, 2)
-    ]
+    assert validate(candles([0, MIN, 2 * MIN + 90_000, 4 * MIN])).gaps() == [Gap(2 * MIN, 2 * MIN + 90_000, 2)]
     assert validate(candles([0, 5 * MIN]).with_meta(timeframe="")).gap_count == 0
 
 
@@ -142,12 +140,8 @@ def test_fix_refuses_same_time_with_different_values() -> None:
 
 
 def test_fix_keeps_metadata_and_treats_equal_nans_as_duplicates() -> None:
-    c = candles(
-        [0, 0], volume=[np.nan, np.nan], open=[1.0, 1.0], high=[1.0, 1.0], low=[1.0, 1.0], close=[1.0, 1.0]
-    )
-    fixed, report = fix(
-        Candles.from_arrays(c.time, *c.columns, symbol="S", timeframe="1m", last_complete=False)
-    )
+    c = candles([0, 0], volume=[np.nan, np.nan], open=[1.0, 1.0], high=[1.0, 1.0], low=[1.0, 1.0], close=[1.0, 1.0])
+    fixed, report = fix(Candles.from_arrays(c.time, *c.columns, symbol="S", timeframe="1m", last_complete=False))
     assert (len(fixed), report.dropped, fixed.symbol, fixed.timeframe, fixed.last_complete) == (
         1,
         1,

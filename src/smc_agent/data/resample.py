@@ -33,7 +33,7 @@ from smc_agent.core.timefmt import format_time, resolve_tz
 from smc_agent.data.candles import Candles, FloatArray, IntArray
 from smc_agent.data.timeframes import format_timeframe, parse_timeframe
 
-__all__ = ["aggregate", "group_starts", "resample"]
+__all__ = ["aggregate", "bucket_bounds", "group_starts", "group_sums", "resample", "straddle_error"]
 
 _DAY = 86_400_000
 _WEEK = 7 * _DAY
@@ -61,17 +61,15 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
         return candles.with_meta(timeframe=label)
     zone = None if tz is None else resolve_tz(tz)
     _require_increasing(candles)
-    keys = _bucket_keys(candles.time, target, zone)
-    first = group_starts(keys)
-    start, end = _bounds(keys[first], target, zone)
-    ends_at = np.repeat(end, np.diff(np.append(first, len(candles))))
-    _require_fit(candles, source, ends_at, label, zone)
+    start, end = bucket_bounds(candles.time, target, tz=zone)
+    _require_fit(candles, source, end, label, zone)
+    first = group_starts(start)
     complete = candles.last_complete and int(candles.time[-1]) + source >= int(end[-1])
     if not complete and drop_incomplete:
-        candles, first, start, complete = candles[: int(first[-1])], first[:-1], start[:-1], True
+        candles, first, complete = candles[: int(first[-1])], first[:-1], True
     return aggregate(
         first,
-        start,
+        start[first],
         candles.open,
         candles.high,
         candles.low,
@@ -83,6 +81,33 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
     )
 
 
+def bucket_bounds(time: IntArray, target: int, *, tz: str | None = None) -> tuple[IntArray, IntArray]:
+    """Start and end (epoch ms UTC) of the ``target``-ms bucket that holds each open time in ``time``.
+
+    This is the one bucket rule: :func:`resample` uses it for whole arrays and the streaming
+    :class:`~smc_agent.analysis.aggregate.CandleAggregator` for one candle at a time, so the two
+    cannot disagree about where a bucket starts or ends. Intraday targets are epoch aligned in UTC
+    (``tz`` is ignored); days and weeks start at midnight (weeks on Monday) in ``tz`` (default UTC).
+    ``time`` may be in any order.
+
+    >>> bucket_bounds(np.array([0, 3_599_999, 3_600_000]), 3_600_000)
+    (array([      0,       0, 3600000]), array([3600000, 3600000, 7200000]))
+    >>> start, end = bucket_bounds(np.array([1_709_577_000_000]), 86_400_000, tz="Asia/Kolkata")
+    >>> format_time(int(start[0]), "Asia/Kolkata"), format_time(int(end[0]), "Asia/Kolkata")
+    ('2024-03-05 00:00:00 IST', '2024-03-06 00:00:00 IST')
+    """
+    anchor = _MONDAY if target % _WEEK == 0 else 0
+    zone = None if tz is None or target % _DAY else resolve_tz(tz)
+    wall = time if zone is None else _wall_clock(time, zone)
+    start = (wall - anchor) // target * target + anchor
+    if zone is None:
+        return start, start + target
+    first = group_starts(start)  # local midnights, converted back to UTC once per run
+    counts = np.diff(np.append(first, len(time)))
+    local = start[first]
+    return np.repeat(_from_wall_clock(local, zone), counts), np.repeat(_from_wall_clock(local + target, zone), counts)
+
+
 def group_starts(keys: IntArray) -> IntArray:
     """Index of the first row of each run of equal ``keys`` (keys must not decrease).
 
@@ -92,6 +117,19 @@ def group_starts(keys: IntArray) -> IntArray:
     if keys.size == 0:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))).astype(np.int64)
+
+
+def group_sums(values: FloatArray, first: IntArray) -> FloatArray:
+    """Sum of each group of rows starting at ``first``, as :func:`aggregate` sums volume.
+
+    NumPy adds a group as its first value plus a pairwise sum of the rest, which is not the
+    running sum a loop would give; the streaming aggregator calls this on each finished bucket so
+    that its volumes equal :func:`resample`'s to the last bit.
+
+    >>> group_sums(np.array([0.1, 0.2, 0.3, 1.0]), np.array([0, 3])).tolist(), 0.1 + 0.2 + 0.3
+    ([0.6, 1.0], 0.6000000000000001)
+    """
+    return np.add.reduceat(values, first)
 
 
 def aggregate(
@@ -120,29 +158,11 @@ def aggregate(
         np.maximum.reduceat(high, first),
         np.minimum.reduceat(low, first),
         close[last],
-        np.add.reduceat(volume, first),
+        group_sums(volume, first),
         symbol=symbol,
         timeframe=timeframe,
         last_complete=last_complete,
     )
-
-
-def _bucket_keys(time: IntArray, target: int, tz: str | None) -> IntArray:
-    """A bucket number per candle: equal numbers share a bucket, and they never decrease."""
-    if target % _DAY:
-        return time // target
-    anchor = _MONDAY if target % _WEEK == 0 else 0
-    wall = time if tz is None else _wall_clock(time, tz)
-    return (wall - anchor) // target
-
-
-def _bounds(keys: IntArray, target: int, tz: str | None) -> tuple[IntArray, IntArray]:
-    """Start and end (epoch ms UTC) of each bucket number."""
-    anchor = _MONDAY if target % _DAY == 0 and target % _WEEK == 0 else 0
-    start = keys * target + anchor
-    if tz is None or target % _DAY:
-        return start, start + target
-    return _from_wall_clock(start, tz), _from_wall_clock(start + target, tz)
 
 
 def _wall_clock(time: IntArray, tz: str) -> IntArray:
@@ -175,11 +195,21 @@ def _require_fit(candles: Candles, source: int, ends_at: IntArray, label: str, t
     over = np.flatnonzero(candles.time + source > ends_at)
     if over.size:
         i = int(over[0])
-        raise DataError(
-            f"the candle opening {format_time(int(candles.time[i]), tz)} ends after its {label} bucket "
-            f"closes at {format_time(int(ends_at[i]), tz)}; resample from a timeframe that divides it "
-            "(rule: candles fit inside buckets)",
-            row=i + 1,
-            field="time",
-            rule="candles fit inside buckets",
-        )
+        raise straddle_error(int(candles.time[i]), int(ends_at[i]), label, tz, row=i + 1)
+
+
+def straddle_error(open_ms: int, end_ms: int, label: str, tz: str | None, *, row: int | None = None) -> DataError:
+    """The error for a source candle opening at ``open_ms`` that ends after its ``label`` bucket
+    closes at ``end_ms``: building that bucket would take in prices from after its close.
+
+    >>> straddle_error(64_800_000, 66_600_000, "1d", "Asia/Kolkata").message[:44]
+    'the candle opening 1970-01-01 23:30:00 IST e'
+    """
+    return DataError(
+        f"the candle opening {format_time(open_ms, tz)} ends after its {label} bucket "
+        f"closes at {format_time(end_ms, tz)}; use a source timeframe that divides the buckets "
+        "(rule: candles fit inside buckets)",
+        row=row,
+        field="time",
+        rule="candles fit inside buckets",
+    )

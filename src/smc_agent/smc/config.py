@@ -53,8 +53,10 @@ class SessionWindow:
     start: str
     end: str
 
-    def minutes(self) -> tuple[int, int]:
-        return _minutes(self.start, f"{self.name}.start"), _minutes(self.end, f"{self.name}.end")
+    def minutes(self, group: str = "sessions") -> tuple[int, int]:
+        """Start and end in minutes after local midnight; ``group`` prefixes the key in errors."""
+        key = f"{group}.{self.name}"
+        return _minutes(self.start, f"{key}.start"), _minutes(self.end, f"{key}.end")
 
 
 def _zone(name: str, key: str) -> None:
@@ -130,7 +132,7 @@ class SmcConfig:
         _zone(self.calendar_tz, "calendar_tz")
         for group, windows in (("sessions", self.sessions), ("killzones", self.killzones)):
             for window in windows:
-                window.minutes()
+                window.minutes(group)
                 _zone(window.tz, f"{group}.{window.name}.tz")
 
     def timezones(self) -> tuple[str, ...]:

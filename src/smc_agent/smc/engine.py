@@ -45,6 +45,7 @@ __all__ = ["SCHEMAS", "SmcEngine", "SmcResult", "analyze"]
 SCHEMAS = (SWINGS, BREAKS, ORDER_BLOCKS, FVGS, POOLS, RANGES, CALENDAR)  # kernel.T_* order
 # The kernel takes its tables as a flat argument list, which a type checker cannot follow.
 _run_kernel: Callable[..., int] = kernel.run
+_TABLE_INDEX = {schema.name: k for k, schema in enumerate(SCHEMAS)}
 _PER_CANDLE = np.array([schema.per_candle for schema in SCHEMAS], dtype=np.int64)
 
 
@@ -172,14 +173,14 @@ class SmcEngine:
         """Process one closed candle (open time in epoch milliseconds)."""
         self._check_after_last(time)
         values = (open, high, low, close, volume)
-        if not all(math.isfinite(v) for v in values):
-            raise DataError(f"non-finite value in candle at {iso_utc(time)}: {values}", rule="values finite")
-        if high < max(open, close) or low > min(open, close) or volume < 0:
-            raise DataError(
-                f"inconsistent candle at {iso_utc(time)}: open={open} high={high} low={low} close={close} "
-                f"volume={volume}",
-                rule="high >= max(open, close), low <= min(open, close), volume >= 0",
-            )
+        if not (
+            all(math.isfinite(v) for v in values)
+            and low <= min(open, close)
+            and high >= max(open, close)
+            and volume >= 0
+        ):
+            # Rare: let the batch validator word the error, so both paths report a rule the same way.
+            check(Candles.from_arrays([time], [open], [high], [low], [close], [volume]))
         n = self._n
         self._reserve(n + 1)
         self._time[n] = time
@@ -189,11 +190,16 @@ class SmcEngine:
         self._n = n + 1
         self._run(n, n + 1)
 
+    def row_count(self, table: str) -> int:
+        """How many rows a table has now (cheap: for callers that react to new rows)."""
+        return int(self._counts[_TABLE_INDEX[table]])
+
     def result(self, *, copy: bool = True) -> SmcResult:
         """A snapshot of everything known so far.
 
-        With ``copy=False`` the result shares the engine's buffers, which is only safe when the
-        engine is discarded afterwards (as :func:`analyze` does).
+        With ``copy=False`` the result shares the engine's buffers: it is valid until the next
+        candle is processed (use it within one update, or when the engine is discarded, as
+        :func:`analyze` does).
         """
         n = self._n
         own = np.copy if copy else np.asarray
