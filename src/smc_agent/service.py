@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from smc_agent.analysis.bias import Bias
+from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.analysis.mtf import MultiTimeframeEngine
+from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
@@ -19,7 +26,16 @@ from smc_agent.smc.config import SmcConfig
 from smc_agent.smc.engine import SmcResult, analyze
 from smc_agent.smc.events import events
 
-__all__ = ["AnalysisRequest", "analysis_json", "analyze_request", "load_timeframe"]
+__all__ = [
+    "AnalysisRequest",
+    "analysis_json",
+    "analyze_request",
+    "bias_request",
+    "htf_list",
+    "load_timeframe",
+    "signals_json",
+    "signals_request",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +77,49 @@ def analysis_json(result: SmcResult) -> dict[str, Any]:
         "candles": len(result.candles),
         "events": events(result),
     }
+
+
+def htf_list(text: str | None) -> list[str]:
+    """``"1h,4h,1d"`` as a list of checked timeframes (empty when not given)."""
+    if not text:
+        return []
+    frames = [part.strip() for part in text.split(",") if part.strip()]
+    for frame in frames:
+        parse_timeframe(frame)
+    return frames
+
+
+def signals_request(request: AnalysisRequest, htfs: list[str], config: AnalysisConfig | None = None) -> SignalEngine:
+    """Replay a file through the signal engine: every signal with its evidence, and the rejections."""
+    return replay(load_timeframe(request), htfs, config, tz=request.tz)
+
+
+def bias_request(
+    request: AnalysisRequest, htfs: list[str], at: str | None = None, config: AnalysisConfig | None = None
+) -> Bias:
+    """The bias after the last candle, or after the last candle that had closed by ``at``."""
+    candles = load_timeframe(request)
+    if at is not None:
+        limit = _parse_time(at)
+        closes = candles.time + candles.timeframe_ms
+        candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
+    engine = MultiTimeframeEngine(candles.timeframe, htfs, config, symbol=candles.symbol, tz=request.tz)
+    for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):
+        engine.update(*row)
+    return engine.bias()
+
+
+def signals_json(engine: SignalEngine) -> dict[str, Any]:
+    """The ``smc-agent signals --json`` document (see docs/api.md)."""
+    return {"signals": [signal.to_dict() for signal in engine.signals]}
+
+
+def _parse_time(text: str) -> int:
+    """An ISO-8601 time (naive means UTC) as epoch ms; a clear error otherwise."""
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise ConfigError(f"not a time: {text!r}; use ISO-8601 such as 2023-06-01T12:00Z", key="at") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return int(stamp.tz_convert("UTC").value // 1_000_000)

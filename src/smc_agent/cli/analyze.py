@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from smc_agent.cli.common import fail, user_errors
-from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
-from smc_agent.data.loaders import FORMATS
-from smc_agent.service import AnalysisRequest, analysis_json, analyze_request
+from smc_agent.cli.common import (
+    DataOption,
+    DemoOption,
+    FixOption,
+    FormatOption,
+    JsonOption,
+    SymbolOption,
+    TzOption,
+    data_request,
+    user_errors,
+)
+from smc_agent.service import analysis_json, analyze_request
 from smc_agent.smc.config import SmcConfig, SwingLength
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
 
@@ -21,35 +28,27 @@ __all__ = ["analyze_command"]
 
 
 def analyze_command(
-    data: Annotated[Path | None, typer.Option("--data", help="Candle file to analyse.", show_default=False)] = None,
-    format: Annotated[
-        str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}. Default: detect.")
-    ] = None,
-    tz: Annotated[str | None, typer.Option("--tz", help="IANA zone of naive timestamps (default UTC).")] = None,
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Symbol name (default: from the file name).")] = None,
+    data: DataOption = None,
+    format: FormatOption = None,
+    tz: TzOption = None,
+    symbol: SymbolOption = None,
     tf: Annotated[str | None, typer.Option("--tf", help="Timeframe to analyse, e.g. 15m; resamples up.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/json.md).")] = False,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Analyse the EURUSD 1h candles shipped in the backtesting package.")
-    ] = False,
-    fix: Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")] = False,
+    as_json: JsonOption = False,
+    demo: DemoOption = False,
+    fix: FixOption = False,
     internal: Annotated[int, typer.Option("--internal-length", help="Fractal length of internal swings.")] = 5,
     swing: Annotated[int, typer.Option("--swing-length", help="Fractal length of swing structure.")] = 50,
     structure_break: Annotated[str, typer.Option("--break", help="Structure break on 'close' or 'wick'.")] = "close",
 ) -> None:
     """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file."""
     with user_errors():
-        if demo:
-            data, symbol, tf = demo_data_path(), symbol or DEMO_SYMBOL, tf or DEMO_TIMEFRAME
-        if data is None:
-            fail("give a candle file with --data FILE, or --demo for the bundled EURUSD sample")
+        request = data_request(data, format, tz, symbol, tf, fix, demo)
         config = SmcConfig(
             internal=SwingLength(internal, internal),
             swing=SwingLength(swing, swing),
             structure_break=structure_break,  # type: ignore[arg-type]  # validated by SmcConfig
             calendar_tz=tz or "UTC",
         )
-        request = AnalysisRequest(data, format=format, tz=tz, symbol=symbol, timeframe=tf, fix=fix)
         result = analyze_request(request, config)
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))

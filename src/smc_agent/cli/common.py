@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from smc_agent.core.errors import SmcAgentError
+from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
+from smc_agent.data.loaders import FORMATS
+from smc_agent.service import AnalysisRequest
 
-__all__ = ["EXIT_USER_ERROR", "fail", "user_errors"]
+__all__ = [
+    "EXIT_USER_ERROR",
+    "DataOption",
+    "DemoOption",
+    "FixOption",
+    "FormatOption",
+    "JsonOption",
+    "SymbolOption",
+    "TzOption",
+    "data_request",
+    "fail",
+    "user_errors",
+]
 
 EXIT_USER_ERROR = 2
 
@@ -31,3 +47,28 @@ def user_errors() -> Iterator[None]:
         yield
     except SmcAgentError as exc:
         fail(exc)
+
+
+# Options every data-reading command takes, declared once.
+DataOption = Annotated[Path | None, typer.Option("--data", help="Candle file to read.", show_default=False)]
+FormatOption = Annotated[str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}; default: detect.")]
+TzOption = Annotated[
+    str | None, typer.Option("--tz", help="IANA zone of naive timestamps, and of days and weeks (default UTC).")
+]
+SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Symbol name (default: from the file name).")]
+FixOption = Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")]
+DemoOption = Annotated[
+    bool, typer.Option("--demo", help="Use the EURUSD 1h candles shipped in the backtesting package.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
+
+
+def data_request(
+    data: Path | None, format: str | None, tz: str | None, symbol: str | None, tf: str | None, fix: bool, demo: bool
+) -> AnalysisRequest:
+    """Where the candles come from, from the common options (``--demo`` or ``--data``)."""
+    if demo:
+        data, symbol, tf = demo_data_path(), symbol or DEMO_SYMBOL, tf or DEMO_TIMEFRAME
+    if data is None:
+        fail("give a candle file with --data FILE, or --demo for the bundled EURUSD sample")
+    return AnalysisRequest(data, format=format, tz=tz, symbol=symbol, timeframe=tf, fix=fix)

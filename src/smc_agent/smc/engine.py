@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -133,6 +134,8 @@ class SmcEngine:
         self._series_i = np.empty((capacity, L.N_SI), dtype=np.int32)
         self._zone_starts = np.empty((0, 0), dtype=np.int64)
         self._zone_values = np.empty((0, 0), dtype=np.int32)
+        self._covered = (0, -1)  # times every zone table covers (empty at first)
+        self._args: tuple[Any, ...] | None = None
         self._tables = [schema.empty(max(64, capacity // 8)) for schema in SCHEMAS]
         self._counts = np.zeros(len(SCHEMAS), dtype=np.int64)
 
@@ -152,6 +155,7 @@ class SmcEngine:
             # growing later copies them, so the caller's candles are never modified.
             self._time, self._ohlcv = candles.time, list(candles.columns)
             self._reserve_series(n)
+            self._args = None
         else:
             self._reserve(end)
             self._time[start:end] = candles.time
@@ -173,8 +177,9 @@ class SmcEngine:
         """Process one closed candle (open time in epoch milliseconds)."""
         self._check_after_last(time)
         values = (open, high, low, close, volume)
+        # One sum is not finite when any value is NaN or infinite; comparisons catch the rest.
         if not (
-            all(math.isfinite(v) for v in values)
+            math.isfinite(open + high + low + close + volume)
             and low <= min(open, close)
             and high >= max(open, close)
             and volume >= 0
@@ -231,16 +236,20 @@ class SmcEngine:
 
     def _run(self, start: int, end: int) -> None:
         while start < end:
-            capacity = np.array([ints.shape[0] for ints, _ in self._tables], dtype=np.int64)
-            o, h, lo, c, _ = self._ohlcv  # volume is not used by any detector
-            tables = (array for pair in self._tables for array in pair)
-            start = _run_kernel(
-                start, end, self._time, o, h, lo, c, self._zone_starts, self._zone_values, self._params, self._params_f,
-                self._windows, self._state_i, self._state_f, self._series_f, self._series_i,
-                *tables, self._counts, capacity, _PER_CANDLE,
-            )  # fmt: skip
+            start = _run_kernel(start, end, *(self._args or self._kernel_args()))
             if start < end:
                 self._grow_tables(end - start)
+
+    def _kernel_args(self) -> tuple[Any, ...]:
+        """The kernel's arguments after (start, end); rebuilt only when a buffer is replaced."""
+        o, h, lo, c, _ = self._ohlcv  # volume is not used by any detector
+        capacity = np.array([ints.shape[0] for ints, _ in self._tables], dtype=np.int64)
+        self._args = (
+            self._time, o, h, lo, c, self._zone_starts, self._zone_values, self._params, self._params_f,
+            self._windows, self._state_i, self._state_f, self._series_f, self._series_i,
+            *(array for pair in self._tables for array in pair), self._counts, capacity, _PER_CANDLE,
+        )  # fmt: skip
+        return self._args
 
     def _grow_tables(self, pending: int) -> None:
         grown = []
@@ -255,6 +264,7 @@ class SmcEngine:
                 ints, floats = new_ints, new_floats
             grown.append((ints, floats))
         self._tables = grown
+        self._args = None
 
     def _reserve(self, size: int) -> None:
         capacity = self._time.shape[0]
@@ -262,16 +272,21 @@ class SmcEngine:
             capacity = max(size, 2 * capacity)
             self._time = _grown(self._time, capacity)
             self._ohlcv = [_grown(column, capacity) for column in self._ohlcv]
+            self._args = None
         self._reserve_series(capacity)
 
     def _reserve_series(self, capacity: int) -> None:
         if capacity > self._series_f.shape[0]:
             self._series_f = _grown(self._series_f, capacity)
             self._series_i = _grown(self._series_i, capacity)
+            self._args = None
 
     def _cover_zones(self, first: int, last: int) -> None:
         """Make every zone's change points cover the times the kernel is about to see."""
+        if self._covered[0] <= first and last <= self._covered[1]:
+            return
         changed = [zone.cover(first, last) for zone in self._zones]
+        self._covered = (max(z.low for z in self._zones), min(z.high for z in self._zones))
         if any(changed) or self._zone_starts.size == 0:
             width = max(len(zone.starts) for zone in self._zones)
             # Padding with the largest int64 keeps the kernel's binary search away from it.
@@ -281,6 +296,7 @@ class SmcEngine:
                 starts[slot, : len(zone.starts)] = zone.starts
                 values[slot, : len(zone.values)] = zone.values
             self._zone_starts, self._zone_values = starts, values
+            self._args = None
 
 
 def analyze(candles: Candles, config: SmcConfig | None = None, *, detectors: Iterable[str] | None = None) -> SmcResult:

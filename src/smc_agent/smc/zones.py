@@ -36,6 +36,16 @@ class ZoneOffsets:
         self._high = -1  # covered interval [low, high]; empty at first
 
     @property
+    def low(self) -> int:
+        """First instant the table covers."""
+        return self._low
+
+    @property
+    def high(self) -> int:
+        """Last instant the table covers."""
+        return self._high
+
+    @property
     def starts(self) -> list[int]:
         """Instants (epoch ms) from which each offset applies; the first is the covered start."""
         return self._starts

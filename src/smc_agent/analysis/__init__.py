@@ -1,0 +1,1 @@
+"""Analysis across timeframes: streaming higher-timeframe candles, bias, setups and signals."""
