@@ -73,27 +73,42 @@ def evaluate(
         return []
     direction = int(breaks.col("direction")[row])
     reversal = int(breaks.col("kind")[row]) == CHOCH
-    names = ("sweep_choch_ob", "sweep_choch_fvg") if reversal else ("bos_continuation",)
-    return [_one(view, row, name, direction, bias, config) for name in names if name in config.setups]
+    names = [
+        n for n in (("sweep_choch_ob", "sweep_choch_fvg") if reversal else ("bos_continuation",)) if n in config.setups
+    ]
+    if not names:
+        return []
+    # What every setup of this break shares, found once: the sweep before it and its order block.
+    s, i = int(breaks.col("formed_index")[row]), int(breaks.col("confirmed_index")[row])
+    context = _Context(row, direction, s, i, _sweep(view, direction, s, i) if reversal else None, _blocks_of(view, row))
+    return [_one(view, context, name, bias, config) for name in names]
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    row: int
+    d: int
+    s: int  # where the broken swing formed
+    i: int  # the breaking candle
+    sweep: int | None  # pools row of the sweep, for reversals
+    blocks: npt.NDArray[np.intp]  # the order block the break created (zero or one row)
 
 
 def _one(
-    view: SmcResult, row: int, setup: str, d: int, bias_of: Callable[[], Bias], config: AnalysisConfig
+    view: SmcResult, ctx: _Context, setup: str, bias_of: Callable[[], Bias], config: AnalysisConfig
 ) -> Candidate | Rejection:
-    breaks = view.breaks
-    s, i = int(breaks.col("formed_index")[row]), int(breaks.col("confirmed_index")[row])
+    row, d, s, i, sweep = ctx.row, ctx.d, ctx.s, ctx.i, ctx.sweep
     high, low = view.candles.high, view.candles.low
     atr = float(view.atr[i])
     evidence: list[dict[str, Any]] = []
 
-    sweep = _sweep(view, d, s, i) if setup != "bos_continuation" else None
     if setup != "bos_continuation":
         if sweep is None:
             return Rejection(setup, "no_sweep")
         evidence.append(_link(view, "sweep", "pools", sweep, int(view.pools.col("swept_index")[sweep])))
     evidence.append(_link(view, "choch" if setup != "bos_continuation" else "bos", "breaks", row, i))
 
-    zone = _zone(view, setup, row, d, int(view.pools.col("swept_index")[sweep]) if sweep is not None else s, i)
+    zone = _zone(view, setup, ctx.blocks, d, int(view.pools.col("swept_index")[sweep]) if sweep is not None else s, i)
     if zone is None:
         return Rejection(setup, "no_zone")
     table, zrow = zone
@@ -124,7 +139,7 @@ def _one(
     if rr < config.min_rr:
         return Rejection(setup, "rr_below_min")
 
-    breakdown = _quality(view, setup, row, d, sweep, zone, entry, position, rr, bias, config)
+    breakdown = _quality(view, ctx, zone, position, rr, bias, config)
     total = sum(config.quality_weights.values())
     quality = sum(config.quality_weights[k] * v for k, v in breakdown.items()) / total
     if quality < config.a_plus:
@@ -163,8 +178,9 @@ def _blocks_of(view: SmcResult, row: int) -> npt.NDArray[np.intp]:
     return np.flatnonzero(view.order_blocks.col("break_row") == row)
 
 
-def _zone(view: SmcResult, setup: str, row: int, d: int, start: int, i: int) -> tuple[str, int] | None:
-    blocks = _blocks_of(view, row)
+def _zone(
+    view: SmcResult, setup: str, blocks: npt.NDArray[np.intp], d: int, start: int, i: int
+) -> tuple[str, int] | None:
     if setup != "sweep_choch_fvg" and len(blocks):
         return "order_blocks", int(blocks[0])
     if setup == "sweep_choch_ob":
@@ -180,19 +196,15 @@ def _zone(view: SmcResult, setup: str, row: int, d: int, start: int, i: int) -> 
 
 def _quality(
     view: SmcResult,
-    setup: str,
-    row: int,
-    d: int,
-    sweep: int | None,
+    ctx: _Context,
     zone: tuple[str, int],
-    entry: float,
     position: float,
     rr: float,
     bias: Bias,
     config: AnalysisConfig,
 ) -> dict[str, float]:
     """Each component from 0 to 1; docs/user-guide.md explains them."""
-    i = int(view.breaks.col("confirmed_index")[row])
+    d, i, sweep, blocks = ctx.d, ctx.i, ctx.sweep, ctx.blocks
     atr = float(view.atr[i])
     if sweep is not None:
         pools = view.pools
@@ -204,7 +216,6 @@ def _quality(
         sweep_score = min(1.0, 0.6 + 0.2 * (members - 1) + 0.2 * min(1.0, depth))
     else:  # continuation: the larger structure agreeing stands in for the sweep
         sweep_score = 1.0 if int(view.trend[i, 1]) == d else 0.5
-    blocks = _blocks_of(view, row)
     displacement = float(view.order_blocks.col("displacement_atr")[blocks[0]]) if len(blocks) else float("nan")
     table, zrow = zone
     if table == "order_blocks":

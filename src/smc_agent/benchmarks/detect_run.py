@@ -19,7 +19,7 @@ from smc_agent.data.candles import Candles
 from smc_agent.smc.config import DETECTORS
 from smc_agent.smc.engine import SmcEngine, analyze
 
-__all__ = ["run_size"]
+__all__ = ["load_saved", "run_size", "save_candles"]
 
 
 def save_candles(candles: Candles, path: Path) -> None:
@@ -28,7 +28,7 @@ def save_candles(candles: Candles, path: Path) -> None:
              close=candles.close, volume=candles.volume, timeframe=candles.timeframe)  # fmt: skip
 
 
-def _load_candles(path: str) -> Candles:
+def load_saved(path: str) -> Candles:
     with np.load(path) as data:
         columns = [data[name] for name in ("time", "open", "high", "low", "close", "volume")]
         return Candles.from_arrays(*columns, timeframe=str(data["timeframe"]))
@@ -36,7 +36,7 @@ def _load_candles(path: str) -> Candles:
 
 def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) -> dict[str, Any]:
     """Runs in a fresh process: one size, every measurement, and this process's peak memory."""
-    candles = _load_candles(path)
+    candles = load_saved(path)
     n = len(candles)
     analyze(candles[:2_000])  # load the compiled kernels before timing
     result: dict[str, Any] = {

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smc_agent.benchmarks.detect import detect_benchmark
+from smc_agent.benchmarks.signals_bench import signals_benchmark
 from smc_agent.cli.common import fail, user_errors
 
 __all__ = ["app"]
@@ -77,4 +78,26 @@ def _print(report: dict[str, Any]) -> None:
     console.print(
         f"numba compile (one-off): {report['compile_seconds']:.1f} s; fresh-process analyse of 2,000 candles: "
         f"{report['first_run_seconds']:.1f} s cold cache, {report['warm_start_seconds']:.1f} s warm"
+    )
+
+
+@app.command("signals")
+def signals_command(
+    data: Annotated[Path | None, typer.Option("--data", help="Real 15m candles to tile (default: EURUSD 15m).")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed replays; the median is shown.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time a full multi-timeframe signal replay of 90 days of 15m candles, and one streaming update."""
+    if repeats < 1:
+        fail("--repeats must be at least 1")
+    with user_errors():
+        report = signals_benchmark(source=data, repeats=repeats)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    Console().print(
+        f"{report['candles']:,} candles of 15m ({report['days']} days) with {', '.join(report['htfs'])}: "
+        f"full analysis {report['seconds_full'] * 1000:.0f} ms (median), "
+        f"streaming update {report['us_per_candle_stream']:.1f} us (median), "
+        f"{report['signals']} signals, peak RSS {report['peak_rss_mb']:.0f} MB"
     )
