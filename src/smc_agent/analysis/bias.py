@@ -177,9 +177,9 @@ def _zones(table: ObjectTable, kind: str, live: Any, timeframe: str, close: floa
     mask = live(table)
     direction, top, bottom = table.col("direction"), table.col("top"), table.col("bottom")
     found = []
-    for sign, side, edge, distance in (
-        (1, Direction.BULLISH, top, close - top),
-        (-1, Direction.BEARISH, bottom, bottom - close),
+    for sign, side, distance in (
+        (1, Direction.BULLISH, close - top),
+        (-1, Direction.BEARISH, bottom - close),
     ):
         # A zone price is inside counts as distance 0.
         inside = (bottom <= close) & (close <= top)
@@ -188,9 +188,10 @@ def _zones(table: ObjectTable, kind: str, live: Any, timeframe: str, close: floa
             gaps = np.where(inside, 0.0, distance)[candidates]
             k = int(np.argmin(gaps))
             d = float(gaps[k]) / atr
-            at = float(edge[candidates][k])
+            low, high = float(bottom[candidates][k]), float(top[candidates][k])
             label = "support" if sign == 1 else "resistance"
-            found.append(Evidence(kind, timeframe, side, 1.0 / (1.0 + d), f"{label} at {at:.6g}, {d:.2f} ATR away"))
+            where = "price inside" if bool(inside[candidates][k]) else f"{d:.2f} ATR away"
+            found.append(Evidence(kind, timeframe, side, 1.0 / (1.0 + d), f"{label} {low:.6g}-{high:.6g}, {where}"))
     return found
 
 

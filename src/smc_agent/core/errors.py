@@ -6,7 +6,7 @@ Every error raised for bad input names *where* the problem is (file, row, field 
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "SmcAgentError"]
+__all__ = ["ConfigError", "DataError", "ReportError", "SmcAgentError"]
 
 
 class SmcAgentError(Exception):
@@ -54,3 +54,16 @@ class ConfigError(SmcAgentError):
         self.source = source
         where = ": ".join(p for p in (source, f"key {key}" if key else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class ReportError(SmcAgentError):
+    """A report or its log that cannot be written; names the file and says what to do.
+
+    >>> str(ReportError("not a readable Excel workbook", path="out/smc-log.xlsx"))
+    'out/smc-log.xlsx: not a readable Excel workbook'
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path is not None else message)
