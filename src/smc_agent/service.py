@@ -31,6 +31,7 @@ __all__ = [
     "analysis_json",
     "analyze_request",
     "bias_request",
+    "default_htfs",
     "htf_list",
     "load_timeframe",
     "signals_json",
@@ -79,26 +80,38 @@ def analysis_json(result: SmcResult) -> dict[str, Any]:
     }
 
 
-def htf_list(text: str | None) -> list[str]:
-    """``"1h,4h,1d"`` as a list of checked timeframes (empty when not given)."""
+def htf_list(text: str | None) -> list[str] | None:
+    """``"1h,4h,1d"`` as a list of checked timeframes; None when not given (see :func:`default_htfs`)."""
     if not text:
-        return []
+        return None
     frames = [part.strip() for part in text.split(",") if part.strip()]
     for frame in frames:
         parse_timeframe(frame)
     return frames
 
 
-def signals_request(request: AnalysisRequest, htfs: list[str], config: AnalysisConfig | None = None) -> SignalEngine:
+def default_htfs(timeframe: str, config: AnalysisConfig | None = None) -> list[str]:
+    """The weighted timeframes above the entry timeframe (1h, 4h and 1d by default), shortest first."""
+    weights = (config or AnalysisConfig()).timeframe_weights
+    base = parse_timeframe(timeframe)
+    return sorted((tf for tf, w in weights.items() if w > 0 and parse_timeframe(tf) > base), key=parse_timeframe)
+
+
+def signals_request(
+    request: AnalysisRequest, htfs: list[str] | None = None, config: AnalysisConfig | None = None
+) -> SignalEngine:
     """Replay a file through the signal engine: every signal with its evidence, and the rejections."""
-    return replay(load_timeframe(request), htfs, config, tz=request.tz)
+    candles = load_timeframe(request)
+    frames = htfs if htfs is not None else default_htfs(candles.timeframe, config)
+    return replay(candles, frames, config, tz=request.tz)
 
 
 def bias_request(
-    request: AnalysisRequest, htfs: list[str], at: str | None = None, config: AnalysisConfig | None = None
+    request: AnalysisRequest, htfs: list[str] | None = None, at: str | None = None, config: AnalysisConfig | None = None
 ) -> Bias:
     """The bias after the last candle, or after the last candle that had closed by ``at``."""
     candles = load_timeframe(request)
+    htfs = htfs if htfs is not None else default_htfs(candles.timeframe, config)
     if at is not None:
         limit = _parse_time(at)
         closes = candles.time + candles.timeframe_ms

@@ -70,7 +70,10 @@ class AnalysisConfig:
 
     def __post_init__(self) -> None:
         for tf, weight in self.timeframe_weights.items():
-            parse_timeframe(tf)
+            try:
+                parse_timeframe(tf)
+            except ConfigError as exc:
+                raise ConfigError(exc.message, key=f"timeframe_weights.{tf}") from None
             _non_negative(weight, f"timeframe_weights.{tf}")
         _known(self.evidence_weights, EVIDENCE, "evidence_weights")
         _known(self.quality_weights, QUALITY, "quality_weights")
@@ -83,8 +86,9 @@ class AnalysisConfig:
             raise ConfigError("need 0 <= medium_confidence <= high_confidence <= 100", key="medium_confidence")
         if not 0 <= self.a_plus <= 1:
             raise ConfigError(f"must be between 0 and 1, got {self.a_plus}", key="a_plus")
-        if self.min_candles < 1 or self.expiry_candles < 1:
-            raise ConfigError("min_candles and expiry_candles must be at least 1", key="min_candles")
+        for key in ("min_candles", "expiry_candles"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"must be at least 1, got {getattr(self, key)}", key=key)
 
 
 def _known(weights: dict[str, float], names: tuple[str, ...], key: str) -> None:

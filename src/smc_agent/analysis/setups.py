@@ -141,7 +141,7 @@ def _one(
 
     breakdown = _quality(view, ctx, zone, position, rr, bias, config)
     total = sum(config.quality_weights.values())
-    quality = sum(config.quality_weights[k] * v for k, v in breakdown.items()) / total
+    quality = sum(config.quality_weights.get(k, 0.0) * v for k, v in breakdown.items()) / total
     if quality < config.a_plus:
         return Rejection(setup, "below_a_plus")
     side = Side.BUY if d == 1 else Side.SELL

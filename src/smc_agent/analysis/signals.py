@@ -198,7 +198,8 @@ def advance(
         return _ended(signal, SignalStatus.INVALIDATED, close_ms, "gap_through_stop")
     if d * ((low if d == 1 else high) - signal.entry) <= 0:
         return _ended(signal, SignalStatus.TRIGGERED, close_ms)
-    if d * ((high if d == 1 else low) - signal.targets[0]) >= 0:
+    # Liquidity is taken by trading beyond the pool, not by touching it (as the detectors define a sweep).
+    if d * ((high if d == 1 else low) - signal.targets[0]) > 0:
         targets = targets_now()
         rr = d * (targets[0] - signal.entry) / (d * (signal.entry - signal.stop)) if targets else 0.0
         if rr < config.min_rr:

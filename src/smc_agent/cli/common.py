@@ -22,6 +22,7 @@ __all__ = [
     "DemoOption",
     "FixOption",
     "FormatOption",
+    "HtfOption",
     "JsonOption",
     "SymbolOption",
     "TzOption",
@@ -59,6 +60,12 @@ SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Symbol name 
 FixOption = Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")]
 DemoOption = Annotated[
     bool, typer.Option("--demo", help="Use the EURUSD 1h candles shipped in the backtesting package.")
+]
+HtfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--htf", help="Higher timeframes, comma-separated (default: 1h, 4h and 1d where above the entry timeframe)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
 

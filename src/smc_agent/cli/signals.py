@@ -16,6 +16,7 @@ from smc_agent.cli.common import (
     DemoOption,
     FixOption,
     FormatOption,
+    HtfOption,
     JsonOption,
     SymbolOption,
     TzOption,
@@ -32,7 +33,7 @@ TfOption = Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g
 def signals_command(
     data: DataOption = None,
     tf: TfOption = None,
-    htf: Annotated[str, typer.Option("--htf", help="Higher timeframes for the bias, comma-separated.")] = "1h,4h,1d",
+    htf: HtfOption = None,
     format: FormatOption = None,
     tz: TzOption = None,
     symbol: SymbolOption = None,
@@ -53,7 +54,7 @@ def signals_command(
 def bias_command(
     data: DataOption = None,
     tf: TfOption = None,
-    htf: Annotated[str, typer.Option("--htf", help="Higher timeframes, comma-separated.")] = "4h,1d",
+    htf: HtfOption = None,
     at: Annotated[str | None, typer.Option("--at", help="Bias as of this time (ISO-8601, UTC if naive).")] = None,
     format: FormatOption = None,
     tz: TzOption = None,
