@@ -13,7 +13,7 @@ each bullish or bearish with a strength from 0 to 1:
 
 A timeframe's bullish score is the weighted sum of its bullish strengths over the total evidence
 weight (0..1); likewise bearish. The bias combines timeframes by their weights into 0..100 scores;
-their difference must exceed ``neutral_band`` to give a direction, and it is the confidence.
+their difference must reach ``neutral_band`` to give a direction, and it is the confidence.
 """
 
 from __future__ import annotations
@@ -117,7 +117,11 @@ def combine(
     config: AnalysisConfig,
     evidence: Callable[[str, SmcResult], list[Evidence]] | None = None,
 ) -> Bias:
-    """Weigh every timeframe that has a weight; NEUTRAL with a reason when one is missing or short.
+    """Weigh every analysed timeframe that has a weight; NEUTRAL with a reason when one is short.
+
+    A weighted timeframe given as None or with fewer than ``min_candles`` candles makes the bias
+    NEUTRAL and says so; weighted timeframes that were not analysed at all (not in ``results``)
+    are left out and the others reweighted. Neutral evidence counts for neither side.
 
     ``evidence`` may supply each timeframe's evidence (e.g. from a cache); by default it is computed.
     """
@@ -140,7 +144,7 @@ def combine(
             share = tf_weight / total_tf * config.evidence_weights.get(item.type, 0.0) / total_evidence
             if item.direction is Direction.BULLISH:
                 bull += share * item.strength
-            else:
+            elif item.direction is Direction.BEARISH:
                 bear += share * item.strength
             signals.append(item)
     bullish, bearish = 100.0 * bull, 100.0 * bear

@@ -82,8 +82,10 @@ class AnalysisConfig:
             raise ConfigError(f"unknown setups {sorted(unknown)}; choose from {', '.join(SETUPS)}", key="setups")
         for key in ("neutral_band", "stop_buffer_atr", "min_rr"):
             _non_negative(getattr(self, key), key)
-        if not 0 <= self.medium_confidence <= self.high_confidence <= 100:
-            raise ConfigError("need 0 <= medium_confidence <= high_confidence <= 100", key="medium_confidence")
+        if not 0 <= self.medium_confidence <= self.high_confidence:
+            raise ConfigError("need 0 <= medium_confidence <= high_confidence", key="medium_confidence")
+        if self.high_confidence > 100:
+            raise ConfigError(f"must be at most 100, got {self.high_confidence}", key="high_confidence")
         if not 0 <= self.a_plus <= 1:
             raise ConfigError(f"must be between 0 and 1, got {self.a_plus}", key="a_plus")
         for key in ("min_candles", "expiry_candles"):

@@ -14,7 +14,8 @@ For both sweep setups the entry must sit in discount of the entry timeframe's de
 stop goes below the lower of the sweep extreme and the zone, minus ``stop_buffer_atr`` x ATR. Targets
 are the untaken buy-side pools above the entry, nearest first (TP1, TP2). The first rule that fails
 names the rejection, checked in this order: no sweep, no zone, bias, premium/discount, no target,
-reward-to-risk below ``min_rr``, quality below ``a_plus``.
+reward-to-risk below ``min_rr``, quality below ``a_plus``. (A stop equal to the entry, possible
+only for a zone with no height while ATR warms up, is rejected as ``zero_risk``.)
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def _one(
         far = min(far, float(low[taken].min())) if d == 1 else max(far, float(high[taken].max()))
     buffer = config.stop_buffer_atr * atr if np.isfinite(atr) else 0.0
     stop = far - d * buffer
+    if stop == entry:
+        return Rejection(setup, "zero_risk")  # a zone with no height and no ATR buffer yet
     targets = targets_beyond(view, d, entry)
     if not targets:
         return Rejection(setup, "no_target")
