@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ConfidenceLevel", "Direction", "Side"]
+__all__ = ["ConfidenceLevel", "Direction", "Side", "TradingState"]
 
 
 class Direction(StrEnum):
@@ -27,3 +27,11 @@ class Side(StrEnum):
     def sign(self) -> int:
         """+1 for a buy, -1 for a sell: prices above the entry favour a buy."""
         return 1 if self is Side.BUY else -1
+
+
+class TradingState(StrEnum):
+    """What the risk gate lets through: everything, only exits (rest of the day), or only exits (until reset)."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"

@@ -1,0 +1,101 @@
+"""The account: balance, positions and equity, changed only by fill events.
+
+One quote currency and netted positions per symbol, margin-style (as for futures, CFDs and forex):
+opening a position moves no cash; closing it realises its P&L into the balance; every fee is paid
+from the balance. Equity is the balance plus the unrealised P&L at the last mark. Each change is
+published (:class:`PositionChanged`, :class:`BalanceChanged`), so a journal can rebuild the account.
+
+>>> from smc_agent.core.bus import EventBus
+>>> account = Portfolio(EventBus(), Decimal("10000"))
+>>> account.equity()
+Decimal('10000')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smc_agent.core.bus import EventBus
+from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
+from smc_agent.model.enums import Side
+
+__all__ = ["Portfolio", "Position"]
+
+
+@dataclass(slots=True)
+class Position:
+    quantity: Decimal = Decimal(0)  # signed: > 0 long, < 0 short
+    average_price: Decimal = Decimal(0)
+    mark: Decimal = Decimal(0)
+
+    @property
+    def unrealized(self) -> Decimal:
+        return (self.mark - self.average_price) * self.quantity if self.quantity else Decimal(0)
+
+
+class Portfolio:
+    """Balance and positions, from fills only (it never asks the venue)."""
+
+    def __init__(self, bus: EventBus, initial_balance: Decimal) -> None:
+        self._bus = bus
+        self.balance = initial_balance
+        self.fees_paid = Decimal(0)
+        self.positions: dict[str, Position] = {}
+        bus.subscribe(self._on_fill, OrderFilled)
+
+    def equity(self) -> Decimal:
+        return self.balance + sum((p.unrealized for p in self.positions.values()), Decimal(0))
+
+    def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
+        """Symbol -> (side, quantity, notional at the last mark) for every non-flat position."""
+        return {
+            symbol: (Side.BUY if p.quantity > 0 else Side.SELL, abs(p.quantity), abs(p.quantity) * p.mark)
+            for symbol, p in self.positions.items()
+            if p.quantity
+        }
+
+    def exposure(self) -> Decimal:
+        return sum((notional for _, _, notional in self.open_positions().values()), Decimal(0))
+
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Value an open position at a new price (the candle close)."""
+        position = self.positions.get(symbol)
+        if position is not None:
+            position.mark = price
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        order = fill.order
+        position = self.positions.setdefault(order.symbol, Position(mark=fill.price))
+        signed = fill.quantity * order.side.sign
+        realized = Decimal(0)
+        old = position.quantity
+        if old and (old > 0) != (signed > 0):  # reduces (or flips) the position
+            closed = min(abs(signed), abs(old))
+            realized = (fill.price - position.average_price) * closed * (1 if old > 0 else -1)
+        new = old + signed
+        if new == 0:
+            position.average_price = Decimal(0)
+        elif old == 0 or (old > 0) != (new > 0):  # opened, or flipped: the rest opens at the fill price
+            position.average_price = fill.price
+        elif (old > 0) == (signed > 0):  # added to: weighted average
+            position.average_price = (position.average_price * abs(old) + fill.price * abs(signed)) / abs(new)
+        position.quantity = new
+        position.mark = fill.price
+        change = realized - fill.fee
+        self.balance += change
+        self.fees_paid += fill.fee
+        at = {"event_ms": fill.event_ms, "known_ms": fill.known_ms}
+        side = None if new == 0 else (Side.BUY if new > 0 else Side.SELL)
+        self._bus.publish(
+            PositionChanged(
+                symbol=order.symbol,
+                side=side,
+                quantity=abs(new),
+                average_price=position.average_price,
+                realized=realized,
+                **at,
+            )
+        )
+        self._bus.publish(BalanceChanged(balance=self.balance, change=change, reason="fill", **at))

@@ -1,0 +1,388 @@
+"""The risk gate: every order command passes through it and is accepted with a size, or denied with a reason.
+
+Risk is a gate, not advice. A strategy asks for a trade (:class:`OrderCommand`); the gate sizes it from
+equity and the stop, and checks five layers in order, the first failure winning:
+
+1. **trade**: the stop is on the right side of the entry, the targets beyond it, reward:risk to TP1 is
+   at least ``min_rr``, and the size (``risk_per_trade`` × equity / stop distance, rounded *down* to the
+   lot size so a stop-out never loses more than allowed) is above zero and the instrument's minimum notional;
+2. **symbol**: at most ``max_trades_per_day`` accepted entries per symbol per trading day, and a cooldown
+   after a losing trade on that symbol;
+3. **portfolio**: open positions, total exposure, and one direction per correlation group;
+4. **day**: the daily loss limit (state REDUCING until the next trading day);
+5. **account**: the drawdown kill switch and the manual kill (state HALTED until :meth:`RiskGate.reset`).
+
+A denial publishes :class:`~smc_agent.core.events.RiskRejected` (so the journal stores it and the
+dashboard shows it) and nothing else happens. Exits (``reduce_only``) pass in every state: the gate only
+checks that they reduce an open position, because refusing to close risk is never safer.
+
+The gate owns the trading state and changes it only when it looks at equity, at each :meth:`~RiskGate.check`
+and at :meth:`~RiskGate.on_equity` (the kernel calls it after each candle); each change is published once
+as :class:`~smc_agent.core.events.TradingStateChanged`. The time comes from the injected clock only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from enum import StrEnum
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from smc_agent.core.bus import EventBus
+from smc_agent.core.clock import Clock
+from smc_agent.core.errors import ConfigError
+from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateChanged
+from smc_agent.core.timefmt import format_time
+from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.model.enums import Side, TradingState
+from smc_agent.model.instrument import Instrument
+
+__all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class RiskLayer(StrEnum):
+    """The five layers, in the order they are checked; the value is what a denial records."""
+
+    TRADE = "trade"
+    SYMBOL = "symbol"
+    PORTFOLIO = "portfolio"
+    DAY = "day"
+    ACCOUNT = "account"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommand:
+    """What a strategy asks for; the gate, not the strategy, decides the size.
+
+    ``targets`` are the take-profit prices, TP1 first. An exit is ``reduce_only``: it closes the open
+    position on ``symbol`` (``side`` opposite to it), and its stop and targets are not used.
+    """
+
+    symbol: str
+    side: Side
+    entry: Decimal
+    stop: Decimal
+    targets: tuple[Decimal, ...]
+    signal_id: str
+    setup: str
+    reduce_only: bool = False
+
+    @classmethod
+    def exit(cls, symbol: str, side: Side, price: Decimal, *, signal_id: str = "", setup: str = "exit") -> OrderCommand:
+        """A reduce-only command that closes the position on ``symbol`` at about ``price``."""
+        return cls(symbol, side, price, price, (), signal_id, setup, reduce_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
+    """The gate's answer: accepted with a quantity (lot-rounded), or denied by a layer for a reason."""
+
+    accepted: bool
+    quantity: Decimal
+    layer: RiskLayer | None = None
+    reason: str | None = None
+
+
+class AccountView(Protocol):
+    """What the gate reads from whoever owns balances and positions (the portfolio)."""
+
+    def equity(self) -> Decimal:
+        """Balance plus the open positions' unrealised P&L, in the account currency."""
+        ...
+
+    def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
+        """Open positions by symbol: (side, quantity, notional in the account currency)."""
+        ...
+
+
+class RiskGate:
+    """Sizes and accepts or denies every order command, and owns the trading state.
+
+    The gate subscribes to :class:`~smc_agent.core.events.PositionChanged` to learn which trades lost
+    (the realised P&L summed over a trade's fills, judged when it goes flat) for the loss cooldown.
+    """
+
+    def __init__(
+        self,
+        config: RiskConfig,
+        instruments: Mapping[str, Instrument],
+        clock: Clock,
+        bus: EventBus,
+        account: AccountView,
+    ) -> None:
+        for symbol, instrument in instruments.items():
+            if symbol != instrument.symbol:
+                raise ConfigError(f"{symbol!r} maps to the instrument {instrument.symbol!r}", key="instruments")
+        self._config = config
+        self._instruments = dict(instruments)
+        self._clock = clock
+        self._bus = bus
+        self._account = account
+        self._zone = ZoneInfo(config.day_tz)
+        self._state = TradingState.ACTIVE
+        self._state_reason = "started"
+        self._peak: Decimal | None = None
+        self._day: date | None = None
+        self._day_start: Decimal | None = None
+        self._day_breach: str | None = None  # why today's loss limit was hit, if it was
+        self._entries: dict[str, int] = {}  # accepted entries per symbol today
+        self._trades: dict[str, tuple[Side, Decimal]] = {}  # open trade per symbol: side, realised P&L
+        self._last_loss_ms: dict[str, int] = {}
+        bus.subscribe(self._on_position, PositionChanged)
+
+    @property
+    def state(self) -> TradingState:
+        return self._state
+
+    @property
+    def state_reason(self) -> str:
+        """Why the gate is in its current state (shown next to it on the dashboard)."""
+        return self._state_reason
+
+    @property
+    def peak_equity(self) -> Decimal | None:
+        return self._peak
+
+    @property
+    def day_start_equity(self) -> Decimal | None:
+        return self._day_start
+
+    def check(self, command: OrderCommand) -> RiskDecision:
+        """Accept ``command`` with a quantity, or deny it (publishing :class:`RiskRejected`)."""
+        now = self._clock.now_ms()
+        equity = self._observe(now)
+        if command.reduce_only:
+            return self._check_exit(command, now)
+        sized = self._size(command, equity)
+        if isinstance(sized, str):
+            return self._deny(command, RiskLayer.TRADE, sized, now)
+        quantity, notional = sized
+        layers: tuple[tuple[RiskLayer, Callable[[], str | None]], ...] = (
+            (RiskLayer.SYMBOL, lambda: self._symbol_denial(command.symbol, now)),
+            (RiskLayer.PORTFOLIO, lambda: self._portfolio_denial(command, notional, equity)),
+            (RiskLayer.DAY, self._day_denial),
+            (RiskLayer.ACCOUNT, self._account_denial),
+        )
+        for layer, denial in layers:
+            reason = denial()
+            if reason is not None:
+                return self._deny(command, layer, reason, now)
+        self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
+        return RiskDecision(True, quantity)
+
+    def on_equity(self, now_ms: int | None = None) -> TradingState:
+        """Read equity (after each candle): update the peak and the day's start, and change state if due."""
+        self._observe(self._clock.now_ms() if now_ms is None else now_ms)
+        return self._state
+
+    def kill(self, flatten: bool = False, reason: str = "manual kill switch") -> bool:
+        """Halt trading now; returns whether the caller should also close every position.
+
+        The gate owns no positions, so flattening is done by whoever does (the kernel or portfolio).
+        """
+        suffix = ", flatten requested" if flatten else ""
+        self._change(TradingState.HALTED, f"{reason}{suffix}", self._clock.now_ms())
+        return flatten
+
+    def reset(self, reason: str = "manual reset") -> TradingState:
+        """Lift a halt: the peak restarts at today's equity, and today's loss limit still applies."""
+        if self._state is not TradingState.HALTED:
+            return self._state
+        now = self._clock.now_ms()
+        equity = self._observe(now)
+        self._peak = equity
+        new = TradingState.REDUCING if self._day_breach is not None else TradingState.ACTIVE
+        self._change(new, f"{reason}: peak equity restarts at {_fmt(equity)}", now)
+        return self._state
+
+    # -- equity and state -------------------------------------------------------------------------
+
+    def _observe(self, now: int) -> Decimal:
+        """Read equity once: roll the trading day, raise the peak, and trip the limits that it breaks."""
+        config = self._config
+        equity = self._account.equity()
+        day = (_EPOCH + timedelta(milliseconds=now)).astimezone(self._zone).date()
+        if self._day is None or day > self._day:
+            self._day, self._day_start, self._day_breach = day, equity, None
+            self._entries.clear()
+            if self._state is TradingState.REDUCING:
+                self._change(TradingState.ACTIVE, f"new trading day {day} ({config.day_tz}): entries allowed", now)
+        if self._peak is None or equity > self._peak:
+            self._peak = equity
+        floor = (1 - config.max_drawdown) * self._peak
+        if self._state is not TradingState.HALTED and equity <= floor:
+            reason = (
+                f"max drawdown: equity {_fmt(equity)} is at or below {_pct(1 - config.max_drawdown)} "
+                f"of the peak {_fmt(self._peak)} (max drawdown {_pct(config.max_drawdown)})"
+            )
+            self._change(TradingState.HALTED, reason, now)
+        day_start = equity if self._day_start is None else self._day_start
+        if self._day_breach is None and equity <= (1 - config.daily_loss_limit) * day_start:
+            self._day_breach = (
+                f"equity {_fmt(equity)} is at or below {_pct(1 - config.daily_loss_limit)} of the day's "
+                f"starting equity {_fmt(day_start)} (daily loss limit {_pct(config.daily_loss_limit)})"
+            )
+            if self._state is TradingState.ACTIVE:
+                self._change(TradingState.REDUCING, f"daily loss limit: {self._day_breach}", now)
+        return equity
+
+    def _change(self, new: TradingState, reason: str, now: int) -> None:
+        if new is self._state:
+            return
+        old, self._state, self._state_reason = self._state, new, reason
+        event = TradingStateChanged(
+            event_ms=now, known_ms=self._clock.now_ms(), old=old.value, new=new.value, reason=reason
+        )
+        self._bus.publish(event)
+
+    def _on_position(self, event: PositionChanged) -> None:
+        """Judge a trade when it ends (flat, or flipped): a net loss starts the symbol's cooldown.
+
+        The P&L is summed over the trade's fills, so a trade that banked TP1 and then stopped out a
+        little below its entry is judged as a whole, not by its last fill.
+        """
+        previous, pnl = self._trades.pop(event.symbol, (None, Decimal(0)))
+        pnl += event.realized
+        if event.side is not None and previous in (None, event.side):  # opened, or still open
+            self._trades[event.symbol] = (event.side, pnl)
+            return
+        if pnl < 0:  # flat (or a close the gate did not see open: judged by what it saw)
+            self._last_loss_ms[event.symbol] = event.event_ms
+        if event.side is not None:  # flipped: the fill's remainder opens a new trade
+            self._trades[event.symbol] = (event.side, Decimal(0))
+
+    # -- the layers ------------------------------------------------------------------------------
+
+    def _size(self, command: OrderCommand, equity: Decimal) -> tuple[Decimal, Decimal] | str:
+        """Layer 1: (quantity, notional) of a well-formed trade, or why it is not one."""
+        symbol, side, entry, stop = command.symbol, command.side, command.entry, command.stop
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
+            return f"no instrument is configured for {symbol}"
+        if entry <= 0:
+            return f"entry {entry} on {symbol} is not a positive price"
+        if stop == entry:
+            return f"stop {stop} equals the entry on {symbol}: the risk per unit must not be zero"
+        above, below = ("above", "below") if side is Side.BUY else ("below", "above")
+        distance = (entry - stop) * side.sign
+        if distance < 0:
+            return f"stop {stop} is {above} the entry {entry} on {symbol}: a {side.name} needs its stop {below} it"
+        if not command.targets:
+            return f"no targets on {symbol}: an entry needs at least TP1"
+        for n, target in enumerate(command.targets, 1):
+            if (target - entry) * side.sign <= 0:
+                return f"TP{n} {target} is not {above} the entry {entry} on {symbol} for a {side.name}"
+        rr = (command.targets[0] - entry) * side.sign / distance
+        if rr < self._config.min_rr:
+            return (
+                f"reward:risk to TP1 is {_fmt(rr, ROUND_FLOOR)}, below the minimum "
+                f"{_fmt(self._config.min_rr)} on {symbol}"
+            )
+        risk = self._config.risk_per_trade * equity
+        raw = risk / distance
+        quantity = instrument.round_qty(raw)
+        if quantity <= 0:
+            return (
+                f"size rounds to 0 on {symbol}: risking {_fmt(risk)} over a stop distance of {_fmt(distance)} "
+                f"buys {_sig(raw)} units, less than the lot size {_fmt(instrument.lot_size)}"
+            )
+        notional = quantity * entry
+        if notional < instrument.min_notional:
+            return (
+                f"notional {_fmt(notional)} ({_fmt(quantity)} × {entry}) on {symbol} is below the "
+                f"instrument's minimum {_fmt(instrument.min_notional)}"
+            )
+        return quantity, notional
+
+    def _symbol_denial(self, symbol: str, now: int) -> str | None:
+        config = self._config
+        count = self._entries.get(symbol, 0)
+        if count >= config.max_trades_per_day:
+            return f"{_plural(count, 'trade')} already today on {symbol} (max {config.max_trades_per_day})"
+        lost = self._last_loss_ms.get(symbol)
+        if lost is not None and now < lost + config.cooldown_ms:
+            tz = config.day_tz
+            return (
+                f"{symbol} closed at a loss at {format_time(lost, tz)}: no new entry for "
+                f"{config.loss_cooldown_minutes} minutes, until {format_time(lost + config.cooldown_ms, tz)}"
+            )
+        return None
+
+    def _portfolio_denial(self, command: OrderCommand, notional: Decimal, equity: Decimal) -> str | None:
+        config, symbol = self._config, command.symbol
+        positions = self._account.open_positions()
+        if symbol not in positions and len(positions) >= config.max_open_positions:
+            return (
+                f"{_plural(len(positions), 'position')} already open ({', '.join(sorted(positions))}; "
+                f"max {config.max_open_positions})"
+            )
+        existing = sum((abs(p[2]) for p in positions.values()), Decimal(0))
+        total = existing + notional
+        if total > config.max_total_exposure * equity:
+            ratio = _fmt(total / equity, ROUND_CEILING) if equity > 0 else "unbounded"
+            return (
+                f"exposure would be {ratio}× equity: open notional {_fmt(existing)} + this {_fmt(notional)} "
+                f"= {_fmt(total)} over equity {_fmt(equity)} (max {_fmt(config.max_total_exposure)}×)"
+            )
+        cap = config.max_same_direction_per_group
+        for group in config.groups_of(symbol):
+            same = sorted(s for s in group if s != symbol and s in positions and positions[s][0] is command.side)
+            if len(same) >= cap:
+                return (
+                    f"{_plural(len(same), command.side.name + ' position')} already open in the correlated "
+                    f"group {'/'.join(group)} ({', '.join(same)}; max {cap} in one direction)"
+                )
+        return None
+
+    def _day_denial(self) -> str | None:
+        if self._day_breach is None:
+            return None
+        return f"daily loss limit reached on {self._day}: {self._day_breach}; only exits until the next trading day"
+
+    def _account_denial(self) -> str | None:
+        if self._state is not TradingState.HALTED:
+            return None
+        return f"trading is halted until a manual reset: {self._state_reason}; only exits pass"
+
+    def _check_exit(self, command: OrderCommand, now: int) -> RiskDecision:
+        """An exit passes in every state, for the whole open position, if it reduces one."""
+        position = self._account.open_positions().get(command.symbol)
+        if position is None or position[0] is command.side:
+            opposite = Side.SELL if command.side is Side.BUY else Side.BUY
+            reason = f"reduce-only {command.side.name} on {command.symbol} has no {opposite.name} position to reduce"
+            return self._deny(command, RiskLayer.TRADE, reason, now)
+        return RiskDecision(True, position[1])
+
+    def _deny(self, command: OrderCommand, layer: RiskLayer, reason: str, now: int) -> RiskDecision:
+        event = RiskRejected(
+            event_ms=now, known_ms=now, symbol=command.symbol, layer=layer.value, reason=reason, command=command
+        )
+        self._bus.publish(event)
+        return RiskDecision(False, Decimal(0), layer, reason)
+
+
+def _fmt(value: Decimal, rounding: str | None = None) -> str:
+    """Plain digits, no exponent, no trailing zeros; with ``rounding``, to two decimals that way."""
+    if rounding is not None:
+        value = value.quantize(Decimal("0.01"), rounding=rounding)
+    return format(value.normalize(), "f")
+
+
+def _sig(value: Decimal) -> str:
+    """Six significant digits, rounded down: enough to show how far below a lot a size fell."""
+    with localcontext() as context:
+        context.prec, context.rounding = 6, ROUND_FLOOR
+        return _fmt(+value)
+
+
+def _pct(fraction: Decimal) -> str:
+    return f"{_fmt(fraction * 100)}%"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,60 @@
+"""What can be traded and in what increments: prices in ticks, quantities in lots, Decimal throughout.
+
+Money never passes through a float at the venue boundary. Rounding is always in the direction that
+cannot hurt the trader or break a rule, and says so:
+
+* quantities round *down* to the lot size, so a position never risks more than was allowed;
+* a limit buy rounds *down* and a limit sell *up* (never pay more, or accept less, than asked);
+* a stop rounds *away* from the market it protects: a sell stop down, a buy stop up;
+* a simulated fill rounds *against* the trader: buys up, sells down.
+
+>>> eurusd = Instrument("EURUSD", Decimal("0.00001"), Decimal("1000"))
+>>> eurusd.round_qty(Decimal("12345.6")), eurusd.round_price(1.079114, Rounding.DOWN)
+(Decimal('12000'), Decimal('1.07911'))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from enum import Enum
+
+from smc_agent.core.errors import ConfigError
+
+__all__ = ["Instrument", "Rounding", "to_decimal"]
+
+
+class Rounding(Enum):
+    DOWN = ROUND_FLOOR
+    UP = ROUND_CEILING
+    NEAREST = ROUND_HALF_EVEN
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """A float as the Decimal of its shortest repr (1.07911, not 1.0791099999999999...)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_notional: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.tick_size <= 0 or self.lot_size <= 0 or self.min_notional < 0:
+            raise ConfigError(
+                f"{self.symbol}: tick_size and lot_size must be > 0 and min_notional >= 0", key="instrument"
+            )
+
+    def round_price(self, price: float | Decimal, rounding: Rounding) -> Decimal:
+        return _to_step(to_decimal(price), self.tick_size, rounding)
+
+    def round_qty(self, qty: float | Decimal) -> Decimal:
+        return _to_step(to_decimal(qty), self.lot_size, Rounding.DOWN)
+
+
+def _to_step(value: Decimal, step: Decimal, rounding: Rounding) -> Decimal:
+    steps = (value / step).to_integral_value(rounding=rounding.value)
+    return (steps * step).quantize(step)
