@@ -17,6 +17,8 @@ from smc_agent.analysis.bias import Bias
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
+from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
+from smc_agent.bootstrap import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
@@ -30,6 +32,7 @@ __all__ = [
     "AnalysisRequest",
     "analysis_json",
     "analyze_request",
+    "backtest_request",
     "bias_request",
     "default_htfs",
     "htf_list",
@@ -136,3 +139,24 @@ def _parse_time(text: str) -> int:
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     return int(stamp.tz_convert("UTC").value // 1_000_000)
+
+
+def backtest_request(
+    request: AnalysisRequest,
+    *,
+    strategy: str = "smc",
+    htfs: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    settings: EngineSettings | None = None,
+) -> BacktestResult:
+    """Load, cut to [start, end) by candle open time, and run the strategy through the trading core."""
+    candles = load_timeframe(request)
+    if start is not None or end is not None:
+        lo = int(np.searchsorted(candles.time, _parse_time(start), side="left")) if start else 0
+        hi = int(np.searchsorted(candles.time, _parse_time(end), side="left")) if end else len(candles)
+        candles = candles[lo:hi]
+    if len(candles) < 2:
+        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
+    frames = htfs if htfs is not None else default_htfs(candles.timeframe)
+    return run_backtest(candles, make_strategy(strategy, candles, frames, tz=request.tz), settings)

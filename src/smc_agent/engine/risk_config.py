@@ -56,8 +56,9 @@ class RiskConfig:
     max_trades_per_day: int = 2
     loss_cooldown_minutes: int = 60
     max_open_positions: int = 3
-    # A leverage cap: 1% risk on a 20-pip EURUSD stop is already 5x equity in notional.
-    max_total_exposure: Decimal = Decimal("10")
+    # A leverage cap. 1% risk on a 10-pip EURUSD stop is already 10x equity in notional; 30x is the
+    # EU retail limit for major forex pairs. Lower it for unleveraged markets.
+    max_total_exposure: Decimal = Decimal("30")
     correlation_groups: tuple[tuple[str, ...], ...] = ()
     max_same_direction_per_group: int = 1
     daily_loss_limit: Decimal = Decimal("0.03")

@@ -1,0 +1,88 @@
+"""``smc-agent backtest``: a strategy through the same kernel as paper and live trading."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smc_agent.backtest.runner import STRATEGIES, BacktestResult, backtest_json
+from smc_agent.cli.common import (
+    DataOption,
+    DemoOption,
+    FixOption,
+    FormatOption,
+    HtfOption,
+    JsonOption,
+    SymbolOption,
+    TzOption,
+    data_request,
+    fail,
+    user_errors,
+)
+from smc_agent.service import backtest_request, htf_list
+
+__all__ = ["backtest_command"]
+
+
+def backtest_command(
+    data: DataOption = None,
+    tf: Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")] = None,
+    htf: HtfOption = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First candle open time (ISO-8601, UTC if naive).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Stop before this open time.")] = None,
+    strategy: Annotated[str, typer.Option("--strategy", help=f"One of {', '.join(STRATEGIES)}.")] = "smc",
+    trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade log as CSV here.")] = None,
+    format: FormatOption = None,
+    tz: TzOption = None,
+    symbol: SymbolOption = None,
+    fix: FixOption = False,
+    demo: DemoOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
+    if strategy not in STRATEGIES:
+        fail(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    with user_errors():
+        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        result = backtest_request(request, strategy=strategy, htfs=htf_list(htf), start=start, end=end)
+    if trades is not None:
+        _write_trades(result, trades)
+    if as_json:
+        typer.echo(json.dumps(backtest_json(result), separators=(",", ":")))
+        return
+    _print(result)
+
+
+def _write_trades(result: BacktestResult, path: Path) -> None:
+    rows = backtest_json(result)["trades"]
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["id"])
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        fail(f"{path}: cannot write the trade log: {exc.strerror}")
+
+
+def _print(result: BacktestResult) -> None:
+    console = Console()
+    m = result.metrics.to_dict()
+    table = Table(title="Backtest", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("trades", "win_rate", "profit_factor", "expectancy_r", "net_profit_pct", "cagr_pct", "sharpe",
+                "sortino", "calmar", "max_drawdown_pct", "max_drawdown_days", "exposure_pct", "fees",
+                "buy_and_hold_pct"):  # fmt: skip
+        value = m.get(key)
+        table.add_row(key, "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)
+    if result.rejections:
+        console.print(f"{len(result.rejections)} orders refused by the risk gate; first: {result.rejections[0].reason}")

@@ -1,0 +1,35 @@
+"""Replay of a candle file as a feed of closed candles: the backtest feed, and paper trading's on a file.
+
+Each candle is delivered at its close (``event_ms`` = open time + timeframe), which is when a live
+feed would deliver it. ``pace_seconds`` > 0 sleeps between candles (a paper session watched in real
+time); 0 replays as fast as possible. Sleeping is the only thing pace changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from smc_agent.core.events import CandleClosed
+from smc_agent.data.candles import Candles
+
+__all__ = ["ReplayFeed"]
+
+
+class ReplayFeed:
+    def __init__(self, candles: Candles, *, pace_seconds: float = 0.0) -> None:
+        self._candles = candles
+        self._pace = pace_seconds
+
+    def __iter__(self) -> Iterator[CandleClosed]:
+        c = self._candles
+        tf = c.timeframe_ms
+        rows = zip(*(column.tolist() for column in (c.time, *c.columns)), strict=True)
+        for index, (t, o, h, lo, cl, v) in enumerate(rows):
+            if self._pace and index:
+                time.sleep(self._pace)
+            close = t + tf
+            yield CandleClosed(
+                event_ms=close, known_ms=close, symbol=c.symbol, timeframe=c.timeframe, time=t,
+                open=o, high=h, low=lo, close=cl, volume=v,
+            )  # fmt: skip

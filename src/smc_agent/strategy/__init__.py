@@ -1,0 +1,1 @@
+"""Strategies: they see closed candles and events, and answer with commands; they never place orders."""

@@ -1,0 +1,350 @@
+"""The simulated venue: fills orders against closed candles, with fees, slippage and stated rules.
+
+It is the venue of backtests and paper trading, a product rather than a test double: the same core
+talks to it and to a real exchange through :class:`~smc_agent.venues.Venue`. It reads time only from
+the clock it is given, does no I/O and is deterministic: the same orders and candles give the same
+events, in the same order.
+
+**Submission.** ``submit`` publishes :class:`OrderSubmitted` (the order as sent), then either
+:class:`OrderAccepted` (the order normalised: quantity rounded *down* to the lot, a limit buy's price
+down and a limit sell's up, a sell stop's trigger down and a buy stop's up) or :class:`OrderRejected`
+whose reason starts with the :class:`RejectRule` it broke: unknown symbol, duplicate id, below lot size,
+missing price or trigger, price not positive, below min notional (the quantity times the limit price,
+the trigger, or for a market order the last close, unchecked before the first candle), or a
+reduce-only order that would increase or flip the current position.
+
+**Fills** (one ``on_candle`` per closed candle of the entry timeframe, per symbol, in time order):
+
+1. An order is evaluated from the first candle that *opens after* the latest candle the venue had seen
+   (of any symbol) when it was submitted: a MARKET order sent at the close of candle t fills at the
+   OPEN of t+1, plus slippage against the trader, taker fee. Counting candles rather than reading the
+   clock keeps paper trading, where orders arrive a little after the close, equal to the backtest;
+   it assumes one timeframe per venue (the entry timeframe) and candles of a symbol in time order.
+2. LIMIT: a buy fills when ``low <= price``, a sell when ``high >= price``, at the limit price; if
+   the candle opens beyond it in the trader's favour (a buy limit, open below it) at the open. Maker
+   fee, no slippage.
+3. STOP: a sell stop triggers when ``low <= trigger``, a buy stop when ``high >= trigger``, and fills
+   at the trigger; a GAP through it fills at the OPEN (sell stop, ``open < trigger``: at the open).
+   Taker fee plus slippage against the trader.
+4. Order within a candle: first everything that fills at the open (markets, gapped stops, limits
+   the open went through), then the touches inside the range: stops before limits, each in
+   submission order. So when one candle touches both the stop and the take-profit of a position, the
+   STOP fills first (pessimistic); the take-profit is then cancelled, because the position is gone.
+   Which came first really is unknowable from the candle; settling it needs lower-timeframe data,
+   which the venue does not use. (A take-profit the candle *opened* through did come first.)
+5. An order submitted while a candle is being processed (a protective stop placed when the entry
+   fills) is checked against that same candle only if it is a STOP: the range after the entry may
+   have touched it (pessimistic). It fills at its trigger, or at the price of the fill that prompted
+   it if that was already through the trigger. Limits and markets start from the next candle.
+6. Fills are whole: there is no liquidity model. The one partial fill is a reduce-only order larger
+   than the position left (a full-size stop after TP1): it fills the position and the rest is
+   cancelled. After every fill, reduce-only orders that no longer reduce anything are cancelled
+   with the reason ``"position closed"``.
+7. Fill prices round to the tick against the trader (buys up, sells down). ``OrderFilled.slippage``
+   is the per-unit distance from the reference price (open, limit or trigger) to the fill, rounding
+   included; quantities are Decimal; the fee is Decimal in the quote currency.
+
+>>> from smc_agent.core.bus import EventBus
+>>> from smc_agent.core.clock import SimulatedClock
+>>> from smc_agent.venues.costs import FeeModel, FixedBpsSlippage
+>>> venue = SimulatedVenue(EventBus(), SimulatedClock(), {"X": Instrument("X", Decimal("0.1"), Decimal("1"))},
+...                        FeeModel(Decimal(0), Decimal(10)), FixedBpsSlippage(Decimal(0)))
+>>> venue.submit(Order("o-1", "X", Side.BUY, OrderType.MARKET, Decimal("2"))).status
+<OrderStatus.ACCEPTED: 'accepted'>
+>>> venue.on_candle(CandleClosed(event_ms=60, known_ms=60, symbol="X", timeframe="1m", time=0,
+...                              open=100.0, high=101.0, low=99.0, close=100.5, volume=1.0))
+>>> venue.position("X"), venue.open_orders()
+(Decimal('2'), [])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from smc_agent.core.bus import EventBus
+from smc_agent.core.clock import Clock
+from smc_agent.core.errors import SmcAgentError
+from smc_agent.core.events import (
+    CandleClosed,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+)
+from smc_agent.model.enums import Side
+from smc_agent.model.instrument import Instrument, Rounding, to_decimal
+from smc_agent.model.orders import Order, OrderStatus, OrderType
+from smc_agent.venues.costs import FeeModel, SlippageModel
+
+__all__ = ["POSITION_CLOSED", "RejectRule", "SimulatedVenue"]
+
+POSITION_CLOSED = "position closed"
+_RANK = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
+
+
+class RejectRule(StrEnum):
+    """The rule a rejected order broke: the first words of ``OrderRejected.reason``."""
+
+    UNKNOWN_SYMBOL = "unknown symbol"
+    DUPLICATE_ID = "duplicate client_order_id"
+    LOT_SIZE = "below lot size"
+    MISSING_PRICE = "missing price"
+    MISSING_TRIGGER = "missing trigger"
+    PRICE_NOT_POSITIVE = "price not positive"
+    MIN_NOTIONAL = "below min notional"
+    REDUCE_ONLY_INCREASE = "reduce-only would increase the position"
+    REDUCE_ONLY_FLIP = "reduce-only would flip the position"
+
+
+@dataclass(slots=True)
+class _Resting:
+    order: Order
+    seq: int
+    after: int | None  # latest candle open time seen at submission: evaluated from a later candle on
+    during: int | None = None  # open time of its symbol's candle being processed when it arrived
+    ref: Decimal | None = None  # the intrabar price then (the fill that prompted it)
+
+
+class SimulatedVenue:
+    """Orders rest here until a candle fills them; see the module docstring for every rule."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        clock: Clock,
+        instruments: Mapping[str, Instrument],
+        fees: FeeModel,
+        slippage: SlippageModel,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._instruments = instruments
+        self._fees = fees
+        self._slippage = slippage
+        self._book: dict[str, _Resting] = {}  # active orders, in submission order
+        self._ids: set[str] = set()  # every id ever submitted
+        self._positions: dict[str, Decimal] = {}
+        self._last_close: dict[str, Decimal] = {}
+        self._last_open: dict[str, int] = {}
+        self._seq = 0
+        self._watermark: int | None = None
+        self._candle: CandleClosed | None = None
+        self._intrabar: Decimal | None = None
+
+    # -- the port ---------------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> Order:
+        """Validate and accept (or reject) ``order``; return it as the venue now holds it.
+
+        A rejection is an event, not an exception; only an order that is not NEW raises (SmcAgentError),
+        because resubmitting an order object is a bug in the caller, not a market condition.
+        """
+        if order.status is not OrderStatus.NEW:
+            raise SmcAgentError(f"order {order.client_order_id}: only a new order can be submitted, not {order.status}")
+        checked = self._validate(order)
+        self._ids.add(order.client_order_id)
+        now = self._clock.now_ms()
+        self._bus.publish(OrderSubmitted(event_ms=now, known_ms=now, order=order))
+        if isinstance(checked, str):
+            rejected = order.to(OrderStatus.REJECTED)
+            self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=rejected, reason=checked))
+            return rejected
+        accepted = checked.to(OrderStatus.ACCEPTED)
+        self._seq += 1
+        resting = _Resting(accepted, self._seq, self._watermark)
+        if self._candle is not None and self._candle.symbol == order.symbol:
+            resting.during, resting.ref = self._candle.time, self._intrabar or to_decimal(self._candle.open)
+        self._book[order.client_order_id] = resting
+        self._bus.publish(OrderAccepted(event_ms=now, known_ms=now, order=accepted))
+        return accepted
+
+    def cancel(self, client_order_id: str, reason: str) -> bool:
+        """Cancel an active order; False (and no event) when it is unknown or no longer active."""
+        resting = self._book.pop(client_order_id, None)
+        if resting is None:
+            return False
+        now = self._clock.now_ms()
+        cancelled = resting.order.to(OrderStatus.CANCELLED)
+        self._bus.publish(OrderCancelled(event_ms=now, known_ms=now, order=cancelled, reason=reason))
+        return True
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Active orders, of one symbol or all, in submission order."""
+        return [r.order for r in self._book.values() if symbol is None or r.order.symbol == symbol]
+
+    def position(self, symbol: str) -> Decimal:
+        """The signed net quantity filled here: > 0 long, < 0 short, 0 flat."""
+        return self._positions.get(symbol, Decimal(0))
+
+    def on_candle(self, candle: CandleClosed) -> None:
+        """Fill what ``candle`` fills, in the order the module docstring states."""
+        last = self._last_open.get(candle.symbol)
+        if last is not None and candle.time <= last:
+            raise SmcAgentError(
+                f"{candle.symbol}: candles must arrive in time order, got open {candle.time} after {last}"
+            )
+        self._last_open[candle.symbol] = candle.time
+        self._watermark = candle.time if self._watermark is None else max(self._watermark, candle.time)
+        self._candle, self._intrabar = candle, None
+        try:
+            self._evaluate(candle)
+        finally:
+            self._candle = self._intrabar = None
+        self._last_close[candle.symbol] = to_decimal(candle.close)
+
+    # -- fills ------------------------------------------------------------------------------------
+
+    def _evaluate(self, candle: CandleClosed) -> None:
+        opening, high, low = to_decimal(candle.open), to_decimal(candle.high), to_decimal(candle.low)
+        due = sorted(
+            (r for r in self._book.values() if r.order.symbol == candle.symbol and _due(r, candle.time)),
+            key=lambda r: (_RANK[r.order.type], r.seq),
+        )
+        for r in due:  # 1: at the open
+            if self._live(r):
+                base = _at_open(r.order, opening)
+                if base is not None:
+                    self._fill(r, base, candle)
+        for r in due:  # 2: inside the range, stops before limits
+            if self._live(r):
+                base = _touched(r.order, high, low)
+                if base is not None:
+                    self._fill(r, base, candle)
+        evaluated: set[int] = set()
+        while True:  # 3: stops that arrived during this candle, until no new one does
+            fresh = [
+                r
+                for r in self._book.values()
+                if r.during == candle.time
+                and r.order.symbol == candle.symbol
+                and r.order.type is OrderType.STOP
+                and r.seq not in evaluated
+            ]
+            if not fresh:
+                return
+            for r in fresh:
+                evaluated.add(r.seq)
+                if self._live(r):
+                    base = _at_open(r.order, opening if r.ref is None else r.ref)
+                    base = _touched(r.order, high, low) if base is None else base
+                    if base is not None:
+                        self._fill(r, base, candle)
+
+    def _live(self, resting: _Resting) -> bool:
+        return self._book.get(resting.order.client_order_id) is resting
+
+    def _fill(self, resting: _Resting, base: Decimal, candle: CandleClosed) -> None:
+        order = resting.order
+        quantity = order.remaining
+        if order.reduce_only:
+            quantity = min(quantity, self._reducible(order))
+            if quantity <= 0:
+                self.cancel(order.client_order_id, POSITION_CLOSED)
+                return
+        maker = order.type is OrderType.LIMIT
+        raw = base if maker else base + self._slippage.per_unit(order.side, base, candle)
+        price = self._instruments[order.symbol].round_price(
+            raw, Rounding.UP if order.side is Side.BUY else Rounding.DOWN
+        )
+        filled = order.filled + quantity
+        after = order.to(
+            OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED, filled=filled
+        )
+        if after.active:
+            resting.order = after
+        else:
+            del self._book[order.client_order_id]
+        self._positions[order.symbol] = self.position(order.symbol) + order.side.sign * quantity
+        self._intrabar = base
+        now = self._clock.now_ms()
+        self._bus.publish(
+            OrderFilled(
+                event_ms=now,
+                known_ms=now,
+                order=after,
+                price=price,
+                quantity=quantity,
+                fee=self._fees.fee(price, quantity, maker=maker),
+                slippage=(price - base) * order.side.sign,
+                maker=maker,
+            )
+        )
+        for r in [r for r in self._book.values() if r.order.symbol == order.symbol and r.order.reduce_only]:
+            if self._live(r) and self._reducible(r.order) <= 0:
+                self.cancel(r.order.client_order_id, POSITION_CLOSED)
+
+    def _reducible(self, order: Order) -> Decimal:
+        """How much of the position ``order`` could close: 0 when flat or on the position's side."""
+        held = self.position(order.symbol)
+        return abs(held) if held * order.side.sign < 0 else Decimal(0)
+
+    # -- validation -------------------------------------------------------------------------------
+
+    def _validate(self, order: Order) -> Order | str:
+        """The normalised order, or the rejection reason (its rule, then the detail)."""
+        instrument = self._instruments.get(order.symbol)
+        if instrument is None:
+            return f"{RejectRule.UNKNOWN_SYMBOL}: {order.symbol!r} is not an instrument of this venue"
+        if order.client_order_id in self._ids:
+            return f"{RejectRule.DUPLICATE_ID}: {order.client_order_id!r} was already submitted"
+        quantity = instrument.round_qty(order.quantity)
+        if quantity <= 0:
+            return (
+                f"{RejectRule.LOT_SIZE}: quantity {order.quantity} rounds down to {quantity}, "
+                f"not a positive multiple of the lot size {instrument.lot_size}"
+            )
+        checked = replace(order, quantity=quantity)
+        up = Rounding.UP if order.side is Side.BUY else Rounding.DOWN
+        down = Rounding.DOWN if order.side is Side.BUY else Rounding.UP
+        if order.type is OrderType.LIMIT:
+            if order.price is None:
+                return f"{RejectRule.MISSING_PRICE}: a limit order needs a price"
+            checked = replace(checked, price=instrument.round_price(order.price, down))
+        elif order.type is OrderType.STOP:
+            if order.trigger is None:
+                return f"{RejectRule.MISSING_TRIGGER}: a stop order needs a trigger price"
+            checked = replace(checked, trigger=instrument.round_price(order.trigger, up))
+        level = checked.price if order.type is OrderType.LIMIT else checked.trigger
+        if order.type is not OrderType.MARKET and (level is None or level <= 0):
+            return f"{RejectRule.PRICE_NOT_POSITIVE}: {order.type} price {level} after rounding to the tick"
+        reference = level if order.type is not OrderType.MARKET else self._last_close.get(order.symbol)
+        if reference is not None and quantity * reference < instrument.min_notional:
+            return (
+                f"{RejectRule.MIN_NOTIONAL}: {quantity} x {reference} = {quantity * reference} "
+                f"< {instrument.min_notional}"
+            )
+        if order.reduce_only:
+            held = self.position(order.symbol)
+            if held * order.side.sign >= 0:
+                return f"{RejectRule.REDUCE_ONLY_INCREASE}: {order.side} {quantity} with a position of {held}"
+            if quantity > abs(held):
+                return f"{RejectRule.REDUCE_ONLY_FLIP}: {order.side} {quantity} with a position of {held}"
+        return checked
+
+
+def _due(resting: _Resting, open_ms: int) -> bool:
+    return resting.after is None or resting.after < open_ms
+
+
+def _at_open(order: Order, opening: Decimal) -> Decimal | None:
+    """The open, when ``order`` fills at it: a market, a stop gapped through, a limit opened through."""
+    if order.type is OrderType.MARKET:
+        return opening
+    level = order.trigger if order.type is OrderType.STOP else order.price
+    assert level is not None  # validated on submission
+    beyond = opening <= level if (order.side is Side.SELL) == (order.type is OrderType.STOP) else opening >= level
+    return opening if beyond else None
+
+
+def _touched(order: Order, high: Decimal, low: Decimal) -> Decimal | None:
+    """The order's own level when the candle's range reaches it (stops and limits only)."""
+    if order.type is OrderType.MARKET:
+        return None
+    level = order.trigger if order.type is OrderType.STOP else order.price
+    assert level is not None  # validated on submission
+    falls_to = (order.side is Side.SELL) == (order.type is OrderType.STOP)  # sell stop, buy limit
+    return level if (low <= level if falls_to else high >= level) else None
