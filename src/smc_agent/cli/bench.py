@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from smc_agent.benchmarks.backtest_bench import backtest_benchmark
 from smc_agent.benchmarks.detect import detect_benchmark
 from smc_agent.benchmarks.signals_bench import signals_benchmark
 from smc_agent.cli.common import fail, user_errors
@@ -100,4 +101,25 @@ def signals_command(
         f"full analysis {report['seconds_full'] * 1000:.0f} ms (median), "
         f"streaming update {report['us_per_candle_stream']:.1f} us (median), "
         f"{report['signals']} signals, peak RSS {report['peak_rss_mb']:.0f} MB"
+    )
+
+
+@app.command("backtest")
+def backtest_command(
+    candles: Annotated[int, typer.Option("--candles", help="How many 1m candles to tile and backtest.")] = 1_000_000,
+    data: Annotated[Path | None, typer.Option("--data", help="Real 1m candles to tile (default: BTC-PERP).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Time the SMC strategy over N candles, and an SMA cross against backtesting.py on the same candles."""
+    if candles < 5000:
+        fail("--candles must be at least 5000")
+    with user_errors():
+        report = backtest_benchmark(candles, source=data)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    Console().print(
+        f"{report['candles']:,} candles: SMC strategy {report['smc_seconds']:.1f} s ({report['smc_trades']} trades, "
+        f"peak RSS {report['peak_rss_mb']:.0f} MB); SMA cross {report['sma_seconds']:.2f} s vs backtesting.py "
+        f"{report['backtesting_py_seconds']:.2f} s: ratio {report['ratio_vs_backtesting_py']:.2f}"
     )

@@ -18,7 +18,6 @@ from smc_agent.core.events import CandleClosed
 from smc_agent.engine.execution import Execution
 from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk import OrderCommand, RiskGate
-from smc_agent.model.instrument import to_decimal
 from smc_agent.strategy.base import CancelEntry, Command, Enter, Flatten, Strategy
 from smc_agent.venues import Venue
 
@@ -42,7 +41,7 @@ class TradingKernel:
 
     def on_candle(self, candle: CandleClosed) -> None:
         self.venue.on_candle(candle)
-        self.portfolio.mark(candle.symbol, to_decimal(candle.close))
+        self.portfolio.mark(candle.symbol, candle.close)
         self.risk.on_equity(self.clock.now_ms())
         for command in self.strategy.on_candle(candle):
             self._handle(command)

@@ -20,6 +20,7 @@ from decimal import Decimal
 from smc_agent.core.bus import EventBus
 from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
 from smc_agent.model.enums import Side
+from smc_agent.model.instrument import to_decimal
 
 __all__ = ["Portfolio", "Position"]
 
@@ -43,9 +44,12 @@ class Portfolio:
         self.balance = initial_balance
         self.fees_paid = Decimal(0)
         self.positions: dict[str, Position] = {}
+        self._open = 0  # how many positions are not flat
         bus.subscribe(self._on_fill, OrderFilled)
 
     def equity(self) -> Decimal:
+        if not self._open:  # flat: nothing to value (asked after every candle)
+            return self.balance
         return self.balance + sum((p.unrealized for p in self.positions.values()), Decimal(0))
 
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
@@ -57,13 +61,15 @@ class Portfolio:
         }
 
     def exposure(self) -> Decimal:
+        if not self._open:
+            return Decimal(0)
         return sum((notional for _, _, notional in self.open_positions().values()), Decimal(0))
 
-    def mark(self, symbol: str, price: Decimal) -> None:
-        """Value an open position at a new price (the candle close)."""
+    def mark(self, symbol: str, price: float | Decimal) -> None:
+        """Value an open position at a new price (the candle close); flat symbols cost nothing."""
         position = self.positions.get(symbol)
-        if position is not None:
-            position.mark = price
+        if position is not None and position.quantity:
+            position.mark = to_decimal(price)
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order
@@ -81,6 +87,7 @@ class Portfolio:
             position.average_price = fill.price
         elif (old > 0) == (signed > 0):  # added to: weighted average
             position.average_price = (position.average_price * abs(old) + fill.price * abs(signed)) / abs(new)
+        self._open += (new != 0) - (old != 0)
         position.quantity = new
         position.mark = fill.price
         change = realized - fill.fee

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from enum import StrEnum
 from typing import Protocol
@@ -128,6 +128,8 @@ class RiskGate:
         self._state_reason = "started"
         self._peak: Decimal | None = None
         self._day: date | None = None
+        self._day_bounds = (0, 0)  # the current trading day as [start, end) in epoch ms
+        self._last_equity: Decimal | None = None
         self._day_start: Decimal | None = None
         self._day_breach: str | None = None  # why today's loss limit was hit, if it was
         self._entries: dict[str, int] = {}  # accepted entries per symbol today
@@ -206,7 +208,12 @@ class RiskGate:
         """Read equity once: roll the trading day, raise the peak, and trip the limits that it breaks."""
         config = self._config
         equity = self._account.equity()
-        day = (_EPOCH + timedelta(milliseconds=now)).astimezone(self._zone).date()
+        if self._day_bounds[0] <= now < self._day_bounds[1] and equity == self._last_equity:
+            return equity  # same day, same equity: the peak and every limit were checked already
+        self._last_equity = equity
+        if not self._day_bounds[0] <= now < self._day_bounds[1]:
+            self._day_bounds = self._bounds_of(now)
+        day = (_EPOCH + timedelta(milliseconds=self._day_bounds[0])).astimezone(self._zone).date()
         if self._day is None or day > self._day:
             self._day, self._day_start, self._day_breach = day, equity, None
             self._entries.clear()
@@ -230,6 +237,13 @@ class RiskGate:
             if self._state is TradingState.ACTIVE:
                 self._change(TradingState.REDUCING, f"daily loss limit: {self._day_breach}", now)
         return equity
+
+    def _bounds_of(self, now: int) -> tuple[int, int]:
+        """The UTC epoch-ms interval of the trading day (in ``day_tz``) that contains ``now``."""
+        local = (_EPOCH + timedelta(milliseconds=now)).astimezone(self._zone)
+        start = datetime.combine(local.date(), time(0), self._zone)
+        end = datetime.combine(local.date() + timedelta(days=1), time(0), self._zone)
+        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
     def _change(self, new: TradingState, reason: str, now: int) -> None:
         if new is self._state:

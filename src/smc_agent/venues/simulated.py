@@ -108,6 +108,18 @@ class _Resting:
     during: int | None = None  # open time of its symbol's candle being processed when it arrived
     ref: Decimal | None = None  # the intrabar price then (the fill that prompted it)
 
+    def reachable(self, high: float, low: float) -> bool:
+        """Could a candle with this range fill it? A float pre-check: exact fills stay in Decimal."""
+        order = self.order
+        if order.type is OrderType.MARKET:
+            return True
+        # ``ref`` matters only on the candle the order arrived in, which is evaluated regardless.
+        level = float(order.trigger if order.type is OrderType.STOP else order.price)  # type: ignore[arg-type]
+        buying = order.side is Side.BUY
+        if order.type is OrderType.STOP:
+            return high >= level if buying else low <= level
+        return low <= level if buying else high >= level
+
 
 class SimulatedVenue:
     """Orders rest here until a candle fills them; see the module docstring for every rule."""
@@ -128,7 +140,7 @@ class SimulatedVenue:
         self._book: dict[str, _Resting] = {}  # active orders, in submission order
         self._ids: set[str] = set()  # every id ever submitted
         self._positions: dict[str, Decimal] = {}
-        self._last_close: dict[str, Decimal] = {}
+        self._last_close: dict[str, float] = {}  # converted to Decimal only when a market order needs it
         self._last_open: dict[str, int] = {}
         self._seq = 0
         self._watermark: int | None = None
@@ -189,12 +201,15 @@ class SimulatedVenue:
             )
         self._last_open[candle.symbol] = candle.time
         self._watermark = candle.time if self._watermark is None else max(self._watermark, candle.time)
-        self._candle, self._intrabar = candle, None
-        try:
-            self._evaluate(candle)
-        finally:
-            self._candle = self._intrabar = None
-        self._last_close[candle.symbol] = to_decimal(candle.close)
+        # Most candles reach no resting order (stops and targets sit away from price): skip them.
+        symbol, high, low = candle.symbol, candle.high, candle.low
+        if any(r.order.symbol == symbol and r.reachable(high, low) for r in self._book.values()):
+            self._candle, self._intrabar = candle, None
+            try:
+                self._evaluate(candle)
+            finally:
+                self._candle = self._intrabar = None
+        self._last_close[candle.symbol] = candle.close
 
     # -- fills ------------------------------------------------------------------------------------
 
@@ -311,7 +326,8 @@ class SimulatedVenue:
         level = checked.price if order.type is OrderType.LIMIT else checked.trigger
         if order.type is not OrderType.MARKET and (level is None or level <= 0):
             return f"{RejectRule.PRICE_NOT_POSITIVE}: {order.type} price {level} after rounding to the tick"
-        reference = level if order.type is not OrderType.MARKET else self._last_close.get(order.symbol)
+        last = self._last_close.get(order.symbol)
+        reference = level if order.type is not OrderType.MARKET else None if last is None else to_decimal(last)
         if reference is not None and quantity * reference < instrument.min_notional:
             return (
                 f"{RejectRule.MIN_NOTIONAL}: {quantity} x {reference} = {quantity * reference} "
