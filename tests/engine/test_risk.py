@@ -20,12 +20,13 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateChanged
 from smc_agent.engine.risk import OrderCommand, RiskConfig, RiskDecision, RiskGate, RiskLayer
 from smc_agent.model.enums import Side, TradingState
-from smc_agent.model.instrument import Instrument
+from smc_agent.model.instrument import Instrument, Rounding
 
 D = Decimal
 EURUSD = Instrument("EURUSD", D("0.00001"), D("1000"))
 GBPUSD = Instrument("GBPUSD", D("0.00001"), D("1000"))
 BTC = Instrument("BTCUSDT", D("0.1"), D("0.001"), min_notional=D("100"))
+INSTRUMENTS = {i.symbol: i for i in (EURUSD, GBPUSD, BTC)}
 
 
 def _ms(day: int, hour: int = 0, minute: int = 0) -> int:
@@ -76,7 +77,10 @@ class Rig:
         assert self.take(RiskRejected) == [expected]
 
     def accepted(self, command: OrderCommand, quantity: str = "50000") -> None:
-        assert self.gate.check(command) == RiskDecision(True, D(quantity))
+        # The stop comes back as it will rest: rounded to the tick away from the entry.
+        rounding = Rounding.DOWN if command.side is Side.BUY else Rounding.UP
+        stop = None if command.reduce_only else INSTRUMENTS[command.symbol].round_price(command.stop, rounding)
+        assert self.gate.check(command) == RiskDecision(True, D(quantity), stop=stop)
         assert self.take(RiskRejected) == []
 
     def changed(self, old: TradingState, new: TradingState, reason: str) -> None:

@@ -81,7 +81,7 @@ def _sma_ours(path: str) -> dict[str, Any]:
     )  # fmt: skip
     settings = EngineSettings(risk=unlimited)
     started = time.perf_counter()
-    result = run_backtest(candles, SmaCross(candles.symbol or "BTC"), settings)
+    result = run_backtest(candles, SmaCross(candles.symbol), settings)
     return {"seconds": time.perf_counter() - started, "trades": len(result.trades)}
 
 

@@ -25,13 +25,14 @@ __all__ = ["load_saved", "run_size", "save_candles"]
 def save_candles(candles: Candles, path: Path) -> None:
     """Write candles for :func:`run_size` (uncompressed, so loading is one read per column)."""
     np.savez(path, time=candles.time, open=candles.open, high=candles.high, low=candles.low,
-             close=candles.close, volume=candles.volume, timeframe=candles.timeframe)  # fmt: skip
+             close=candles.close, volume=candles.volume, timeframe=candles.timeframe,
+             symbol=candles.symbol)  # fmt: skip
 
 
 def load_saved(path: str) -> Candles:
     with np.load(path) as data:
         columns = [data[name] for name in ("time", "open", "high", "low", "close", "volume")]
-        return Candles.from_arrays(*columns, timeframe=str(data["timeframe"]))
+        return Candles.from_arrays(*columns, timeframe=str(data["timeframe"]), symbol=str(data["symbol"]))
 
 
 def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) -> dict[str, Any]:

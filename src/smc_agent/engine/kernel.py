@@ -10,7 +10,7 @@ The kernel does not know whether it is backtesting, paper trading or live: the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
@@ -50,8 +50,10 @@ class TradingKernel:
         if isinstance(command, Enter):
             decision = self.risk.check(command.command)
             if decision.accepted:
-                self.accepted[command.command.signal_id] = command.command
-                self.execution.open(command.command, decision.quantity, market=command.market)
+                # Record and execute the command as sized: with the stop rounded as it will rest.
+                executed = replace(command.command, stop=decision.stop or command.command.stop)
+                self.accepted[executed.signal_id] = executed
+                self.execution.open(executed, decision.quantity, market=command.market)
         elif isinstance(command, CancelEntry):
             self.execution.cancel_entry(command.signal_id, command.reason)
         elif isinstance(command, Flatten):

@@ -38,7 +38,7 @@ from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateCha
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.model.enums import Side, TradingState
-from smc_agent.model.instrument import Instrument
+from smc_agent.model.instrument import Instrument, Rounding
 
 __all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
 
@@ -86,6 +86,7 @@ class RiskDecision:
     quantity: Decimal
     layer: RiskLayer | None = None
     reason: str | None = None
+    stop: Decimal | None = None  # the stop the size was computed for, rounded as it will rest
 
 
 class AccountView(Protocol):
@@ -163,7 +164,7 @@ class RiskGate:
         sized = self._size(command, equity)
         if isinstance(sized, str):
             return self._deny(command, RiskLayer.TRADE, sized, now)
-        quantity, notional = sized
+        quantity, notional, stop = sized
         layers: tuple[tuple[RiskLayer, Callable[[], str | None]], ...] = (
             (RiskLayer.SYMBOL, lambda: self._symbol_denial(command.symbol, now)),
             (RiskLayer.PORTFOLIO, lambda: self._portfolio_denial(command, notional, equity)),
@@ -175,7 +176,7 @@ class RiskGate:
             if reason is not None:
                 return self._deny(command, layer, reason, now)
         self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
-        return RiskDecision(True, quantity)
+        return RiskDecision(True, quantity, stop=stop)
 
     def on_equity(self, now_ms: int | None = None) -> TradingState:
         """Read equity (after each candle): update the peak and the day's start, and change state if due."""
@@ -272,8 +273,8 @@ class RiskGate:
 
     # -- the layers ------------------------------------------------------------------------------
 
-    def _size(self, command: OrderCommand, equity: Decimal) -> tuple[Decimal, Decimal] | str:
-        """Layer 1: (quantity, notional) of a well-formed trade, or why it is not one."""
+    def _size(self, command: OrderCommand, equity: Decimal) -> tuple[Decimal, Decimal, Decimal] | str:
+        """Layer 1: (quantity, notional, rounded stop) of a well-formed trade, or why it is not one."""
         symbol, side, entry, stop = command.symbol, command.side, command.entry, command.stop
         instrument = self._instruments.get(symbol)
         if instrument is None:
@@ -283,7 +284,12 @@ class RiskGate:
         if stop == entry:
             return f"stop {stop} equals the entry on {symbol}: the risk per unit must not be zero"
         above, below = ("above", "below") if side is Side.BUY else ("below", "above")
+        # Size from the stop as it will rest at the venue: rounded to the tick away from the entry
+        # (see Instrument), so the money at risk never exceeds the budget.
+        stop = instrument.round_price(stop, Rounding.DOWN if side is Side.BUY else Rounding.UP)
         distance = (entry - stop) * side.sign
+        if distance == 0:
+            return f"stop {command.stop} rounds to the entry {entry} on {symbol}: the risk per unit must not be zero"
         if distance < 0:
             return f"stop {stop} is {above} the entry {entry} on {symbol}: a {side.name} needs its stop {below} it"
         if not command.targets:
@@ -311,7 +317,7 @@ class RiskGate:
                 f"notional {_fmt(notional)} ({_fmt(quantity)} × {entry}) on {symbol} is below the "
                 f"instrument's minimum {_fmt(instrument.min_notional)}"
             )
-        return quantity, notional
+        return quantity, notional, stop
 
     def _symbol_denial(self, symbol: str, now: int) -> str | None:
         config = self._config

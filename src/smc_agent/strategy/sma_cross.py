@@ -2,8 +2,9 @@
 
 Long when the fast simple moving average of closes crosses above the slow one, short when it crosses
 below; each cross flattens the open position and enters the other way at the next open. Every entry
-carries a stop ``stop_fraction`` away and a target at twice that distance, because the risk gate
-refuses trades without them.
+carries a stop ``stop_fraction`` away and a target at three times that distance, because the risk
+gate refuses trades without them (3, not 2: the stop is rounded away from the entry at the venue,
+which would put an exact 2:1 just under the gate's minimum).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class SmaCross:
             side=side,
             entry=price,
             stop=price - side.sign * risk,
-            targets=(price + side.sign * 2 * risk,),
+            targets=(price + side.sign * 3 * risk,),
             signal_id=f"sma:{self.symbol}:{self._count}",
             setup="sma_cross",
         )
