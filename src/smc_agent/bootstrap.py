@@ -36,7 +36,9 @@ from smc_agent.strategy.base import Strategy
 from smc_agent.venues.costs import FeeModel, FixedBpsSlippage
 from smc_agent.venues.simulated import SimulatedVenue
 
-__all__ = ["EngineSettings", "Mode", "System", "build"]
+__all__ = ["UNNAMED", "EngineSettings", "Mode", "System", "build"]
+
+UNNAMED = "symbol"  # the instrument name for candles that carry none
 
 
 class Mode(StrEnum):
@@ -60,7 +62,7 @@ class EngineSettings:
 
     def instrument(self, candles: Candles) -> Instrument:
         """The traded instrument; the tick is the finest price step the data uses, unless given."""
-        return Instrument(candles.symbol or "symbol", self.tick_size or _tick_of(candles), self.lot_size)
+        return Instrument(candles.symbol or UNNAMED, self.tick_size or _tick_of(candles), self.lot_size)
 
 
 @dataclass(slots=True)
@@ -93,6 +95,8 @@ def build(
 ) -> System:
     """Assemble a system for ``mode`` around the one kernel."""
     settings = settings or EngineSettings()
+    if not candles.symbol:  # the feed, the instrument and the strategy must all use one name
+        candles = candles.with_meta(symbol=UNNAMED)
     if mode is Mode.LIVE:
         if not (settings.live_enabled and live_confirmed):
             raise ConfigError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,7 +28,6 @@ from smc_agent.model.enums import Side
 __all__ = [
     "MAX_CHART_POINTS",
     "Chart",
-    "Zone",
     "baseline_chart",
     "equity_chart",
     "figure_html",
@@ -42,15 +41,6 @@ MAX_CHART_POINTS = 20_000
 
 _GREEN, _RED, _GREY, _BLUE = "#26a69a", "#ef5350", "#555555", "#1f77b4"
 _HEIGHT = {"price": 620, "equity": 520, "edge": 360}
-
-
-class Zone(NamedTuple):
-    """The zone behind a trade, drawn as a rectangle; a plain ``(top, bottom, start_ms, end_ms)`` works too."""
-
-    top: float
-    bottom: float
-    start_ms: int
-    end_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +93,10 @@ def price_chart(
     for side, color in ((Side.BUY, _GREEN), (Side.SELL, _RED)):
         data.extend(_zone_trace(side, color, [t for t in trades if t.side is side], zones))
     for side, symbol, color in ((Side.BUY, "triangle-up", _GREEN), (Side.SELL, "triangle-down", _RED)):
-        chosen = [t for t in trades if t.side is side]
-        data.append(_markers(f"{side.value} entry", chosen, symbol, color, exit_=False))
-    data.append(_markers("exit", list(trades), "x", _GREY, exit_=True))
-    data.append(_paths(trades))
+        if chosen := [t for t in trades if t.side is side]:
+            data.append(_markers(f"{side.value} entry", chosen, symbol, color, exit_=False))
+    if trades:
+        data += [_markers("exit", list(trades), "x", _GREY, exit_=True), _paths(trades)]
     layout = _layout("price", yaxis={"title": {"text": "price"}})
     layout["xaxis"]["rangeslider"] = {"visible": False}
     return Chart("price-chart", data, layout), step
@@ -190,23 +180,24 @@ def baseline_chart(baseline: Baseline) -> Chart:
     """Histogram of the random runs' total R, with the strategy's total as a vertical line."""
     data = [{"type": "histogram", "x": baseline.total_r, "nbinsx": 40, "name": "random entries",
              "marker": {"color": "#9e9e9e"}}]  # fmt: skip
-    return Chart("baseline-chart", data, _marked("total R", baseline.strategy_total_r, "strategy"))
+    return Chart("baseline-chart", data, _marked("total R", baseline.strategy_total_r, " R"))
 
 
 def monte_carlo_chart(monte_carlo: MonteCarlo) -> Chart:
     """Histogram of the reshuffled maximum drawdowns, with the strategy's own drawdown marked."""
     data = [{"type": "histogram", "x": monte_carlo.drawdowns_pct, "nbinsx": 40, "name": "reshuffled orders",
              "marker": {"color": "#9e9e9e"}}]  # fmt: skip
-    return Chart("monte-carlo-chart", data, _marked("max drawdown %", monte_carlo.strategy_drawdown_pct, "strategy"))
+    return Chart("monte-carlo-chart", data, _marked("max drawdown %", monte_carlo.strategy_drawdown_pct, "%"))
 
 
-def _marked(x_title: str, value: float, label: str) -> dict[str, Any]:
+def _marked(x_title: str, value: float, unit: str) -> dict[str, Any]:
+    """A histogram layout with the strategy's own value as a labelled vertical line."""
     layout = _layout("edge", yaxis={"title": {"text": "runs"}})
     layout["xaxis"] = {"title": {"text": x_title}}
     layout["showlegend"] = False
     layout["shapes"] = [{"type": "line", "x0": value, "x1": value, "yref": "paper", "y0": 0, "y1": 1,
                          "line": {"color": _RED, "width": 2}}]  # fmt: skip
-    layout["annotations"] = [{"x": value, "yref": "paper", "y": 1.0, "text": f"{label}: {value:.3g}",
+    layout["annotations"] = [{"x": value, "yref": "paper", "y": 1.0, "text": f"strategy: {value:.3g}{unit}",
                               "showarrow": False, "yanchor": "bottom", "font": {"color": _RED}}]  # fmt: skip
     return layout
 

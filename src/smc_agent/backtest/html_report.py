@@ -21,17 +21,14 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
 from smc_agent.analysis.report_log import atomic_write
-from smc_agent.analysis.signals import SignalEngine, SignalStatus
 from smc_agent.backtest.html_charts import (
     MAX_CHART_POINTS,
-    Zone,
     baseline_chart,
     equity_chart,
     figure_html,
@@ -42,6 +39,7 @@ from smc_agent.backtest.html_charts import (
 from smc_agent.backtest.runner import BacktestResult
 from smc_agent.backtest.significance import Baseline, MonteCarlo, monte_carlo_drawdowns, random_entry_baseline
 from smc_agent.backtest.trades import Trade
+from smc_agent.backtest.zones import Zone, zones_from_signals
 from smc_agent.core.errors import ReportError
 from smc_agent.core.timefmt import format_time
 from smc_agent.data.candles import Candles
@@ -59,9 +57,6 @@ __all__ = [
 
 BASELINE_SEEDS = 200
 MONTE_CARLO_RUNS = 1_000
-_MONEY = frozenset({"expectancy", "net_profit", "fees", "net_pnl"})
-# A signal in one of these states was entered, so its status time is the entry.
-_ENTERED = frozenset({SignalStatus.TRIGGERED, SignalStatus.FILLED, SignalStatus.CLOSED})
 
 
 def format_metric(name: str, value: object) -> str:
@@ -88,30 +83,6 @@ def format_metric(name: str, value: object) -> str:
     if name.endswith("_days"):
         return f"{number:,.1f}"
     return f"{number:,.2f}"
-
-
-def zones_from_signals(engine: SignalEngine) -> dict[str, Zone]:
-    """The zone behind each SMC signal, by signal id (which is the id of the trade it became).
-
-    The zone is the ``zone`` link of the signal's evidence. It starts at the candle that formed it
-    (the order block or fair-value-gap row's ``formed_index``; the link's confirmation time when the
-    detector table has no such column) and ends at the entry, or at expiry or invalidation for a
-    signal that was never entered.
-    """
-    view = engine.mtf.entry.result(copy=False)
-    zones: dict[str, Zone] = {}
-    for signal in engine.signals:
-        link = next((link for link in signal.evidence if link.get("role") == "zone"), None)
-        if link is None or "top" not in link or "bottom" not in link:
-            continue
-        start = int(datetime.fromisoformat(str(link["time"])).timestamp() * 1000)
-        table_name, _, row = str(link.get("id", "")).partition(":")
-        table = view.tables.get(table_name)
-        if table is not None and "formed_index" in table.schema.ints and row.isdigit() and int(row) < len(table):
-            start = int(view.candles.time[int(table.col("formed_index")[int(row)])])
-        end = signal.status_ms if signal.status in _ENTERED else max(signal.status_ms, signal.expires_ms)
-        zones[signal.id] = Zone(float(link["top"]), float(link["bottom"]), start, max(start, end))
-    return zones
 
 
 def edge_tests(
@@ -242,9 +213,12 @@ def _header(candles: Candles, result: BacktestResult, title: str, strategy: str 
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
     refused = ""
     if result.rejections:
-        reasons = Counter(r.reason for r in result.rejections)
-        listed = "; ".join(f"{_e(reason)} ({count:,})" for reason, count in sorted(reasons.items()))
-        refused = f'<p class="note">{len(result.rejections):,} orders refused by the risk gate: {listed}.</p>'
+        layers = Counter(r.layer for r in result.rejections)
+        by_layer = ", ".join(f"{_e(layer)} {count:,}" for layer, count in sorted(layers.items()))
+        refused = (
+            f'<p class="note">{len(result.rejections):,} orders refused by the risk gate (by layer: {by_layer}); '
+            f"the first: {_e(result.rejections[0].reason)}</p>"
+        )
     return f"<h1>{_e(title)}</h1>\n<dl>{items}</dl>\n{refused}"
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from smc_agent.backtest.metrics import Metrics, compute_metrics
 from smc_agent.backtest.recorder import Recorder
 from smc_agent.backtest.trades import EquityPoint, Trade
-from smc_agent.bootstrap import EngineSettings, Mode, build
+from smc_agent.backtest.zones import Zone, zones_from_signals
+from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, build
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import RiskRejected
 from smc_agent.core.timefmt import iso_utc
@@ -36,13 +38,15 @@ class BacktestResult:
     trades: list[Trade]
     equity: list[EquityPoint]
     rejections: list[RiskRejected]
+    candles: Candles  # what was traded
+    zones: dict[str, Zone]  # the zone behind each SMC trade, by trade id (empty for other strategies)
 
 
 def make_strategy(name: str, candles: Candles, htfs: Sequence[str], *, tz: str | None = None) -> Strategy:
     if name == "smc":
-        return SmcStrategy(candles.symbol or "symbol", candles.timeframe, htfs, tz=tz)
+        return SmcStrategy(candles.symbol or UNNAMED, candles.timeframe, htfs, tz=tz)
     if name == "sma_cross":
-        return SmaCross(candles.symbol or "symbol")
+        return SmaCross(candles.symbol or UNNAMED)
     raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}", key="strategy")
 
 
@@ -53,6 +57,9 @@ def run_backtest(
     settings = settings or EngineSettings()
     system = build(mode, candles, strategy, settings)
     recorder = Recorder(system.bus, system.portfolio, system.kernel.accepted)
+    # The curve starts at the initial balance, at the first candle's open, so that a loss on the very
+    # first candle is a drawdown from it.
+    recorder.equity.append(EquityPoint(int(candles.time[0]), settings.initial_balance, Decimal(0)))
     rejections: list[RiskRejected] = []
     system.bus.subscribe(rejections.append, RiskRejected)
     system.run(recorder.after_candle)
@@ -63,7 +70,8 @@ def run_backtest(
         prices_first=to_decimal(float(candles.open[0])),
         prices_last=to_decimal(float(candles.close[-1])),
     )
-    return BacktestResult(metrics, recorder.trades, recorder.equity, rejections)
+    zones = zones_from_signals(strategy.signals) if isinstance(strategy, SmcStrategy) else {}
+    return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, candles, zones)
 
 
 def backtest_json(result: BacktestResult) -> dict[str, Any]:

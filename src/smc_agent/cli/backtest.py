@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from smc_agent.backtest.html_report import edge_tests, write_html_report
 from smc_agent.backtest.runner import STRATEGIES, BacktestResult, backtest_json
+from smc_agent.bootstrap import EngineSettings
 from smc_agent.cli.common import (
     DataOption,
     DemoOption,
@@ -40,6 +42,9 @@ def backtest_command(
     end: Annotated[str | None, typer.Option("--to", help="Stop before this open time.")] = None,
     strategy: Annotated[str, typer.Option("--strategy", help=f"One of {', '.join(STRATEGIES)}.")] = "smc",
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade log as CSV here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report here (works offline).")
+    ] = None,
     format: FormatOption = None,
     tz: TzOption = None,
     symbol: SymbolOption = None,
@@ -55,10 +60,15 @@ def backtest_command(
         result = backtest_request(request, strategy=strategy, htfs=htf_list(htf), start=start, end=end)
     if trades is not None:
         _write_trades(result, trades)
+    if report is not None:
+        with user_errors():
+            _write_report(result, strategy, report)
     if as_json:
         typer.echo(json.dumps(backtest_json(result), separators=(",", ":")))
-        return
-    _print(result)
+    else:
+        _print(result)
+    if report is not None:
+        typer.echo(f"report: {report}", err=as_json)
 
 
 def _write_trades(result: BacktestResult, path: Path) -> None:
@@ -70,6 +80,17 @@ def _write_trades(result: BacktestResult, path: Path) -> None:
             writer.writerows(rows)
     except OSError as exc:
         fail(f"{path}: cannot write the trade log: {exc.strerror}")
+
+
+def _write_report(result: BacktestResult, strategy: str, path: Path) -> Path:
+    """The HTML report, with the random-entry baseline and the Monte Carlo drawdowns when there are trades."""
+    candles = result.candles
+    baseline, monte_carlo = edge_tests(candles, result.trades, initial_balance=EngineSettings().initial_balance)
+    title = f"Backtest {candles.symbol} {candles.timeframe}, {strategy}"
+    return write_html_report(
+        path, candles=candles, result=result, title=title, zones=result.zones, baseline=baseline,
+        monte_carlo=monte_carlo, strategy=strategy,
+    )  # fmt: skip
 
 
 def _print(result: BacktestResult) -> None:

@@ -1,8 +1,11 @@
 """A synchronous event bus: every state change is published here, in order, to every subscriber.
 
 Subscribers (the journal, the API's WebSocket hub, notifiers, metrics, tests) see events in the
-order they happened. Delivery is synchronous so a backtest stays deterministic; a subscriber that
-needs to be slow must queue the event itself.
+order they happened. An event published while another is being delivered (a fill makes the portfolio
+publish a position change) waits until the first has reached every subscriber, so no subscriber ever
+sees a consequence before its cause. Delivery is synchronous and completes before the outermost
+``publish`` returns, so a backtest stays deterministic; a subscriber that needs to be slow must queue
+the event itself.
 
 >>> bus = EventBus(); seen = []
 >>> bus.subscribe(seen.append)
@@ -12,6 +15,7 @@ needs to be slow must queue the event itself.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +27,24 @@ Handler = Callable[[Any], None]
 class EventBus:
     def __init__(self) -> None:
         self._handlers: list[tuple[type | None, Handler]] = []
+        self._pending: deque[Any] = deque()
+        self._delivering = False
 
     def subscribe(self, handler: Handler, kind: type | None = None) -> None:
         """Receive every event, or only events of ``kind`` (and its subclasses)."""
         self._handlers.append((kind, handler))
 
     def publish(self, event: Any) -> None:
-        for kind, handler in self._handlers:
-            if kind is None or isinstance(event, kind):
-                handler(event)
+        self._pending.append(event)
+        if self._delivering:
+            return  # the loop below delivers it, after the event being delivered now
+        self._delivering = True
+        try:
+            while self._pending:
+                current = self._pending.popleft()
+                for kind, handler in self._handlers:
+                    if kind is None or isinstance(current, kind):
+                        handler(current)
+        finally:
+            self._delivering = False
+            self._pending.clear()

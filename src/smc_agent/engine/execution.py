@@ -109,11 +109,11 @@ class Execution:
             )  # fmt: skip
 
     def _to_breakeven(self, bracket: _Bracket, tp1: Order) -> None:
-        self._venue.cancel(bracket.stop_id, "moved to breakeven")
-        entry = bracket.command.entry
         remaining = self._venue.position(bracket.command.symbol)
-        if remaining:
-            self._stop(bracket, tp1, entry, abs(remaining), parent=tp1.parent)
+        if not remaining:
+            return  # TP1 closed it all: the venue cancels the stop as "position closed"
+        self._venue.cancel(bracket.stop_id, "moved to breakeven")
+        self._stop(bracket, tp1, bracket.command.entry, abs(remaining), parent=tp1.parent)
 
     def _stop(self, bracket: _Bracket, source: Order, price: Decimal, qty: Decimal, parent: str | None = None) -> None:
         command = bracket.command
