@@ -149,6 +149,7 @@ def backtest_request(
     start: str | None = None,
     end: str | None = None,
     settings: EngineSettings | None = None,
+    analysis: AnalysisConfig | None = None,
 ) -> BacktestResult:
     """Load, cut to [start, end) by candle open time, and run the strategy through the trading core."""
     candles = load_timeframe(request)
@@ -158,5 +159,5 @@ def backtest_request(
         candles = candles[lo:hi]
     if len(candles) < 2:
         raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
-    frames = htfs if htfs is not None else default_htfs(candles.timeframe)
-    return run_backtest(candles, make_strategy(strategy, candles, frames, tz=request.tz), settings)
+    frames = htfs if htfs is not None else default_htfs(candles.timeframe, analysis)
+    return run_backtest(candles, make_strategy(strategy, candles, frames, tz=request.tz, analysis=analysis), settings)

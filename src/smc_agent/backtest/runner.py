@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.backtest.metrics import Metrics, compute_metrics
 from smc_agent.backtest.recorder import Recorder
 from smc_agent.backtest.trades import EquityPoint, Trade
@@ -42,9 +43,11 @@ class BacktestResult:
     zones: dict[str, Zone]  # the zone behind each SMC trade, by trade id (empty for other strategies)
 
 
-def make_strategy(name: str, candles: Candles, htfs: Sequence[str], *, tz: str | None = None) -> Strategy:
+def make_strategy(
+    name: str, candles: Candles, htfs: Sequence[str], *, tz: str | None = None, analysis: AnalysisConfig | None = None
+) -> Strategy:
     if name == "smc":
-        return SmcStrategy(candles.symbol or UNNAMED, candles.timeframe, htfs, tz=tz)
+        return SmcStrategy(candles.symbol or UNNAMED, candles.timeframe, htfs, analysis, tz=tz)
     if name == "sma_cross":
         return SmaCross(candles.symbol or UNNAMED)
     raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}", key="strategy")

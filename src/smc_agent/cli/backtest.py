@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,8 @@ from rich.table import Table
 
 from smc_agent.backtest.html_report import edge_tests, write_html_report
 from smc_agent.backtest.runner import STRATEGIES, BacktestResult, backtest_json
-from smc_agent.bootstrap import EngineSettings
 from smc_agent.cli.common import (
+    ConfigOption,
     DataOption,
     DemoOption,
     FixOption,
@@ -27,6 +28,7 @@ from smc_agent.cli.common import (
     fail,
     user_errors,
 )
+from smc_agent.config import load_config
 from smc_agent.service import backtest_request, htf_list
 
 __all__ = ["backtest_command"]
@@ -42,6 +44,7 @@ def backtest_command(
     end: Annotated[str | None, typer.Option("--to", help="Stop before this open time.")] = None,
     strategy: Annotated[str, typer.Option("--strategy", help=f"One of {', '.join(STRATEGIES)}.")] = "smc",
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade log as CSV here.")] = None,
+    config: ConfigOption = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here (works offline).")
     ] = None,
@@ -57,12 +60,16 @@ def backtest_command(
         fail(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo)
-        result = backtest_request(request, strategy=strategy, htfs=htf_list(htf), start=start, end=end)
+        settings = load_config(config)
+        result = backtest_request(
+            request, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
+            settings=settings.engine, analysis=settings.analysis,
+        )  # fmt: skip
     if trades is not None:
         _write_trades(result, trades)
     if report is not None:
         with user_errors():
-            _write_report(result, strategy, report)
+            _write_report(result, strategy, report, settings.engine.initial_balance)
     if as_json:
         typer.echo(json.dumps(backtest_json(result), separators=(",", ":")))
     else:
@@ -82,10 +89,10 @@ def _write_trades(result: BacktestResult, path: Path) -> None:
         fail(f"{path}: cannot write the trade log: {exc.strerror}")
 
 
-def _write_report(result: BacktestResult, strategy: str, path: Path) -> Path:
+def _write_report(result: BacktestResult, strategy: str, path: Path, initial_balance: Decimal) -> Path:
     """The HTML report, with the random-entry baseline and the Monte Carlo drawdowns when there are trades."""
     candles = result.candles
-    baseline, monte_carlo = edge_tests(candles, result.trades, initial_balance=EngineSettings().initial_balance)
+    baseline, monte_carlo = edge_tests(candles, result.trades, initial_balance=initial_balance)
     title = f"Backtest {candles.symbol} {candles.timeframe}, {strategy}"
     return write_html_report(
         path, candles=candles, result=result, title=title, zones=result.zones, baseline=baseline,

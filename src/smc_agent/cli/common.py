@@ -18,6 +18,7 @@ from smc_agent.service import AnalysisRequest
 
 __all__ = [
     "EXIT_USER_ERROR",
+    "ConfigOption",
     "DataOption",
     "DemoOption",
     "FixOption",
@@ -66,6 +67,9 @@ HtfOption = Annotated[
     typer.Option(
         "--htf", help="Higher timeframes, comma-separated (default: 1h, 4h and 1d where above the entry timeframe)."
     ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (TOML; see docs/user-guide.md).", show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from smc_agent.analysis.bias import Bias
 from smc_agent.analysis.signals import SignalEngine
 from smc_agent.cli.common import (
+    ConfigOption,
     DataOption,
     DemoOption,
     FixOption,
@@ -23,6 +24,7 @@ from smc_agent.cli.common import (
     data_request,
     user_errors,
 )
+from smc_agent.config import load_config
 from smc_agent.service import bias_request, htf_list, signals_json, signals_request
 
 __all__ = ["bias_command", "signals_command"]
@@ -39,12 +41,13 @@ def signals_command(
     symbol: SymbolOption = None,
     fix: FixOption = False,
     demo: DemoOption = False,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replay a candle file and list every A+ signal with its evidence chain and quality breakdown."""
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo)
-        engine = signals_request(request, htf_list(htf))
+        engine = signals_request(request, htf_list(htf), load_config(config).analysis)
     if as_json:
         typer.echo(json.dumps(signals_json(engine), separators=(",", ":")))
         return
@@ -61,12 +64,13 @@ def bias_command(
     symbol: SymbolOption = None,
     fix: FixOption = False,
     demo: DemoOption = False,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The higher-timeframe bias at the end of the data (or at --at), with every piece of evidence."""
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo)
-        bias = bias_request(request, htf_list(htf), at)
+        bias = bias_request(request, htf_list(htf), at, load_config(config).analysis)
     if as_json:
         typer.echo(json.dumps(bias.to_dict(), separators=(",", ":")))
         return

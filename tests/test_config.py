@@ -1,0 +1,97 @@
+"""The settings file: typed, strict, and every refusal names the file and the key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from smc_agent.cli import app
+from smc_agent.config import load_config
+from smc_agent.core.errors import ConfigError
+from smc_agent.smc.config import SwingLength
+from smc_agent.venues.costs import FeeModel
+
+GOOD = """
+[account]
+initial_balance = 25000
+fees = { maker_bps = 1, taker_bps = 4 }
+
+[risk]
+risk_per_trade = 0.005
+correlation_groups = [["EURUSD", "GBPUSD"]]
+
+[execution]
+tp1_fraction = 0.25
+
+[analysis]
+a_plus = 0.7
+timeframe_weights = { "1d" = 0.6, "4h" = 0.4 }
+entry_smc = { internal = { left = 3, right = 4 } }
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_every_section_reaches_its_settings_object(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, GOOD))
+    engine, analysis = config.engine, config.analysis
+    assert engine.initial_balance == Decimal(25000)
+    assert engine.fees == FeeModel(Decimal(1), Decimal(4))
+    assert engine.risk.risk_per_trade == Decimal("0.005")
+    assert engine.risk.correlation_groups == (("EURUSD", "GBPUSD"),)
+    assert engine.execution.tp1_fraction == Decimal("0.25")
+    assert analysis.a_plus == 0.7
+    assert analysis.timeframe_weights == {"1d": 0.6, "4h": 0.4}
+    assert analysis.entry_smc.internal == SwingLength(3, 4)
+    # Untouched settings keep their defaults.
+    assert engine.risk.max_trades_per_day == 2
+    assert analysis.min_rr == 2.0
+
+
+def test_no_file_means_defaults() -> None:
+    assert load_config(None).engine.risk.risk_per_trade == Decimal("0.01")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("[risk]\nbogus = 1\n", "risk.bogus", "unknown setting"),
+        ("[analysis]\nentry_smc = { internal = { left = 3, rihgt = 3 } }\n", "analysis.entry_smc.internal.rihgt",
+         "unknown setting"),
+        ("[nonsense]\n", "nonsense", "unknown section"),
+        ("[risk]\nmax_drawdown = \"lots\"\n", "risk.max_drawdown", "valid decimal"),
+        ("[risk]\ndaily_loss_limit = 1.5\n", "risk.daily_loss_limit", "must be > 0 and < 1"),
+        ("[account]\nfees = \"cheap\"\n", "account.fees", "unknown fee profile"),
+        ("[account]\nleverage = 100\n", "account.leverage", "unknown setting"),
+        ("risk = 3\n", "risk", "table"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_names_the_file_and_key(tmp_path: Path, text: str, key: str, words: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert error.value.key == key
+    assert error.value.source == str(path)
+    assert words in str(error.value)
+
+
+def test_unreadable_files_are_explained(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path, "x = [\n"))
+
+
+def test_the_cli_refuses_a_bad_file_with_one_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[risk]\nbogus = 1\n")
+    result = CliRunner().invoke(app, ["backtest", "--demo", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "key risk.bogus" in result.stderr
+    assert "Traceback" not in result.stderr
