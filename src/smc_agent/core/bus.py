@@ -27,12 +27,14 @@ Handler = Callable[[Any], None]
 class EventBus:
     def __init__(self) -> None:
         self._handlers: list[tuple[type | None, Handler]] = []
+        self._by_type: dict[type, list[Handler]] = {}  # who receives each event type, in subscription order
         self._pending: deque[Any] = deque()
         self._delivering = False
 
     def subscribe(self, handler: Handler, kind: type | None = None) -> None:
         """Receive every event, or only events of ``kind`` (and its subclasses)."""
         self._handlers.append((kind, handler))
+        self._by_type.clear()
 
     def publish(self, event: Any) -> None:
         self._pending.append(event)
@@ -42,9 +44,15 @@ class EventBus:
         try:
             while self._pending:
                 current = self._pending.popleft()
-                for kind, handler in self._handlers:
-                    if kind is None or isinstance(current, kind):
-                        handler(current)
+                for handler in self._receivers(type(current)):
+                    handler(current)
         finally:
             self._delivering = False
             self._pending.clear()
+
+    def _receivers(self, event_type: type) -> list[Handler]:
+        handlers = self._by_type.get(event_type)
+        if handlers is None:
+            handlers = [h for kind, h in self._handlers if kind is None or issubclass(event_type, kind)]
+            self._by_type[event_type] = handlers
+        return handlers
