@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -35,7 +36,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 ProgressHook = Callable[[int, int], None]
-"""Called with (items finished, items in this map) after each item finishes."""
+"""Called with (items finished, items in all) after each item finishes; callers may announce (0, total)."""
 
 DASK_EXTRA = "dev"
 
@@ -117,18 +118,22 @@ class DaskExecutor(_Closing):
     """Items as tasks on a running Dask cluster, through ``distributed.Client(address)``.
 
     The workers must be able to import smc_agent and read any path an item names (a local
-    cluster, or a shared filesystem). ``timeout`` is how long to wait for the scheduler, in seconds.
+    cluster, or a shared filesystem). A backtest is Python code that holds the GIL, so parallelism
+    comes from worker processes, not threads: start workers with ``--nthreads 1``. ``timeout`` is how
+    long to wait for the scheduler, in seconds.
     """
 
     def __init__(self, address: str, *, timeout: float = 10.0) -> None:
         distributed = _distributed()
         self.address = address
+        # A client that failed to connect still tries to close itself when collected, and waits for
+        # that; probing the socket first turns the usual mistakes (wrong port, nothing running) into
+        # an immediate error without ever creating one.
+        _probe(address, timeout)
         try:
             self._client: Any = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as error:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler at {address}: {error}", key="dask-scheduler"
-            ) from None
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ConfigError(f"cannot reach the Dask scheduler at {address}: {error}", key="dask-scheduler") from None
         self._as_completed: Any = distributed.as_completed
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], progress: ProgressHook | None = None) -> list[R]:
@@ -139,7 +144,7 @@ class DaskExecutor(_Closing):
         results: list[Any] = [None] * len(items)
         try:
             # Each result crosses the network once, as it finishes; its key puts it back in place.
-            finished = self._as_completed(futures, with_results=True)
+            finished = self._as_completed(futures, loop=self._client.loop, with_results=True)
             for done, (future, result) in enumerate(finished, start=1):
                 results[position[future.key]] = result
                 if progress is not None:
@@ -177,3 +182,23 @@ def _distributed() -> Any:
             key="dask-scheduler",
         ) from None
     return distributed
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Check that something listens at a ``tcp://host:port`` address (other schemes are left to Dask)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in ("tcp", "tls", "ws", "wss"):
+        if scheme in ("inproc", "ucx"):
+            return
+        raise ConfigError(f"{address!r} is not a scheduler address such as tcp://127.0.0.1:8786", key="dask-scheduler")
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"{address!r} is not a scheduler address such as tcp://127.0.0.1:8786", key="dask-scheduler")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {reason}", key="dask-scheduler") from None

@@ -56,11 +56,10 @@ class CandleFile:
     """Candles saved by the parent, named by path so that a task stays a few hundred bytes."""
 
     path: str
-    symbol: str
 
     def load(self) -> Candles:
         """The candles, read once per process and then served from memory."""
-        return _load(self.path, self.symbol)
+        return _load(self.path)
 
 
 @contextmanager
@@ -69,14 +68,14 @@ def shared_candles(candles: Candles) -> Iterator[CandleFile]:
     with tempfile.TemporaryDirectory(prefix="smc-optimize-") as scratch:
         path = Path(scratch) / "candles.npz"
         save_candles(candles, path)
-        yield CandleFile(str(path), candles.symbol)
+        yield CandleFile(str(path))
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, symbol: str) -> Candles:
+def _load(path: str) -> Candles:
     if not Path(path).exists():
         raise DataError("candle file not visible to this worker (a remote worker needs a shared filesystem)", path=path)
-    return load_saved(path).with_meta(symbol=symbol)
+    return load_saved(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +143,8 @@ def best_index(scores: Sequence[float]) -> int:
 
 @dataclass(frozen=True, slots=True)
 class GridRun:
+    """One combination's backtest: its parameters, its score by the objective, and all its metrics."""
+
     params: Params
     score: float
     metrics: Metrics
@@ -181,6 +182,8 @@ def optimize(
     plan = plan_grid(spec, space)
     if len(candles) < 2:
         raise ConfigError(f"need at least two candles to backtest, got {len(candles)}", key="data")
+    if progress is not None:
+        progress(0, len(plan.runs))  # the size of the job is known before the first run ends
     with shared_candles(candles) as source:
         tasks = [RunTask(source, spec, params, 0, len(candles)) for params in plan.runs]
         outcomes = (executor or SerialExecutor()).map(run_task, tasks, progress)

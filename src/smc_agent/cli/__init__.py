@@ -7,6 +7,7 @@ import typer
 from smc_agent.cli import bench, data
 from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
+from smc_agent.cli.optimize import optimize_command
 from smc_agent.cli.report import report_command
 from smc_agent.cli.signals import bias_command, signals_command
 
@@ -21,6 +22,7 @@ app.command("analyze")(analyze_command)
 app.command("signals")(signals_command)
 app.command("bias")(bias_command)
 app.command("backtest")(backtest_command)
+app.command("optimize")(optimize_command)
 app.command("report")(report_command)
 app.add_typer(data.app, name="data")
 app.add_typer(bench.app, name="bench")

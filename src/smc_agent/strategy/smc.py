@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.signals import Signal, SignalEngine, SignalStatus
-from smc_agent.core.events import CandleClosed, Event, OrderCancelled, OrderRejected, PositionChanged
+from smc_agent.core.events import CandleClosed, Event, OrderCancelled, OrderRejected, PositionChanged, RiskRejected
 from smc_agent.engine.risk import OrderCommand
 from smc_agent.model.instrument import to_decimal
 from smc_agent.strategy.base import CancelEntry, Command, Enter
@@ -55,6 +55,9 @@ class SmcStrategy:
             else:
                 self._busy, self._filled = None, False
         elif isinstance(event, OrderCancelled | OrderRejected) and event.order.client_order_id == f"{self._busy}:entry":
+            self._busy, self._filled = None, False
+        elif isinstance(event, RiskRejected) and getattr(event.command, "signal_id", None) == self._busy:
+            # The gate refused the entry: no order exists, so nothing else would free the symbol.
             self._busy, self._filled = None, False
 
 
