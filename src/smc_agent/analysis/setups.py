@@ -34,10 +34,15 @@ from smc_agent.model import Direction, Side
 from smc_agent.smc import layout as L
 from smc_agent.smc.engine import SmcResult
 from smc_agent.smc.structure import CHOCH
+from smc_agent.smc.tables import ObjectTable
 
 __all__ = ["Candidate", "Rejection", "evaluate", "targets_beyond"]
 
 INTERNAL = 0
+# Setups look only at the most recent rows of each detector table, so the cost of a new break does not
+# grow with the length of the history. Everything a setup uses is recent: the break's own order
+# block, gaps formed in the leg that broke, and pools still live (the detectors track at most 32 a side).
+RECENT_ROWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,34 +156,37 @@ def _one(
     return Candidate(setup, side, entry, stop, tuple(targets[:2]), rr, quality, breakdown, tuple(evidence), zone)
 
 
+def _recent(table: ObjectTable) -> tuple[int, Callable[[str], npt.NDArray[Any]]]:
+    """The first row worth scanning and a column reader from it on (see ``RECENT_ROWS``)."""
+    start = max(0, len(table) - RECENT_ROWS)
+    return start, lambda name: table.col(name)[start:]
+
+
 def targets_beyond(view: SmcResult, d: int, entry: float) -> list[float]:
     """Untaken opposing pools beyond the entry, nearest first: buy-side above a long, sell-side below a short."""
-    pools = view.pools
-    if len(pools) == 0:
-        return []
-    live = (pools.col("side") == d) & (pools.col("swept_index") < 0) & (pools.col("run_index") < 0)
-    live &= (pools.col("superseded_index") < 0) & (pools.col("expired_index") < 0)
-    levels = pools.col("top" if d == 1 else "bottom")[live]
+    _, col = _recent(view.pools)
+    live = (col("side") == d) & (col("swept_index") < 0) & (col("run_index") < 0)
+    live &= (col("superseded_index") < 0) & (col("expired_index") < 0)
+    levels = col("top" if d == 1 else "bottom")[live]
     beyond = levels[d * (levels - entry) > 0]
     return sorted({float(x) for x in beyond}, key=lambda x: d * (x - entry))
 
 
 def _sweep(view: SmcResult, d: int, s: int, i: int) -> int | None:
     """The deepest opposite-side pool swept after the broken swing formed, up to the break."""
-    pools = view.pools
-    if len(pools) == 0:
-        return None
-    swept = pools.col("swept_index")
-    rows = np.flatnonzero((pools.col("side") == -d) & (swept >= s) & (swept <= i))
+    start, col = _recent(view.pools)
+    swept = col("swept_index")
+    rows = np.flatnonzero((col("side") == -d) & (swept >= s) & (swept <= i))
     if rows.size == 0:
         return None
-    levels = pools.col("bottom" if d == 1 else "top")[rows]
-    return int(rows[np.argmin(d * levels)])
+    levels = col("bottom" if d == 1 else "top")[rows]
+    return start + int(rows[np.argmin(d * levels)])
 
 
 def _blocks_of(view: SmcResult, row: int) -> npt.NDArray[np.intp]:
     """The order block that break ``row`` created (none when the break's leg had no candles)."""
-    return np.flatnonzero(view.order_blocks.col("break_row") == row)
+    start, col = _recent(view.order_blocks)
+    return np.flatnonzero(col("break_row") == row) + start
 
 
 def _zone(
@@ -188,13 +196,11 @@ def _zone(
         return "order_blocks", int(blocks[0])
     if setup == "sweep_choch_ob":
         return None
-    fvgs = view.fvgs
-    if len(fvgs) == 0:
-        return None
-    formed = fvgs.col("formed_index")
-    open_ = (fvgs.col("filled_index") < 0) & (fvgs.col("superseded_index") < 0) & (fvgs.col("expired_index") < 0)
-    rows = np.flatnonzero(open_ & (fvgs.col("direction") == d) & (formed >= start) & (formed <= i))
-    return ("fvgs", int(rows[-1])) if rows.size else None
+    first, col = _recent(view.fvgs)
+    formed = col("formed_index")
+    open_ = (col("filled_index") < 0) & (col("superseded_index") < 0) & (col("expired_index") < 0)
+    rows = np.flatnonzero(open_ & (col("direction") == d) & (formed >= start) & (formed <= i))
+    return ("fvgs", first + int(rows[-1])) if rows.size else None
 
 
 def _quality(
