@@ -74,7 +74,10 @@ def optimize_command(
     ] = None,
     dask_scheduler: Annotated[
         str | None,
-        typer.Option("--dask-scheduler", help="Run on this Dask scheduler, e.g. tcp://127.0.0.1:8786 (needs the dask and distributed packages, in the dev extra)."),
+        typer.Option(
+            "--dask-scheduler",
+            help="Run on this Dask scheduler, e.g. tcp://127.0.0.1:8786 (needs dask: the dev extra).",
+        ),
     ] = None,
     tf: Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")] = None,
     htf: HtfOption = None,
