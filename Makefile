@@ -33,9 +33,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-## bench: detector speed and memory at 10k, 100k and 1M candles (see docs/performance.md)
+## bench: detector, signal and backtest speed and memory (see docs/performance.md); a few minutes
 bench: $(VENV)/.dev-installed
 	$(BIN)/smc-agent bench detect --candles 10000,100000,1000000
+	$(BIN)/smc-agent bench signals
+	$(BIN)/smc-agent bench backtest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
