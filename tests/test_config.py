@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -95,3 +96,26 @@ def test_the_cli_refuses_a_bad_file_with_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "key risk.bogus" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_slippage_models_are_chosen_in_the_account_section(tmp_path: Path, shared_data_path: Any) -> None:
+    from smc_agent.data.loaders import load_candles
+    from smc_agent.venues.costs import AtrSlippage, FixedBpsSlippage, SpreadSlippage
+
+    bid = shared_data_path("forex/GBPUSD_1m_bid_2012-02.csv")
+    ask = shared_data_path("forex/GBPUSD_1m_ask_2012-02.csv")
+    candles = load_candles(bid)[:500]
+    spread = load_config(
+        _write(tmp_path, f'[account]\nslippage_model = "spread"\nbid_data = "{bid}"\nask_data = "{ask}"\n')
+    )
+    assert isinstance(spread.engine.slippage(candles), SpreadSlippage)
+    atr = load_config(_write(tmp_path, '[account]\nslippage_model = "atr"\nslippage_atr_fraction = 0.1\n'))
+    assert isinstance(atr.engine.slippage(candles), AtrSlippage)
+    assert isinstance(load_config(None).engine.slippage(candles), FixedBpsSlippage)
+
+
+@pytest.mark.parametrize("text", ['[account]\nslippage_model = "spread"\n', '[account]\nslippage_model = "random"\n'])
+def test_a_slippage_model_without_what_it_needs_is_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path, text))
+    assert error.value.key == "account.slippage_model"

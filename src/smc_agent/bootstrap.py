@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
+from smc_agent.data.loaders import load_candles
 from smc_agent.engine.execution import Execution, ExecutionConfig
 from smc_agent.engine.kernel import TradingKernel
 from smc_agent.engine.portfolio import Portfolio
@@ -33,7 +36,7 @@ from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.instrument import Instrument
 from smc_agent.strategy.base import Strategy
-from smc_agent.venues.costs import FeeModel, FixedBpsSlippage
+from smc_agent.venues.costs import AtrSeries, AtrSlippage, FeeModel, FixedBpsSlippage, SlippageModel, SpreadSlippage
 from smc_agent.venues.simulated import SimulatedVenue
 
 __all__ = ["UNNAMED", "EngineSettings", "Mode", "System", "build"]
@@ -55,10 +58,29 @@ class EngineSettings:
     risk: RiskConfig = field(default_factory=RiskConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     fees: FeeModel = field(default_factory=lambda: FeeModel.profile("binance_futures"))
-    slippage_bps: Decimal = Decimal("1")
+    slippage_model: Literal["fixed", "atr", "spread"] = "fixed"
+    slippage_bps: Decimal = Decimal("1")  # "fixed"; also the fallback while ATR warms up
+    slippage_atr_fraction: Decimal = Decimal("0.05")  # "atr": of the entry timeframe's ATR(14)
+    bid_data: Path | None = None  # "spread": bid and ask candle files of the same market and timeframe
+    ask_data: Path | None = None
     tick_size: Decimal | None = None
     lot_size: Decimal = Decimal("0.00000001")
     live_enabled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.slippage_model not in ("fixed", "atr", "spread"):
+            raise ConfigError(f"choose fixed, atr or spread, got {self.slippage_model!r}", key="slippage_model")
+        if self.slippage_model == "spread" and (self.bid_data is None or self.ask_data is None):
+            raise ConfigError("the spread model needs bid_data and ask_data candle files", key="slippage_model")
+
+    def slippage(self, candles: Candles) -> SlippageModel:
+        """The slippage model for trading ``candles`` (spread files are read here, once)."""
+        fixed = FixedBpsSlippage(self.slippage_bps)
+        if self.slippage_model == "atr":
+            return AtrSlippage(self.slippage_atr_fraction, AtrSeries.from_candles(candles), fallback=fixed)
+        if self.slippage_model == "spread" and self.bid_data and self.ask_data:  # both required above
+            return SpreadSlippage(load_candles(self.bid_data), load_candles(self.ask_data))
+        return fixed
 
     def instrument(self, candles: Candles) -> Instrument:
         """The traded instrument; the tick is the finest price step the data uses, unless given."""
@@ -107,7 +129,7 @@ def build(
     bus = EventBus()
     instrument = settings.instrument(candles)
     instruments = {instrument.symbol: instrument}
-    venue = SimulatedVenue(bus, clock, instruments, settings.fees, FixedBpsSlippage(settings.slippage_bps))
+    venue = SimulatedVenue(bus, clock, instruments, settings.fees, settings.slippage(candles))
     portfolio = Portfolio(bus, settings.initial_balance)
     risk = RiskGate(settings.risk, instruments, clock, bus, portfolio)
     execution = Execution(bus, venue, instruments, settings.execution)

@@ -3,7 +3,7 @@
 Sections map onto the validated settings objects the code already uses, so a value is checked by the
 same rules whichever way it arrives::
 
-    [account]             # EngineSettings: initial_balance, fees, slippage_bps, tick_size, lot_size, live_enabled
+    [account]             # EngineSettings: initial_balance, fees, slippage_model, slippage_bps, tick_size, ...
     initial_balance = 25000
     fees = "binance_futures"          # a profile name, or { maker_bps = 2, taker_bps = 5 }
 
