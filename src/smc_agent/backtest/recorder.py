@@ -46,7 +46,7 @@ class Recorder:
         bus.subscribe(self._on_fill, OrderFilled)
 
     def after_candle(self, close_ms: int) -> None:
-        self.equity.append(EquityPoint(close_ms, self._portfolio.equity(), self._portfolio.exposure()))
+        self.equity.append(EquityPoint(close_ms, *self._portfolio.valuation()))
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order

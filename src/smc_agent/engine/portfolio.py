@@ -60,6 +60,17 @@ class Portfolio:
             if p.quantity
         }
 
+    def valuation(self) -> tuple[Decimal, Decimal]:
+        """Equity and exposure (open notional) in one pass: what the equity curve records per candle."""
+        if not self._open:
+            return self.balance, Decimal(0)
+        unrealized = notional = Decimal(0)
+        for p in self.positions.values():
+            if p.quantity:
+                unrealized += (p.mark - p.average_price) * p.quantity
+                notional += abs(p.quantity) * p.mark
+        return self.balance + unrealized, notional
+
     def exposure(self) -> Decimal:
         if not self._open:
             return Decimal(0)

@@ -130,6 +130,8 @@ class RiskGate:
         self._peak: Decimal | None = None
         self._day: date | None = None
         self._day_bounds = (0, 0)  # the current trading day as [start, end) in epoch ms
+        self._drawdown_floor = Decimal(0)  # equity at or below which the kill switch trips
+        self._day_floor = Decimal(0)  # equity at or below which the day's loss limit trips
         self._last_equity: Decimal | None = None
         self._day_start: Decimal | None = None
         self._day_breach: str | None = None  # why today's loss limit was hit, if it was
@@ -198,7 +200,7 @@ class RiskGate:
             return self._state
         now = self._clock.now_ms()
         equity = self._observe(now)
-        self._peak = equity
+        self._set_peak(equity)
         new = TradingState.REDUCING if self._day_breach is not None else TradingState.ACTIVE
         self._change(new, f"{reason}: peak equity restarts at {_fmt(equity)}", now)
         return self._state
@@ -214,29 +216,36 @@ class RiskGate:
         self._last_equity = equity
         if not self._day_bounds[0] <= now < self._day_bounds[1]:
             self._day_bounds = self._bounds_of(now)
-        day = (_EPOCH + timedelta(milliseconds=self._day_bounds[0])).astimezone(self._zone).date()
-        if self._day is None or day > self._day:
-            self._day, self._day_start, self._day_breach = day, equity, None
-            self._entries.clear()
-            if self._state is TradingState.REDUCING:
-                self._change(TradingState.ACTIVE, f"new trading day {day} ({config.day_tz}): entries allowed", now)
-        if self._peak is None or equity > self._peak:
-            self._peak = equity
-        floor = (1 - config.max_drawdown) * self._peak
-        if self._state is not TradingState.HALTED and equity <= floor:
+            day = (_EPOCH + timedelta(milliseconds=self._day_bounds[0])).astimezone(self._zone).date()
+            if self._day is None or day > self._day:
+                self._day, self._day_start, self._day_breach = day, equity, None
+                self._day_floor = (1 - config.daily_loss_limit) * equity
+                self._entries.clear()
+                if self._state is TradingState.REDUCING:
+                    self._change(TradingState.ACTIVE, f"new trading day {day} ({config.day_tz}): entries allowed", now)
+        peak = self._peak
+        if peak is None or equity > peak:
+            peak = self._set_peak(equity)
+        if self._state is not TradingState.HALTED and equity <= self._drawdown_floor:
             reason = (
                 f"max drawdown: equity {_fmt(equity)} is at or below {_pct(1 - config.max_drawdown)} "
-                f"of the peak {_fmt(self._peak)} (max drawdown {_pct(config.max_drawdown)})"
+                f"of the peak {_fmt(peak)} (max drawdown {_pct(config.max_drawdown)})"
             )
             self._change(TradingState.HALTED, reason, now)
         day_start = equity if self._day_start is None else self._day_start
-        if self._day_breach is None and equity <= (1 - config.daily_loss_limit) * day_start:
+        if self._day_breach is None and equity <= self._day_floor:
             self._day_breach = (
                 f"equity {_fmt(equity)} is at or below {_pct(1 - config.daily_loss_limit)} of the day's "
                 f"starting equity {_fmt(day_start)} (daily loss limit {_pct(config.daily_loss_limit)})"
             )
             if self._state is TradingState.ACTIVE:
                 self._change(TradingState.REDUCING, f"daily loss limit: {self._day_breach}", now)
+        return equity
+
+    def _set_peak(self, equity: Decimal) -> Decimal:
+        # The floors are recomputed only when what they depend on moves, not at every reading.
+        self._peak = equity
+        self._drawdown_floor = (1 - self._config.max_drawdown) * equity
         return equity
 
     def _bounds_of(self, now: int) -> tuple[int, int]:
