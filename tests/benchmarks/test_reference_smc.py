@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from smc_agent.benchmarks.reference_smc import REFERENCE_FUNCTIONS, ReferenceTimings, time_reference_smc
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
+from smc_agent.data.loaders import load_candles
 
 with contextlib.redirect_stdout(io.StringIO()):  # its import prints a banner
     smc_module = pytest.importorskip(
@@ -25,33 +26,10 @@ with contextlib.redirect_stdout(io.StringIO()):  # its import prints a banner
     )
 
 
-def _shared_data_dir() -> Path:
-    """Local stand-in for the shared-data fixture that tests/conftest.py will provide."""
-    default = Path(__file__).resolve().parents[2] / "../shared/data"
-    path = Path(os.environ.get("SMC_SHARED_DATA", default))
-    if not path.is_dir():
-        reason = f"real market data not found at {path} (set SMC_SHARED_DATA)"
-        if os.environ.get("SMC_REQUIRE_SHARED_DATA") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
 @pytest.fixture(scope="module")
-def eurusd() -> Candles:
-    """2,000 EURUSD 15m candles (MT5 export), read with plain pandas until loaders exist."""
-    frame = pd.read_csv(_shared_data_dir() / "forex/EURUSD_15m_mt5.csv", nrows=2000)
-    times = pd.DatetimeIndex(pd.to_datetime(frame["Date"], format="%Y.%m.%d %H:%M:%S"))
-    return Candles.from_arrays(
-        times.as_unit("ms").asi8,
-        frame["Open"],
-        frame["High"],
-        frame["Low"],
-        frame["Close"],
-        frame["Tickvol"],
-        symbol="EURUSD",
-        timeframe="15m",
-    )
+def eurusd(shared_data_path: Callable[[str], Path]) -> Candles:
+    """The first 2,000 real EURUSD 15m candles (MT5 export)."""
+    return load_candles(shared_data_path("forex/EURUSD_15m_mt5.csv"))[:2000]
 
 
 def _wave(n: int = 300) -> Candles:

@@ -48,9 +48,7 @@ class Portfolio:
         bus.subscribe(self._on_fill, OrderFilled)
 
     def equity(self) -> Decimal:
-        if not self._open:  # flat: nothing to value (asked after every candle)
-            return self.balance
-        return self.balance + sum((p.unrealized for p in self.positions.values()), Decimal(0))
+        return self.valuation()[0]
 
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
         """Symbol -> (side, quantity, notional at the last mark) for every non-flat position."""
@@ -62,19 +60,14 @@ class Portfolio:
 
     def valuation(self) -> tuple[Decimal, Decimal]:
         """Equity and exposure (open notional) in one pass: what the equity curve records per candle."""
-        if not self._open:
+        if not self._open:  # flat: nothing to value (asked after every candle)
             return self.balance, Decimal(0)
         unrealized = notional = Decimal(0)
         for p in self.positions.values():
             if p.quantity:
-                unrealized += (p.mark - p.average_price) * p.quantity
+                unrealized += p.unrealized
                 notional += abs(p.quantity) * p.mark
         return self.balance + unrealized, notional
-
-    def exposure(self) -> Decimal:
-        if not self._open:
-            return Decimal(0)
-        return sum((notional for _, _, notional in self.open_positions().values()), Decimal(0))
 
     def mark(self, symbol: str, price: float | Decimal) -> None:
         """Value an open position at a new price (the candle close); flat symbols cost nothing."""
