@@ -26,6 +26,7 @@ import numpy as np
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import ConfigError
+from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.engine.execution import Execution, ExecutionConfig
@@ -96,14 +97,19 @@ class System:
     kernel: TradingKernel
     portfolio: Portfolio
 
-    def run(self, after_candle: Callable[[int], None] | None = None) -> None:
-        """Drive the kernel with every candle of the feed; ``after_candle(close_ms)`` follows each."""
+    @property
+    def symbol(self) -> str:
+        """The instrument the feed replays."""
+        return self.feed.symbol
+
+    def run(self, after_candle: Callable[[CandleClosed], None] | None = None) -> None:
+        """Drive the kernel with every candle of the feed; ``after_candle(candle)`` follows each."""
         for candle in self.feed:
             self.clock.advance_to(candle.event_ms)
             self.bus.publish(candle)
             self.kernel.on_candle(candle)
             if after_candle is not None:
-                after_candle(candle.event_ms)
+                after_candle(candle)
 
 
 def build(

@@ -94,7 +94,7 @@ def test_backtest_and_paper_build_on_a_simulated_clock(mode: Mode) -> None:
     assert strategy.started
     assert isinstance(system.clock, SimulatedClock)
     closes: list[int] = []
-    system.run(closes.append)
+    system.run(lambda candle: closes.append(candle.event_ms))
     assert closes == [60_000, 120_000]
     assert system.clock.now_ms() == 120_000
     assert system.portfolio.balance == Decimal("10000")

@@ -19,7 +19,7 @@ import pytest
 
 from smc_agent.backtest.recorder import Recorder
 from smc_agent.backtest.runner import BacktestResult, backtest_json, make_strategy, run_backtest
-from smc_agent.backtest.trades import EquityPoint, Trade
+from smc_agent.backtest.trades import EquityCurve, Trade
 from smc_agent.bootstrap import EngineSettings, Mode, build
 from smc_agent.core.events import CandleClosed, OrderFilled, RiskRejected
 from smc_agent.data.candles import Candles
@@ -46,7 +46,7 @@ class Session:
 
     events: list[Any]
     trades: list[Trade]
-    equity: list[EquityPoint]
+    equity: EquityCurve
     balance: Decimal
     fees: Decimal
 
@@ -60,7 +60,8 @@ def _session(mode: Mode, candles: Candles, case: Case, pace_seconds: float = 0.0
     system = build(mode, candles, make_strategy(case.strategy, candles, case.htfs), pace_seconds=pace_seconds)
     events: list[Any] = []
     system.bus.subscribe(events.append)
-    recorder = Recorder(system.bus, system.portfolio, system.kernel.accepted)
+    opening = (int(candles.time[0]), float(candles.open[0]))
+    recorder = Recorder(system.bus, system.portfolio, system.kernel.accepted, system.symbol, opening)
     system.run(recorder.after_candle)
     return Session(events, recorder.trades, recorder.equity, system.portfolio.balance, system.portfolio.fees_paid)
 
@@ -93,7 +94,7 @@ def test_parity_runs_are_not_vacuous(runs: Runs) -> None:
     assert len(runs.backtest.trades) >= 2
     assert sum(isinstance(e, OrderFilled) for e in events) >= 2 * len(runs.backtest.trades)
     assert sum(isinstance(e, CandleClosed) for e in events) == len(runs.candles)
-    assert len(runs.backtest.equity) == len(runs.candles)
+    assert len(runs.backtest.equity) == len(runs.candles) + 1  # the opening point, then one per close
 
 
 def test_backtest_and_paper_publish_identical_event_sequences(runs: Runs) -> None:

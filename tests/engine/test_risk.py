@@ -46,6 +46,9 @@ class FakeAccount:
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
         return self.positions
 
+    def approx_equity(self) -> tuple[float, float]:
+        return float(self.value), abs(float(self.value))
+
 
 class Rig:
     """A gate on a simulated clock at 2024-03-01 10:00 UTC, recording every event it publishes."""

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from smc_agent.backtest.significance import Baseline, MonteCarlo
-from smc_agent.backtest.trades import EquityPoint, Trade
+from smc_agent.backtest.trades import EquityPoint, Trade, as_curve
 from smc_agent.data.candles import Candles, FloatArray
 from smc_agent.model.enums import Side
 
@@ -156,8 +156,9 @@ def equity_chart(equity: Sequence[EquityPoint]) -> tuple[Chart, int]:
     The drawdown is computed at full resolution first; a merged bar shows the deepest drawdown and
     the last equity of its run, so thinning never hides the worst moment.
     """
-    times = np.array([p.time_ms for p in equity], dtype=np.float64)
-    values = np.array([float(p.equity) for p in equity], dtype=np.float64)
+    curve = as_curve(equity)
+    times = np.array(curve.times, dtype=np.float64)
+    values = curve.floats()
     peak = np.maximum.accumulate(values) if values.size else values
     drawdown = np.where(peak > 0, (values / np.where(peak > 0, peak, 1.0) - 1.0) * 100.0, 0.0)
     starts, step = _bucket_starts(values.size, MAX_CHART_POINTS)

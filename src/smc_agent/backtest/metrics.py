@@ -41,7 +41,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from smc_agent.backtest.trades import EquityPoint, Trade
+from smc_agent.backtest.trades import EquityPoint, Trade, as_curve
 
 __all__ = [
     "DAY_MS",
@@ -139,12 +139,14 @@ def compute_metrics(
         raise ValueError(f"initial_balance must be > 0, got {initial_balance}")
     if prices_first <= 0:
         raise ValueError(f"prices_first must be > 0, got {prices_first}")
-    times = np.array([p.time_ms for p in equity], dtype=np.int64)
+    curve = as_curve(equity)
+    times = np.array(curve.times, dtype=np.int64)
     if np.any(np.diff(times) < 0):
         raise ValueError("equity points must be in time order")
-    if equity and equity[0].equity <= 0:
-        raise ValueError(f"the equity curve must start above zero, got {equity[0].equity}")
-    values = np.array([float(p.equity) for p in equity], dtype=np.float64)
+    first, last = (curve[0].equity, curve[-1].equity) if curve else (initial_balance, initial_balance)
+    if first <= 0:
+        raise ValueError(f"the equity curve must start above zero, got {first}")
+    values = curve.floats()
 
     pnls = [t.pnl for t in trades]
     r_values = [float(t.r_multiple) for t in trades]
@@ -154,9 +156,9 @@ def compute_metrics(
     gross_loss = -sum((t.pnl for t in trades if t.pnl < 0), Decimal(0))
     n = len(trades)
 
-    net_profit = (equity[-1].equity - initial_balance) if equity else sum(pnls, Decimal(0))
+    net_profit = (last - initial_balance) if curve else sum(pnls, Decimal(0))
     growth = float((initial_balance + net_profit) / initial_balance)
-    span_days = float(times[-1] - times[0]) / DAY_MS if equity else 0.0
+    span_days = float(times[-1] - times[0]) / DAY_MS if curve else 0.0
     cagr_pct = (growth ** (365.0 / span_days) - 1.0) * 100.0 if span_days >= 1.0 and growth > 0 else None
     max_dd_pct, max_dd_days = _drawdown(times, values)
     returns = daily_returns(times, values)
@@ -176,7 +178,7 @@ def compute_metrics(
         cagr_pct=cagr_pct,
         max_drawdown_pct=max_dd_pct,
         max_drawdown_days=max_dd_days,
-        exposure_pct=float(np.mean([p.exposure > 0 for p in equity])) * 100.0 if equity else None,
+        exposure_pct=curve.exposed() / len(curve) * 100.0 if curve else None,
         fees=sum((t.fees for t in trades), Decimal(0)),
         buy_and_hold_pct=(float(prices_last) / float(prices_first) - 1.0) * 100.0,
         sharpe=sharpe_ratio(returns, periods_per_year),

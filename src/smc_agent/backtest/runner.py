@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.backtest.metrics import Metrics, compute_metrics
-from smc_agent.backtest.recorder import Recorder
-from smc_agent.backtest.trades import EquityPoint, Trade
+from smc_agent.backtest.recorder import Recorder, SessionNamer
+from smc_agent.backtest.trades import EquityCurve, Trade
 from smc_agent.backtest.zones import Zone, zones_from_signals
 from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, build
 from smc_agent.core.errors import ConfigError
@@ -37,7 +36,7 @@ STRATEGIES = ("smc", "sma_cross")
 class BacktestResult:
     metrics: Metrics
     trades: list[Trade]
-    equity: list[EquityPoint]
+    equity: EquityCurve
     rejections: list[RiskRejected]
     candles: Candles  # what was traded
     zones: dict[str, Zone]  # the zone behind each SMC trade, by trade id (empty for other strategies)
@@ -59,10 +58,12 @@ def run_backtest(
     """One pass of the candles through the kernel, as backtest or as paper trading on the file."""
     settings = settings or EngineSettings()
     system = build(mode, candles, strategy, settings)
-    recorder = Recorder(system.bus, system.portfolio, system.kernel.accepted)
     # The curve starts at the initial balance, at the first candle's open, so that a loss on the very
     # first candle is a drawdown from it.
-    recorder.equity.append(EquityPoint(int(candles.time[0]), settings.initial_balance, Decimal(0)))
+    opening = (int(candles.time[0]), float(candles.open[0]))
+    recorder = Recorder(
+        system.bus, system.portfolio, system.kernel.accepted, system.symbol, opening, _session_namer(strategy)
+    )
     rejections: list[RiskRejected] = []
     system.bus.subscribe(rejections.append, RiskRejected)
     system.run(recorder.after_candle)
@@ -75,6 +76,14 @@ def run_backtest(
     )
     zones = zones_from_signals(strategy.signals) if isinstance(strategy, SmcStrategy) else {}
     return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, candles, zones)
+
+
+def _session_namer(strategy: Strategy) -> SessionNamer:
+    """Trades are labelled with the sessions the SMC analysis is configured with (or the defaults)."""
+    if isinstance(strategy, SmcStrategy):
+        smc = strategy.signals.config.entry_smc
+        return SessionNamer((*smc.killzones, *smc.sessions))
+    return SessionNamer()
 
 
 def backtest_json(result: BacktestResult) -> dict[str, Any]:

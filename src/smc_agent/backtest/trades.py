@@ -14,14 +14,24 @@ result can be journalled and compared exactly; the statistics convert to float w
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
+import numpy as np
+import numpy.typing as npt
+
+from smc_agent.core.fastinit import fast_init
+from smc_agent.engine.portfolio import value_of
 from smc_agent.model.enums import Side
+from smc_agent.model.instrument import to_decimal
 
-__all__ = ["EquityPoint", "Trade"]
+__all__ = ["EquityCurve", "EquityPoint", "MarkedCurve", "RecordedCurve", "Trade", "as_curve"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Trade:
     """One closed round trip.
@@ -86,6 +96,7 @@ class Trade:
         return self.exit_ms - self.entry_ms
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EquityPoint:
     """Account equity (balance plus open profit) at ``time_ms``, and the notional then in the market.
@@ -101,3 +112,148 @@ class EquityPoint:
     def __post_init__(self) -> None:
         if self.exposure < 0:
             raise ValueError(f"equity point at {self.time_ms}: exposure must be >= 0, got {self.exposure}")
+
+
+class EquityCurve(Sequence[EquityPoint], ABC):
+    """The equity curve, read as a sequence of :class:`EquityPoint` (built when read), plus the columns
+    that statistics need: ``times``, :meth:`floats` and :meth:`exposed`.
+
+    A backtest records one point per candle, a million in a long test. A million small objects keep the
+    garbage collector busy for about a second, so the curves store columns instead.
+    """
+
+    __slots__ = ("times",)
+
+    def __init__(self) -> None:
+        self.times: list[int] = []
+
+    @abstractmethod
+    def floats(self) -> npt.NDArray[np.float64]:
+        """The equities as floats, for statistics and charts."""
+
+    @abstractmethod
+    def exposed(self) -> int:
+        """How many points have money in the market (exposure > 0)."""
+
+    @abstractmethod
+    def _point(self, k: int) -> EquityPoint: ...
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @overload
+    def __getitem__(self, index: int) -> EquityPoint: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[EquityPoint]: ...
+
+    def __getitem__(self, index: int | slice) -> EquityPoint | list[EquityPoint]:
+        positions = range(len(self.times))
+        if isinstance(index, slice):
+            return [self._point(k) for k in positions[index]]
+        return self._point(positions[index])
+
+    def __iter__(self) -> Iterator[EquityPoint]:
+        return map(self._point, range(len(self.times)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} points)"
+
+
+class RecordedCurve(EquityCurve):
+    """A curve of given points, stored as three columns (times, equities, exposures).
+
+    >>> curve = RecordedCurve([EquityPoint(0, Decimal(100))])
+    >>> curve.record(60_000, Decimal(101), Decimal(50))
+    >>> len(curve), curve[-1], curve.exposed()
+    (2, EquityPoint(time_ms=60000, equity=Decimal('101'), exposure=Decimal('50')), 1)
+    """
+
+    __slots__ = ("exposures", "values")
+
+    def __init__(self, points: Iterable[EquityPoint] = ()) -> None:
+        super().__init__()
+        self.values: list[Decimal] = []
+        self.exposures: list[Decimal] = []
+        for point in points:
+            self.record(point.time_ms, point.equity, point.exposure)
+
+    def record(self, time_ms: int, equity: Decimal, exposure: Decimal) -> None:
+        """Add a point; ``exposure`` is an open notional, never negative."""
+        self.times.append(time_ms)
+        self.values.append(equity)
+        self.exposures.append(exposure)
+
+    def floats(self) -> npt.NDArray[np.float64]:
+        return np.fromiter(map(float, self.values), dtype=np.float64, count=len(self.values))
+
+    def exposed(self) -> int:
+        return sum(1 for exposure in self.exposures if exposure)
+
+    def _point(self, k: int) -> EquityPoint:
+        return EquityPoint(self.times[k], self.values[k], self.exposures[k])
+
+
+class MarkedCurve(EquityCurve):
+    """The equity of a one-instrument account at each candle close, recorded as the close and the account's
+    holdings (balance, signed quantity and average price), which change only at fills.
+
+    Recording is three list appends a candle. A point's Decimal equity and exposure are computed when it
+    is read, by :func:`~smc_agent.engine.portfolio.value_of`, the portfolio's own formula, so they equal
+    what the portfolio held at that close; :meth:`floats` values every point in one numpy pass.
+
+    >>> curve = MarkedCurve()
+    >>> curve.hold(Decimal(1000), Decimal(0), Decimal(0)); curve.mark(0, 100.0)
+    >>> curve.hold(Decimal(999), Decimal(2), Decimal("100.5")); curve.mark(60_000, 101.25)
+    >>> curve[-1], curve.floats().tolist(), curve.exposed()
+    (EquityPoint(time_ms=60000, equity=Decimal('1000.50'), exposure=Decimal('202.50')), [1000.0, 1000.5], 1)
+    """
+
+    __slots__ = ("_held", "_holdings", "_marks")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._marks: list[float] = []
+        self._held: list[int] = []  # per point: its index in _holdings
+        self._holdings: list[tuple[Decimal, Decimal, Decimal]] = []
+
+    def hold(self, balance: Decimal, quantity: Decimal, average_price: Decimal) -> None:
+        """The account from the next point on (after a fill): balance, signed quantity, average price."""
+        self._holdings.append((balance, quantity, average_price))
+
+    def mark(self, time_ms: int, price: float) -> None:
+        """A point at ``time_ms``: the holdings last given, valued at ``price`` (the candle's close)."""
+        if not self._holdings:
+            raise ValueError("MarkedCurve.mark before any holdings: call hold() first")
+        self.times.append(time_ms)
+        self._marks.append(price)
+        self._held.append(len(self._holdings) - 1)
+
+    def floats(self) -> npt.NDArray[np.float64]:
+        balance, quantity, average = (
+            np.array(column, dtype=np.float64) for column in zip(*self._holdings, strict=True)
+        )
+        held = np.array(self._held, dtype=np.int64)
+        marks = np.array(self._marks, dtype=np.float64)
+        return np.asarray(balance[held] + (marks - average[held]) * quantity[held], dtype=np.float64)
+
+    def exposed(self) -> int:
+        open_ = np.array([quantity != 0 for _, quantity, _ in self._holdings], dtype=bool)
+        return int(np.count_nonzero(open_[np.array(self._held, dtype=np.int64)] & (np.array(self._marks) != 0)))
+
+    def _point(self, k: int) -> EquityPoint:
+        balance, quantity, average = self._holdings[self._held[k]]
+        held = ((quantity, average, to_decimal(self._marks[k])),) if quantity else ()
+        return EquityPoint(self.times[k], *value_of(balance, held))
+
+
+def as_curve(points: Sequence[EquityPoint]) -> EquityCurve:
+    """``points`` as an :class:`EquityCurve` (itself when it already is one)."""
+    return points if isinstance(points, EquityCurve) else RecordedCurve(points)

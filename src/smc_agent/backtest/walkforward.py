@@ -48,7 +48,7 @@ from smc_agent.backtest.optimize import (
     shared_candles,
 )
 from smc_agent.backtest.runner import BacktestResult, backtest_json
-from smc_agent.backtest.trades import EquityPoint, Trade
+from smc_agent.backtest.trades import EquityCurve, RecordedCurve, Trade
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
@@ -151,7 +151,7 @@ class WalkForwardResult:
     windows: list[WindowResult]
     metrics: Metrics
     trades: list[Trade]
-    equity: list[EquityPoint]
+    equity: EquityCurve
     skipped: list[tuple[Params, str]]
     runs: int
 
@@ -206,13 +206,13 @@ def walk_forward(
 
 def stitch(
     outcomes: Sequence[RunOutcome], initial_balance: Decimal
-) -> tuple[list[EquityPoint], list[Trade], list[Decimal]]:
+) -> tuple[RecordedCurve, list[Trade], list[Decimal]]:
     """One out-of-sample account from consecutive test windows (the module docstring says how).
 
     Returns the stitched equity, the scaled trades and each window's scale factor.
     """
     level = initial_balance
-    equity: list[EquityPoint] = []
+    equity = RecordedCurve()
     trades: list[Trade] = []
     scales: list[Decimal] = []
     for k, outcome in enumerate(outcomes):
@@ -220,12 +220,10 @@ def stitch(
         scales.append(scale)
         # A window's opening point (its balance at its first open) is the instant the previous window
         # closed, at the same value once scaled; the stitched curve keeps that moment once.
-        after = equity[-1].time_ms if equity else None
-        equity.extend(
-            EquityPoint(p.time_ms, p.equity * scale, p.exposure * scale)
-            for p in outcome.equity
-            if after is None or p.time_ms > after
-        )
+        after = equity.times[-1] if equity else None
+        for p in outcome.equity:
+            if after is None or p.time_ms > after:
+                equity.record(p.time_ms, p.equity * scale, p.exposure * scale)
         trades.extend(_scaled(t, f"w{k}:{t.id}", scale) for t in outcome.trades)
         if outcome.equity:
             level = equity[-1].equity

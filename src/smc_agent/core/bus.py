@@ -37,22 +37,24 @@ class EventBus:
         self._by_type.clear()
 
     def publish(self, event: Any) -> None:
-        self._pending.append(event)
         if self._delivering:
-            return  # the loop below delivers it, after the event being delivered now
+            self._pending.append(event)  # the loop below delivers it, after the event being delivered now
+            return
         self._delivering = True
+        pending = self._pending
         try:
-            while self._pending:
-                current = self._pending.popleft()
-                for handler in self._receivers(type(current)):
-                    handler(current)
+            while True:
+                receivers = self._by_type.get(type(event))
+                for handler in self._receivers(type(event)) if receivers is None else receivers:
+                    handler(event)
+                if not pending:
+                    return
+                event = pending.popleft()
         finally:
             self._delivering = False
             self._pending.clear()
 
     def _receivers(self, event_type: type) -> list[Handler]:
-        handlers = self._by_type.get(event_type)
-        if handlers is None:
-            handlers = [h for kind, h in self._handlers if kind is None or issubclass(event_type, kind)]
-            self._by_type[event_type] = handlers
+        handlers = [h for kind, h in self._handlers if kind is None or issubclass(event_type, kind)]
+        self._by_type[event_type] = handlers
         return handlers

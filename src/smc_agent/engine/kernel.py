@@ -10,7 +10,7 @@ The kernel does not know whether it is backtesting, paper trading or live: the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
@@ -51,7 +51,7 @@ class TradingKernel:
             decision = self.risk.check(command.command)
             if decision.accepted:
                 # Record and execute the command as sized: with the stop rounded as it will rest.
-                executed = replace(command.command, stop=decision.stop or command.command.stop)
+                executed = command.command if decision.stop is None else command.command.with_stop(decision.stop)
                 self.accepted[executed.signal_id] = executed
                 self.execution.open(executed, decision.quantity, market=command.market)
         elif isinstance(command, CancelEntry):

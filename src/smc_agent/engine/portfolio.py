@@ -13,7 +13,7 @@ Decimal('10000')
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,18 +22,29 @@ from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import to_decimal
 
-__all__ = ["Portfolio", "Position"]
+__all__ = ["Portfolio", "Position", "value_of"]
 
 
 @dataclass(slots=True)
 class Position:
     quantity: Decimal = Decimal(0)  # signed: > 0 long, < 0 short
     average_price: Decimal = Decimal(0)
-    mark: Decimal = Decimal(0)
+    last: float | Decimal = Decimal(0)  # the latest price: a candle close (float) or a fill price
 
     @property
-    def unrealized(self) -> Decimal:
-        return (self.mark - self.average_price) * self.quantity if self.quantity else Decimal(0)
+    def mark(self) -> Decimal:
+        """The latest price as a Decimal (a close as written, see :func:`to_decimal`), made when asked."""
+        return to_decimal(self.last)
+
+
+def value_of(balance: Decimal, held: Iterable[tuple[Decimal, Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
+    """Equity and exposure of a balance and open positions given as (signed quantity, average price, mark):
+    the balance plus each position's unrealised P&L, and the sum of their notionals at the marks."""
+    unrealized = notional = Decimal(0)
+    for quantity, average_price, mark in held:
+        unrealized += (mark - average_price) * quantity
+        notional += abs(quantity) * mark
+    return balance + unrealized, notional
 
 
 class Portfolio:
@@ -45,6 +56,11 @@ class Portfolio:
         self.fees_paid = Decimal(0)
         self.positions: dict[str, Position] = {}
         self._open = 0  # how many positions are not flat
+        self._valuation: tuple[Decimal, Decimal] | None = None  # until the next mark or fill
+        # Float copies for approx_equity, refreshed at each fill: (position, quantity, average price).
+        self._balance_f = float(initial_balance)
+        self._open_f: list[tuple[Position, float, float]] = []
+        self.revision = 0  # counts the fills applied: what the balance and positions are a function of
         bus.subscribe(self._on_fill, OrderFilled)
 
     def equity(self) -> Decimal:
@@ -59,25 +75,40 @@ class Portfolio:
         }
 
     def valuation(self) -> tuple[Decimal, Decimal]:
-        """Equity and exposure (open notional) in one pass: what the equity curve records per candle."""
-        if not self._open:  # flat: nothing to value (asked after every candle)
-            return self.balance, Decimal(0)
-        unrealized = notional = Decimal(0)
-        for p in self.positions.values():
-            if p.quantity:
-                unrealized += p.unrealized
-                notional += abs(p.quantity) * p.mark
-        return self.balance + unrealized, notional
+        """Equity and exposure (open notional) in one pass: what the equity curve records per candle.
+
+        Kept until the next mark or fill, because the risk gate and the recorder both ask after every candle.
+        """
+        if self._valuation is None:
+            held = [(p.quantity, p.average_price, p.mark) for p in self.positions.values() if p.quantity]
+            self._valuation = value_of(self.balance, held)
+        return self._valuation
+
+    def approx_equity(self) -> tuple[float, float]:
+        """Equity in floats, and the scale of its rounding error (balance plus gross prices × quantities).
+
+        The error is below 1e-15 of the scale. The risk gate reads this after every candle and asks
+        for the exact :meth:`equity` only when the approximation is near a limit or a new peak.
+        """
+        equity = self._balance_f
+        scale = abs(equity)
+        for position, quantity, average in self._open_f:
+            last = float(position.last)
+            equity += (last - average) * quantity
+            scale += (abs(last) + abs(average)) * abs(quantity)
+        return equity, scale
 
     def mark(self, symbol: str, price: float | Decimal) -> None:
         """Value an open position at a new price (the candle close); flat symbols cost nothing."""
         position = self.positions.get(symbol)
         if position is not None and position.quantity:
-            position.mark = to_decimal(price)
+            position.last = price
+            self._valuation = None
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order
-        position = self.positions.setdefault(order.symbol, Position(mark=fill.price))
+        self._valuation = None
+        position = self.positions.setdefault(order.symbol, Position(last=fill.price))
         signed = fill.quantity * order.side.sign
         realized = Decimal(0)
         old = position.quantity
@@ -93,10 +124,13 @@ class Portfolio:
             position.average_price = (position.average_price * abs(old) + fill.price * abs(signed)) / abs(new)
         self._open += (new != 0) - (old != 0)
         position.quantity = new
-        position.mark = fill.price
+        position.last = fill.price
         change = realized - fill.fee
         self.balance += change
         self.fees_paid += fill.fee
+        self.revision += 1
+        self._balance_f = float(self.balance)
+        self._open_f = [(p, float(p.quantity), float(p.average_price)) for p in self.positions.values() if p.quantity]
         at = {"event_ms": fill.event_ms, "known_ms": fill.known_ms}
         side = None if new == 0 else (Side.BUY if new > 0 else Side.SELL)
         self._bus.publish(

@@ -23,6 +23,7 @@ as :class:`~smc_agent.core.events.TradingStateChanged`. The time comes from the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +36,7 @@ from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateChanged
+from smc_agent.core.fastinit import fast_init
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.model.enums import Side, TradingState
@@ -55,6 +57,7 @@ class RiskLayer(StrEnum):
     ACCOUNT = "account"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderCommand:
     """What a strategy asks for; the gate, not the strategy, decides the size.
@@ -77,7 +80,15 @@ class OrderCommand:
         """A reduce-only command that closes the position on ``symbol`` at about ``price``."""
         return cls(symbol, side, price, price, (), signal_id, setup, reduce_only=True)
 
+    def with_stop(self, stop: Decimal) -> OrderCommand:
+        """The same command with another stop (the gate's, rounded as it will rest at the venue)."""
+        if stop == self.stop:
+            return self
+        return OrderCommand(self.symbol, self.side, self.entry, stop, self.targets, self.signal_id, self.setup,
+                            self.reduce_only)  # fmt: skip
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
     """The gate's answer: accepted with a quantity (lot-rounded), or denied by a layer for a reason."""
@@ -98,6 +109,10 @@ class AccountView(Protocol):
 
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
         """Open positions by symbol: (side, quantity, notional in the account currency)."""
+        ...
+
+    def approx_equity(self) -> tuple[float, float]:
+        """Equity in floats, and the scale of its rounding error (below 1e-15 of it)."""
         ...
 
 
@@ -133,6 +148,7 @@ class RiskGate:
         self._drawdown_floor = Decimal(0)  # equity at or below which the kill switch trips
         self._day_floor = Decimal(0)  # equity at or below which the day's loss limit trips
         self._last_equity: Decimal | None = None
+        self._quiet: tuple[float, float, float] | None = None  # see _band; None when it must be recomputed
         self._day_start: Decimal | None = None
         self._day_breach: str | None = None  # why today's loss limit was hit, if it was
         self._entries: dict[str, int] = {}  # accepted entries per symbol today
@@ -181,8 +197,20 @@ class RiskGate:
         return RiskDecision(True, quantity, stop=stop)
 
     def on_equity(self, now_ms: int | None = None) -> TradingState:
-        """Read equity (after each candle): update the peak and the day's start, and change state if due."""
-        self._observe(self._clock.now_ms() if now_ms is None else now_ms)
+        """Read equity (after each candle): update the peak and the day's start, and change state if due.
+
+        Most readings change nothing: same day, equity above every armed floor and not above the peak.
+        The float approximation settles that with a margin a million times its rounding error; only a
+        reading near a limit, at a new peak or on a new day is made exact (the account's Decimal equity).
+        """
+        now = self._clock.now_ms() if now_ms is None else now_ms
+        if self._day_bounds[0] <= now < self._day_bounds[1]:
+            low, high, span = self._quiet or self._band()
+            approx, scale = self._account.approx_equity()
+            margin = 1e-9 * (scale + span)
+            if low + margin < approx < high - margin:
+                return self._state
+        self._observe(now)
         return self._state
 
     def kill(self, flatten: bool = False, reason: str = "manual kill switch") -> bool:
@@ -220,6 +248,7 @@ class RiskGate:
             if self._day is None or day > self._day:
                 self._day, self._day_start, self._day_breach = day, equity, None
                 self._day_floor = (1 - config.daily_loss_limit) * equity
+                self._quiet = None
                 self._entries.clear()
                 if self._state is TradingState.REDUCING:
                     self._change(TradingState.ACTIVE, f"new trading day {day} ({config.day_tz}): entries allowed", now)
@@ -234,6 +263,7 @@ class RiskGate:
             self._change(TradingState.HALTED, reason, now)
         day_start = equity if self._day_start is None else self._day_start
         if self._day_breach is None and equity <= self._day_floor:
+            self._quiet = None
             self._day_breach = (
                 f"equity {_fmt(equity)} is at or below {_pct(1 - config.daily_loss_limit)} of the day's "
                 f"starting equity {_fmt(day_start)} (daily loss limit {_pct(config.daily_loss_limit)})"
@@ -246,7 +276,17 @@ class RiskGate:
         # The floors are recomputed only when what they depend on moves, not at every reading.
         self._peak = equity
         self._drawdown_floor = (1 - self._config.max_drawdown) * equity
+        self._quiet = None
         return equity
+
+    def _band(self) -> tuple[float, float, float]:
+        """(low, high, span): equity strictly between the armed floors and the peak changes nothing."""
+        floors = [f for f, armed in ((self._drawdown_floor, self._state is not TradingState.HALTED),
+                                     (self._day_floor, self._day_breach is None)) if armed]  # fmt: skip
+        low = float(max(floors)) if floors else -math.inf
+        high = -math.inf if self._peak is None else float(self._peak)
+        self._quiet = (low, high, sum(abs(end) for end in (low, high) if math.isfinite(end)))
+        return self._quiet
 
     def _bounds_of(self, now: int) -> tuple[int, int]:
         """The UTC epoch-ms interval of the trading day (in ``day_tz``) that contains ``now``."""
@@ -259,6 +299,7 @@ class RiskGate:
         if new is self._state:
             return
         old, self._state, self._state_reason = self._state, new, reason
+        self._quiet = None
         event = TradingStateChanged(
             event_ms=now, known_ms=self._clock.now_ms(), old=old.value, new=new.value, reason=reason
         )

@@ -21,15 +21,16 @@ class ReplayFeed:
         self._candles = candles
         self._pace = pace_seconds
 
+    @property
+    def symbol(self) -> str:
+        return self._candles.symbol
+
     def __iter__(self) -> Iterator[CandleClosed]:
         c = self._candles
-        tf = c.timeframe_ms
+        tf, symbol, timeframe = c.timeframe_ms, c.symbol, c.timeframe
         rows = zip(*(column.tolist() for column in (c.time, *c.columns)), strict=True)
         for index, (t, o, h, lo, cl, v) in enumerate(rows):
             if self._pace and index:
                 time.sleep(self._pace)
             close = t + tf
-            yield CandleClosed(
-                event_ms=close, known_ms=close, symbol=c.symbol, timeframe=c.timeframe, time=t,
-                open=o, high=h, low=lo, close=cl, volume=v,
-            )  # fmt: skip
+            yield CandleClosed(symbol, timeframe, t, o, h, lo, cl, v, event_ms=close, known_ms=close)

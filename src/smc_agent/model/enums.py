@@ -20,13 +20,19 @@ class ConfidenceLevel(StrEnum):
 
 
 class Side(StrEnum):
+    """``sign`` is +1 for a buy, -1 for a sell: prices above the entry favour a buy.
+
+    >>> Side.BUY.sign, Side.SELL.sign
+    (1, -1)
+    """
+
+    sign: int  # a plain attribute, not a property: the trading core reads it on every fill
+
     BUY = "buy"
     SELL = "sell"
 
-    @property
-    def sign(self) -> int:
-        """+1 for a buy, -1 for a sell: prices above the entry favour a buy."""
-        return 1 if self is Side.BUY else -1
+    def __init__(self, value: str) -> None:
+        self.sign = 1 if value == "buy" else -1
 
 
 class TradingState(StrEnum):

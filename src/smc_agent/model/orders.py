@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from smc_agent.core.errors import SmcAgentError
+from smc_agent.core.fastinit import fast_init
 from smc_agent.model.enums import Side
 
 __all__ = ["Order", "OrderStatus", "OrderType"]
@@ -50,6 +51,7 @@ _NEXT = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order. ``price`` is the limit price; ``trigger`` the stop price; ``tag`` says its role
@@ -76,11 +78,21 @@ class Order:
     def active(self) -> bool:
         return self.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
-    def to(self, status: OrderStatus, *, filled: Decimal | None = None) -> Order:
+    def to(
+        self,
+        status: OrderStatus,
+        *,
+        filled: Decimal | None = None,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        trigger: Decimal | None = None,
+    ) -> Order:
+        """The order after a transition; the venue passes the quantity and prices it normalised on accepting."""
         if status not in _NEXT.get(self.status, set()):
             raise SmcAgentError(f"order {self.client_order_id}: illegal transition {self.status} -> {status}")
         # A direct call: dataclasses.replace costs several times more, and fills are a hot path.
         return Order(
-            self.client_order_id, self.symbol, self.side, self.type, self.quantity, self.price, self.trigger,
-            self.reduce_only, self.tag, self.parent, status, self.filled if filled is None else filled,
+            self.client_order_id, self.symbol, self.side, self.type, self.quantity if quantity is None else quantity,
+            self.price if price is None else price, self.trigger if trigger is None else trigger, self.reduce_only,
+            self.tag, self.parent, status, self.filled if filled is None else filled,
         )  # fmt: skip

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from smc_agent.core.events import CandleClosed, Event
+from smc_agent.core.fastinit import fast_init
 from smc_agent.engine.risk import OrderCommand
 
 __all__ = ["CancelEntry", "Command", "Enter", "Flatten", "Strategy"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Enter:
     """Open a trade: a limit entry at ``command.entry``, or at the next open when ``market``."""
@@ -24,6 +26,7 @@ class Enter:
     market: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CancelEntry:
     """Withdraw an entry that has not filled."""
@@ -32,6 +35,7 @@ class CancelEntry:
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Flatten:
     """Close the whole position in a symbol at the next open."""

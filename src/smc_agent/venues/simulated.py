@@ -59,8 +59,9 @@ reduce-only order that would increase or flip the current position.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -108,18 +109,6 @@ class _Resting:
     during: int | None = None  # open time of its symbol's candle being processed when it arrived
     ref: Decimal | None = None  # the intrabar price then (the fill that prompted it)
 
-    def reachable(self, high: float, low: float) -> bool:
-        """Could a candle with this range fill it? A float pre-check: exact fills stay in Decimal."""
-        order = self.order
-        if order.type is OrderType.MARKET:
-            return True
-        # ``ref`` matters only on the candle the order arrived in, which is evaluated regardless.
-        level = float(order.trigger if order.type is OrderType.STOP else order.price)  # type: ignore[arg-type]
-        buying = order.side is Side.BUY
-        if order.type is OrderType.STOP:
-            return high >= level if buying else low <= level
-        return low <= level if buying else high >= level
-
 
 class SimulatedVenue:
     """Orders rest here until a candle fills them; see the module docstring for every rule."""
@@ -138,6 +127,10 @@ class SimulatedVenue:
         self._fees = fees
         self._slippage = slippage
         self._book: dict[str, _Resting] = {}  # active orders, in submission order
+        # Per symbol, (a, b): a candle can fill a resting order only if its low <= a or its high >= b.
+        # Recomputed when the symbol's next candle arrives after its orders changed (``_stale``).
+        self._reach: dict[str, tuple[float, float]] = {}
+        self._stale: set[str] = set()
         self._ids: set[str] = set()  # every id ever submitted
         self._positions: dict[str, Decimal] = {}
         self._last_close: dict[str, float] = {}  # converted to Decimal only when a market order needs it
@@ -165,12 +158,14 @@ class SimulatedVenue:
             rejected = order.to(OrderStatus.REJECTED)
             self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=rejected, reason=checked))
             return rejected
-        accepted = checked.to(OrderStatus.ACCEPTED)
+        quantity, price, trigger = checked
+        accepted = order.to(OrderStatus.ACCEPTED, quantity=quantity, price=price, trigger=trigger)
         self._seq += 1
         resting = _Resting(accepted, self._seq, self._watermark)
         if self._candle is not None and self._candle.symbol == order.symbol:
             resting.during, resting.ref = self._candle.time, self._intrabar or to_decimal(self._candle.open)
         self._book[order.client_order_id] = resting
+        self._stale.add(order.symbol)
         self._bus.publish(OrderAccepted(event_ms=now, known_ms=now, order=accepted))
         return accepted
 
@@ -179,6 +174,7 @@ class SimulatedVenue:
         resting = self._book.pop(client_order_id, None)
         if resting is None:
             return False
+        self._stale.add(resting.order.symbol)
         now = self._clock.now_ms()
         cancelled = resting.order.to(OrderStatus.CANCELLED)
         self._bus.publish(OrderCancelled(event_ms=now, known_ms=now, order=cancelled, reason=reason))
@@ -202,8 +198,10 @@ class SimulatedVenue:
         self._last_open[candle.symbol] = candle.time
         self._watermark = candle.time if self._watermark is None else max(self._watermark, candle.time)
         # Most candles reach no resting order (stops and targets sit away from price): skip them.
-        symbol, high, low = candle.symbol, candle.high, candle.low
-        if any(r.order.symbol == symbol and r.reachable(high, low) for r in self._book.values()):
+        if candle.symbol in self._stale:
+            self._update_reach(candle.symbol)
+        reach = self._reach.get(candle.symbol)
+        if reach is not None and (candle.low <= reach[0] or candle.high >= reach[1]):
             self._candle, self._intrabar = candle, None
             try:
                 self._evaluate(candle)
@@ -273,6 +271,7 @@ class SimulatedVenue:
             resting.order = after
         else:
             del self._book[order.client_order_id]
+            self._stale.add(order.symbol)
         self._positions[order.symbol] = self.position(order.symbol) + order.side.sign * quantity
         self._intrabar = base
         now = self._clock.now_ms()
@@ -292,6 +291,28 @@ class SimulatedVenue:
             if self._live(r) and self._reducible(r.order) <= 0:
                 self.cancel(r.order.client_order_id, POSITION_CLOSED)
 
+    def _update_reach(self, symbol: str) -> None:
+        """Recompute the symbol's reach from its resting orders: a float pre-check, exact fills stay Decimal."""
+        self._stale.discard(symbol)
+        falls, rises, any_order = -math.inf, math.inf, False
+        for r in self._book.values():
+            order = r.order
+            if order.symbol != symbol:
+                continue
+            any_order = True
+            if order.type is OrderType.MARKET:
+                falls = math.inf
+                continue
+            level = float(order.trigger if order.type is OrderType.STOP else order.price)  # type: ignore[arg-type]
+            if (order.side is Side.SELL) == (order.type is OrderType.STOP):  # sell stop, buy limit: low reaches
+                falls = max(falls, level)
+            else:
+                rises = min(rises, level)
+        if any_order:
+            self._reach[symbol] = (falls, rises)
+        else:
+            self._reach.pop(symbol, None)
+
     def _reducible(self, order: Order) -> Decimal:
         """How much of the position ``order`` could close: 0 when flat or on the position's side."""
         held = self.position(order.symbol)
@@ -299,8 +320,8 @@ class SimulatedVenue:
 
     # -- validation -------------------------------------------------------------------------------
 
-    def _validate(self, order: Order) -> Order | str:
-        """The normalised order, or the rejection reason (its rule, then the detail)."""
+    def _validate(self, order: Order) -> tuple[Decimal, Decimal | None, Decimal | None] | str:
+        """The normalised quantity, price and trigger, or the rejection reason (its rule, then the detail)."""
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
             return f"{RejectRule.UNKNOWN_SYMBOL}: {order.symbol!r} is not an instrument of this venue"
@@ -312,18 +333,16 @@ class SimulatedVenue:
                 f"{RejectRule.LOT_SIZE}: quantity {order.quantity} rounds down to {quantity}, "
                 f"not a positive multiple of the lot size {instrument.lot_size}"
             )
-        checked = replace(order, quantity=quantity)
-        up = Rounding.UP if order.side is Side.BUY else Rounding.DOWN
-        down = Rounding.DOWN if order.side is Side.BUY else Rounding.UP
+        price, trigger = order.price, order.trigger
         if order.type is OrderType.LIMIT:
-            if order.price is None:
+            if price is None:
                 return f"{RejectRule.MISSING_PRICE}: a limit order needs a price"
-            checked = replace(checked, price=instrument.round_price(order.price, down))
+            price = instrument.round_price(price, Rounding.DOWN if order.side is Side.BUY else Rounding.UP)
         elif order.type is OrderType.STOP:
-            if order.trigger is None:
+            if trigger is None:
                 return f"{RejectRule.MISSING_TRIGGER}: a stop order needs a trigger price"
-            checked = replace(checked, trigger=instrument.round_price(order.trigger, up))
-        level = checked.price if order.type is OrderType.LIMIT else checked.trigger
+            trigger = instrument.round_price(trigger, Rounding.UP if order.side is Side.BUY else Rounding.DOWN)
+        level = price if order.type is OrderType.LIMIT else trigger
         if order.type is not OrderType.MARKET and (level is None or level <= 0):
             return f"{RejectRule.PRICE_NOT_POSITIVE}: {order.type} price {level} after rounding to the tick"
         last = self._last_close.get(order.symbol)
@@ -339,7 +358,7 @@ class SimulatedVenue:
                 return f"{RejectRule.REDUCE_ONLY_INCREASE}: {order.side} {quantity} with a position of {held}"
             if quantity > abs(held):
                 return f"{RejectRule.REDUCE_ONLY_FLIP}: {order.side} {quantity} with a position of {held}"
-        return checked
+        return quantity, price, trigger
 
 
 def _due(resting: _Resting, open_ms: int) -> bool:
