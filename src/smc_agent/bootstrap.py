@@ -104,10 +104,11 @@ class System:
 
     def run(self, after_candle: Callable[[CandleClosed], None] | None = None) -> None:
         """Drive the kernel with every candle of the feed; ``after_candle(candle)`` follows each."""
+        advance, publish, on_candle = self.clock.advance_to, self.bus.publish, self.kernel.on_candle
         for candle in self.feed:
-            self.clock.advance_to(candle.event_ms)
-            self.bus.publish(candle)
-            self.kernel.on_candle(candle)
+            advance(candle.event_ms)
+            publish(candle)
+            on_candle(candle)
             if after_candle is not None:
                 after_candle(candle)
 

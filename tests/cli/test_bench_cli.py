@@ -1,4 +1,4 @@
-"""``smc-agent bench detect`` prints the figures it promises (a smoke test: speed is never asserted)."""
+"""``smc-agent bench detect`` and ``bench backtest`` print the figures they promise (speed is never asserted)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,28 @@ def test_bad_sizes_are_refused() -> None:
     result = CliRunner().invoke(app, ["bench", "detect", "--candles", "10k"])
     assert result.exit_code == 2
     assert "--candles" in result.stderr
+
+
+def test_backtest_benchmark_compares_the_same_trades(shared_data_path: Callable[[str], Path]) -> None:
+    """Both engines must trade (almost) every SMA cross, or the ratio compares different work."""
+    source = shared_data_path("crypto/BTC-PERP_1m_2022-01.csv")
+    result = CliRunner().invoke(
+        app, ["bench", "backtest", "--candles", "20000", "--repeats", "2", "--data", str(source), "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["candles"] == 20_000
+    assert len(report["sma_seconds_runs"]) == len(report["backtesting_py_seconds_runs"]) == 2
+    assert min(report["sma_seconds"], report["backtesting_py_seconds"]) > 0
+    assert report["ratio_vs_backtesting_py"] == report["sma_seconds"] / report["backtesting_py_seconds"]
+    # A 10/30 cross on 1m BTC flips several hundred times in 20,000 candles; the counts may differ
+    # only by the crosses where the averages tie.
+    assert report["backtesting_py_trades"] > 500
+    assert abs(report["sma_trades"] - report["backtesting_py_trades"]) <= 0.02 * report["backtesting_py_trades"]
+    assert min(report["peak_rss_mb"], report["smc_seconds"]) > 0
+
+
+def test_backtest_benchmark_needs_a_repeat() -> None:
+    result = CliRunner().invoke(app, ["bench", "backtest", "--repeats", "0"])
+    assert result.exit_code == 2
+    assert "--repeats" in result.stderr

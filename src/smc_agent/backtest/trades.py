@@ -15,7 +15,8 @@ result can be journalled and compared exactly; the statistics convert to float w
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import overload
@@ -125,7 +126,7 @@ class EquityCurve(Sequence[EquityPoint], ABC):
     __slots__ = ("times",)
 
     def __init__(self) -> None:
-        self.times: list[int] = []
+        self.times: MutableSequence[int] = []
 
     @abstractmethod
     def floats(self) -> npt.NDArray[np.float64]:
@@ -220,8 +221,10 @@ class MarkedCurve(EquityCurve):
 
     def __init__(self) -> None:
         super().__init__()
-        self._marks: list[float] = []
-        self._held: list[int] = []  # per point: its index in _holdings
+        # Typed arrays: no object per point, and numpy reads them without copying element by element.
+        self.times = array("q")
+        self._marks = array("d")
+        self._held = array("q")  # per point: its index in _holdings
         self._holdings: list[tuple[Decimal, Decimal, Decimal]] = []
 
     def hold(self, balance: Decimal, quantity: Decimal, average_price: Decimal) -> None:

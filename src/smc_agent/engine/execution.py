@@ -17,9 +17,9 @@ from decimal import Decimal
 from smc_agent.core.bus import EventBus
 from smc_agent.core.events import OrderFilled
 from smc_agent.engine.risk import OrderCommand
-from smc_agent.model.enums import Side
-from smc_agent.model.instrument import Instrument, Rounding
-from smc_agent.model.orders import Order, OrderStatus, OrderType
+from smc_agent.model.enums import BUY, SELL
+from smc_agent.model.instrument import DOWN, UP, Instrument
+from smc_agent.model.orders import FILLED, LIMIT, MARKET, STOP, Order
 from smc_agent.venues import Venue
 
 __all__ = ["Execution", "ExecutionConfig"]
@@ -59,7 +59,7 @@ class Execution:
             entry_id,
             command.symbol,
             command.side,
-            OrderType.MARKET if market else OrderType.LIMIT,
+            MARKET if market else LIMIT,
             quantity,
             price=None if market else command.entry,
         )
@@ -76,14 +76,14 @@ class Execution:
         position = self._venue.position(symbol)
         if position:
             self._flattens += 1
-            side = Side.SELL if position > 0 else Side.BUY
-            order = Order(f"flatten:{symbol}:{self._flattens}", symbol, side, OrderType.MARKET, abs(position),
+            side = SELL if position > 0 else BUY
+            order = Order(f"flatten:{symbol}:{self._flattens}", symbol, side, MARKET, abs(position),
                           reduce_only=True, tag="flatten")  # fmt: skip
             self._venue.submit(order)
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order
-        if order.status is not OrderStatus.FILLED:
+        if order.status is not FILLED:
             return
         if order.tag == "entry" and order.client_order_id in self._brackets:
             self._protect(self._brackets[order.client_order_id], order)
@@ -92,7 +92,7 @@ class Execution:
 
     def _protect(self, bracket: _Bracket, entry: Order) -> None:
         command = bracket.command
-        exit_side = Side.SELL if command.side is Side.BUY else Side.BUY
+        exit_side = SELL if command.side is BUY else BUY
         self._stop(bracket, entry, command.stop, entry.quantity)
         instrument = self._instruments[command.symbol]
         targets = command.targets
@@ -104,7 +104,7 @@ class Execution:
             legs = [("tp1", targets[0], entry.quantity)]
         for tag, price, qty in legs:
             self._venue.submit(
-                Order(f"{command.signal_id}:{tag}", command.symbol, exit_side, OrderType.LIMIT, qty, price=price,
+                Order(f"{command.signal_id}:{tag}", command.symbol, exit_side, LIMIT, qty, price=price,
                       reduce_only=True, tag=tag, parent=entry.client_order_id)
             )  # fmt: skip
 
@@ -119,12 +119,10 @@ class Execution:
         command = bracket.command
         bracket.stops += 1
         bracket.stop_id = f"{command.signal_id}:stop{bracket.stops}"
-        exit_side = Side.SELL if command.side is Side.BUY else Side.BUY
+        exit_side = SELL if command.side is BUY else BUY
         # A protective stop rounds away from the market it protects (see Instrument).
-        trigger = self._instruments[command.symbol].round_price(
-            price, Rounding.DOWN if exit_side is Side.SELL else Rounding.UP
-        )
+        trigger = self._instruments[command.symbol].round_price(price, DOWN if exit_side is SELL else UP)
         self._venue.submit(
-            Order(bracket.stop_id, command.symbol, exit_side, OrderType.STOP, qty, trigger=trigger, reduce_only=True,
+            Order(bracket.stop_id, command.symbol, exit_side, STOP, qty, trigger=trigger, reduce_only=True,
                   tag="stop", parent=parent or source.client_order_id)
         )  # fmt: skip

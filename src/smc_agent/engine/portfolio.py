@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from smc_agent.core.bus import EventBus
 from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
-from smc_agent.model.enums import Side
+from smc_agent.model.enums import BUY, SELL, Side
 from smc_agent.model.instrument import to_decimal
 
 __all__ = ["Portfolio", "Position", "value_of"]
@@ -69,7 +69,7 @@ class Portfolio:
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
         """Symbol -> (side, quantity, notional at the last mark) for every non-flat position."""
         return {
-            symbol: (Side.BUY if p.quantity > 0 else Side.SELL, abs(p.quantity), abs(p.quantity) * p.mark)
+            symbol: (BUY if p.quantity > 0 else SELL, abs(p.quantity), abs(p.quantity) * p.mark)
             for symbol, p in self.positions.items()
             if p.quantity
         }
@@ -131,16 +131,13 @@ class Portfolio:
         self.revision += 1
         self._balance_f = float(self.balance)
         self._open_f = [(p, float(p.quantity), float(p.average_price)) for p in self.positions.values() if p.quantity]
-        at = {"event_ms": fill.event_ms, "known_ms": fill.known_ms}
-        side = None if new == 0 else (Side.BUY if new > 0 else Side.SELL)
+        side = None if new == 0 else (BUY if new > 0 else SELL)
+        at, known = fill.event_ms, fill.known_ms
+        moved = PositionChanged(
+            event_ms=at, known_ms=known, symbol=order.symbol, side=side, quantity=abs(new),
+            average_price=position.average_price, realized=realized,
+        )  # fmt: skip
+        self._bus.publish(moved)
         self._bus.publish(
-            PositionChanged(
-                symbol=order.symbol,
-                side=side,
-                quantity=abs(new),
-                average_price=position.average_price,
-                realized=realized,
-                **at,
-            )
+            BalanceChanged(event_ms=at, known_ms=known, balance=self.balance, change=change, reason="fill")
         )
-        self._bus.publish(BalanceChanged(balance=self.balance, change=change, reason="fill", **at))

@@ -24,7 +24,7 @@ as :class:`~smc_agent.core.events.TradingStateChanged`. The time comes from the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
@@ -39,8 +39,8 @@ from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateCha
 from smc_agent.core.fastinit import fast_init
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.risk_config import RiskConfig
-from smc_agent.model.enums import Side, TradingState
-from smc_agent.model.instrument import Instrument, Rounding
+from smc_agent.model.enums import BUY, SELL, Side, TradingState
+from smc_agent.model.instrument import DOWN, UP, Instrument
 
 __all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
 
@@ -136,6 +136,7 @@ class RiskGate:
                 raise ConfigError(f"{symbol!r} maps to the instrument {instrument.symbol!r}", key="instruments")
         self._config = config
         self._instruments = dict(instruments)
+        self._groups = {symbol: config.groups_of(symbol) for symbol in instruments}
         self._clock = clock
         self._bus = bus
         self._account = account
@@ -183,16 +184,16 @@ class RiskGate:
         if isinstance(sized, str):
             return self._deny(command, RiskLayer.TRADE, sized, now)
         quantity, notional, stop = sized
-        layers: tuple[tuple[RiskLayer, Callable[[], str | None]], ...] = (
-            (RiskLayer.SYMBOL, lambda: self._symbol_denial(command.symbol, now)),
-            (RiskLayer.PORTFOLIO, lambda: self._portfolio_denial(command, notional, equity)),
-            (RiskLayer.DAY, self._day_denial),
-            (RiskLayer.ACCOUNT, self._account_denial),
-        )
-        for layer, denial in layers:
-            reason = denial()
-            if reason is not None:
-                return self._deny(command, layer, reason, now)
+        # The remaining layers in order; the first denial wins and later layers are not evaluated.
+        layer, reason = RiskLayer.SYMBOL, self._symbol_denial(command.symbol, now)
+        if reason is None:
+            layer, reason = RiskLayer.PORTFOLIO, self._portfolio_denial(command, notional, equity)
+        if reason is None:
+            layer, reason = RiskLayer.DAY, self._day_denial()
+        if reason is None:
+            layer, reason = RiskLayer.ACCOUNT, self._account_denial()
+        if reason is not None:
+            return self._deny(command, layer, reason, now)
         self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
         return RiskDecision(True, quantity, stop=stop)
 
@@ -333,10 +334,10 @@ class RiskGate:
             return f"entry {entry} on {symbol} is not a positive price"
         if stop == entry:
             return f"stop {stop} equals the entry on {symbol}: the risk per unit must not be zero"
-        above, below = ("above", "below") if side is Side.BUY else ("below", "above")
+        above, below = ("above", "below") if side is BUY else ("below", "above")
         # Size from the stop as it will rest at the venue: rounded to the tick away from the entry
         # (see Instrument), so the money at risk never exceeds the budget.
-        stop = instrument.round_price(stop, Rounding.DOWN if side is Side.BUY else Rounding.UP)
+        stop = instrument.round_price(stop, DOWN if side is BUY else UP)
         distance = (entry - stop) * side.sign
         if distance == 0:
             return f"stop {command.stop} rounds to the entry {entry} on {symbol}: the risk per unit must not be zero"
@@ -400,7 +401,7 @@ class RiskGate:
                 f"= {_fmt(total)} over equity {_fmt(equity)} (max {_fmt(config.max_total_exposure)}×)"
             )
         cap = config.max_same_direction_per_group
-        for group in config.groups_of(symbol):
+        for group in self._groups.get(symbol, ()):
             same = sorted(s for s in group if s != symbol and s in positions and positions[s][0] is command.side)
             if len(same) >= cap:
                 return (
@@ -423,7 +424,7 @@ class RiskGate:
         """An exit passes in every state, for the whole open position, if it reduces one."""
         position = self._account.open_positions().get(command.symbol)
         if position is None or position[0] is command.side:
-            opposite = Side.SELL if command.side is Side.BUY else Side.BUY
+            opposite = SELL if command.side is BUY else BUY
             reason = f"reduce-only {command.side.name} on {command.symbol} has no {opposite.name} position to reduce"
             return self._deny(command, RiskLayer.TRADE, reason, now)
         return RiskDecision(True, position[1])

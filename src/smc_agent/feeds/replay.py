@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
@@ -28,9 +29,16 @@ class ReplayFeed:
     def __iter__(self) -> Iterator[CandleClosed]:
         c = self._candles
         tf, symbol, timeframe = c.timeframe_ms, c.symbol, c.timeframe
-        rows = zip(*(column.tolist() for column in (c.time, *c.columns)), strict=True)
-        for index, (t, o, h, lo, cl, v) in enumerate(rows):
-            if self._pace and index:
-                time.sleep(self._pace)
-            close = t + tf
-            yield CandleClosed(symbol, timeframe, t, o, h, lo, cl, v, event_ms=close, known_ms=close)
+        rows: Iterator[tuple[Any, ...]] = zip(*(column.tolist() for column in (c.time, *c.columns)), strict=True)
+        if self._pace:
+            rows = _paced(rows, self._pace)
+        for t, o, h, lo, cl, v in rows:
+            yield CandleClosed(t + tf, t + tf, symbol, timeframe, t, o, h, lo, cl, v)
+
+
+def _paced(rows: Iterator[tuple[Any, ...]], seconds: float) -> Iterator[tuple[Any, ...]]:
+    """The rows with a sleep between each two."""
+    for index, row in enumerate(rows):
+        if index:
+            time.sleep(seconds)
+        yield row

@@ -21,13 +21,18 @@ from enum import Enum
 
 from smc_agent.core.errors import ConfigError
 
-__all__ = ["Instrument", "Rounding", "to_decimal"]
+__all__ = ["DOWN", "UP", "Instrument", "Rounding", "to_decimal"]
 
 
 class Rounding(Enum):
     DOWN = ROUND_FLOOR
     UP = ROUND_CEILING
     NEAREST = ROUND_HALF_EVEN
+
+
+# Module constants for the hot paths (see smc_agent.model.enums on why).
+UP, DOWN = Rounding.UP, Rounding.DOWN
+_MODES = {rounding: rounding.value for rounding in Rounding}
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
@@ -56,13 +61,14 @@ class Instrument:
         return _to_step(to_decimal(price), self.tick_size, rounding, self._unit_tick)
 
     def round_qty(self, qty: float | Decimal) -> Decimal:
-        return _to_step(to_decimal(qty), self.lot_size, Rounding.DOWN, self._unit_lot)
+        return _to_step(to_decimal(qty), self.lot_size, DOWN, self._unit_lot)
 
 
 def _to_step(value: Decimal, step: Decimal, rounding: Rounding, unit: bool) -> Decimal:
+    mode = _MODES[rounding]  # not rounding.value: an enum property, slow on the hot path
     if unit:  # one quantize rounds to the step: the same value and exponent, five times faster
-        return value.quantize(step, rounding=rounding.value)
-    steps = (value / step).to_integral_value(rounding=rounding.value)
+        return value.quantize(step, rounding=mode)
+    steps = (value / step).to_integral_value(rounding=mode)
     return (steps * step).quantize(step)
 
 

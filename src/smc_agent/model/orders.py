@@ -20,7 +20,10 @@ from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.fastinit import fast_init
 from smc_agent.model.enums import Side
 
-__all__ = ["Order", "OrderStatus", "OrderType"]
+__all__ = [
+    "ACCEPTED", "CANCELLED", "EXPIRED", "FILLED", "LIMIT", "MARKET", "NEW", "PARTIALLY_FILLED", "REJECTED", "STOP",
+    "Order", "OrderStatus", "OrderType",
+]  # fmt: skip
 
 
 class OrderType(StrEnum):
@@ -39,15 +42,25 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# Module constants for the hot paths (see smc_agent.model.enums on why).
+MARKET, LIMIT, STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
+NEW, ACCEPTED, PARTIALLY_FILLED = OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED
+FILLED, CANCELLED, REJECTED, EXPIRED = (
+    OrderStatus.FILLED,
+    OrderStatus.CANCELLED,
+    OrderStatus.REJECTED,
+    OrderStatus.EXPIRED,
+)
+
 _NEXT = {
-    OrderStatus.NEW: {OrderStatus.ACCEPTED, OrderStatus.REJECTED},
-    OrderStatus.ACCEPTED: {
-        OrderStatus.PARTIALLY_FILLED,
-        OrderStatus.FILLED,
-        OrderStatus.CANCELLED,
-        OrderStatus.EXPIRED,
+    NEW: {ACCEPTED, REJECTED},
+    ACCEPTED: {
+        PARTIALLY_FILLED,
+        FILLED,
+        CANCELLED,
+        EXPIRED,
     },
-    OrderStatus.PARTIALLY_FILLED: {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED},
+    PARTIALLY_FILLED: {PARTIALLY_FILLED, FILLED, CANCELLED},
 }
 
 
@@ -67,7 +80,7 @@ class Order:
     reduce_only: bool = False
     tag: str = "entry"
     parent: str | None = None
-    status: OrderStatus = OrderStatus.NEW
+    status: OrderStatus = NEW
     filled: Decimal = Decimal(0)
 
     @property
@@ -76,7 +89,7 @@ class Order:
 
     @property
     def active(self) -> bool:
-        return self.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        return self.status in (ACCEPTED, PARTIALLY_FILLED)
 
     def to(
         self,
@@ -88,7 +101,7 @@ class Order:
         trigger: Decimal | None = None,
     ) -> Order:
         """The order after a transition; the venue passes the quantity and prices it normalised on accepting."""
-        if status not in _NEXT.get(self.status, set()):
+        if status not in _NEXT.get(self.status, ()):
             raise SmcAgentError(f"order {self.client_order_id}: illegal transition {self.status} -> {status}")
         # A direct call: dataclasses.replace costs several times more, and fills are a hot path.
         return Order(

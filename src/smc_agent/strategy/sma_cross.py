@@ -13,7 +13,7 @@ from collections import deque
 
 from smc_agent.core.events import CandleClosed, Event
 from smc_agent.engine.risk import OrderCommand
-from smc_agent.model.enums import Side
+from smc_agent.model.enums import BUY, SELL
 from smc_agent.model.instrument import to_decimal
 from smc_agent.strategy.base import Command, Enter, Flatten
 
@@ -25,9 +25,9 @@ class SmaCross:
         if not 0 < fast < slow:
             raise ValueError(f"need 0 < fast < slow, got {fast} and {slow}")
         self.symbol = symbol
-        self._fast, self._slow, self._stop = fast, slow, stop_fraction
+        self._fast, self._slow, self._stop = fast, slow, to_decimal(stop_fraction)
         self._closes: deque[float] = deque(maxlen=slow)
-        self._sums = [0.0, 0.0]
+        self._fast_sum = self._slow_sum = 0.0
         self._above: bool | None = None
         self._count = 0
 
@@ -38,32 +38,26 @@ class SmaCross:
         """The cross alone decides; fills need no reaction."""
 
     def on_candle(self, candle: CandleClosed) -> list[Command]:
-        closes = self._closes
-        if len(closes) == self._slow:
-            self._sums[1] -= closes[0]
-        if len(closes) >= self._fast:
-            self._sums[0] -= closes[-self._fast]
-        closes.append(candle.close)
-        self._sums[0] += candle.close
-        self._sums[1] += candle.close
-        if len(closes) < self._slow:
+        closes, close, fast, slow = self._closes, candle.close, self._fast, self._slow
+        held = len(closes)
+        # Running sums: drop the close leaving each window, then add the new one (in that order, always).
+        fast_sum = (self._fast_sum - closes[-fast] if held >= fast else self._fast_sum) + close
+        slow_sum = (self._slow_sum - closes[0] if held == slow else self._slow_sum) + close
+        self._fast_sum, self._slow_sum = fast_sum, slow_sum
+        closes.append(close)
+        if held + 1 < slow:
             return []
-        above = self._sums[0] / self._fast > self._sums[1] / self._slow
+        above = fast_sum / fast > slow_sum / slow
         crossed = self._above is not None and above != self._above
         self._above = above
         if not crossed:
             return []
         self._count += 1
-        side = Side.BUY if above else Side.SELL
+        side = BUY if above else SELL
         price = to_decimal(candle.close)
-        risk = price * to_decimal(self._stop)
+        risk = side.sign * price * self._stop
+        stop, target = price - risk, price + 3 * risk
         command = OrderCommand(
-            symbol=self.symbol,
-            side=side,
-            entry=price,
-            stop=price - side.sign * risk,
-            targets=(price + side.sign * 3 * risk,),
-            signal_id=f"sma:{self.symbol}:{self._count}",
-            setup="sma_cross",
+            self.symbol, side, price, stop, (target,), f"sma:{self.symbol}:{self._count}", "sma_cross"
         )
         return [Flatten(self.symbol, "opposite cross"), Enter(command, market=True)]

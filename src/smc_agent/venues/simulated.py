@@ -47,6 +47,8 @@ reduce-only order that would increase or flip the current position.
 >>> from smc_agent.core.bus import EventBus
 >>> from smc_agent.core.clock import SimulatedClock
 >>> from smc_agent.venues.costs import FeeModel, FixedBpsSlippage
+>>> from smc_agent.model.enums import Side
+>>> from smc_agent.model.orders import OrderType
 >>> venue = SimulatedVenue(EventBus(), SimulatedClock(), {"X": Instrument("X", Decimal("0.1"), Decimal("1"))},
 ...                        FeeModel(Decimal(0), Decimal(10)), FixedBpsSlippage(Decimal(0)))
 >>> venue.submit(Order("o-1", "X", Side.BUY, OrderType.MARKET, Decimal("2"))).status
@@ -76,15 +78,27 @@ from smc_agent.core.events import (
     OrderRejected,
     OrderSubmitted,
 )
-from smc_agent.model.enums import Side
-from smc_agent.model.instrument import Instrument, Rounding, to_decimal
-from smc_agent.model.orders import Order, OrderStatus, OrderType
+from smc_agent.model.enums import BUY, SELL
+from smc_agent.model.instrument import DOWN, UP, Instrument, to_decimal
+from smc_agent.model.orders import (
+    ACCEPTED,
+    CANCELLED,
+    FILLED,
+    LIMIT,
+    MARKET,
+    NEW,
+    PARTIALLY_FILLED,
+    REJECTED,
+    STOP,
+    Order,
+)
 from smc_agent.venues.costs import FeeModel, SlippageModel
 
 __all__ = ["POSITION_CLOSED", "RejectRule", "SimulatedVenue"]
 
 POSITION_CLOSED = "position closed"
-_RANK = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
+_RANK = {MARKET: 0, STOP: 1, LIMIT: 2}
+_ZERO = Decimal(0)
 
 
 class RejectRule(StrEnum):
@@ -148,18 +162,18 @@ class SimulatedVenue:
         A rejection is an event, not an exception; only an order that is not NEW raises (SmcAgentError),
         because resubmitting an order object is a bug in the caller, not a market condition.
         """
-        if order.status is not OrderStatus.NEW:
+        if order.status is not NEW:
             raise SmcAgentError(f"order {order.client_order_id}: only a new order can be submitted, not {order.status}")
         checked = self._validate(order)
         self._ids.add(order.client_order_id)
         now = self._clock.now_ms()
         self._bus.publish(OrderSubmitted(event_ms=now, known_ms=now, order=order))
         if isinstance(checked, str):
-            rejected = order.to(OrderStatus.REJECTED)
+            rejected = order.to(REJECTED)
             self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=rejected, reason=checked))
             return rejected
         quantity, price, trigger = checked
-        accepted = order.to(OrderStatus.ACCEPTED, quantity=quantity, price=price, trigger=trigger)
+        accepted = order.to(ACCEPTED, quantity=quantity, price=price, trigger=trigger)
         self._seq += 1
         resting = _Resting(accepted, self._seq, self._watermark)
         if self._candle is not None and self._candle.symbol == order.symbol:
@@ -176,7 +190,7 @@ class SimulatedVenue:
             return False
         self._stale.add(resting.order.symbol)
         now = self._clock.now_ms()
-        cancelled = resting.order.to(OrderStatus.CANCELLED)
+        cancelled = resting.order.to(CANCELLED)
         self._bus.publish(OrderCancelled(event_ms=now, known_ms=now, order=cancelled, reason=reason))
         return True
 
@@ -186,21 +200,21 @@ class SimulatedVenue:
 
     def position(self, symbol: str) -> Decimal:
         """The signed net quantity filled here: > 0 long, < 0 short, 0 flat."""
-        return self._positions.get(symbol, Decimal(0))
+        return self._positions.get(symbol, _ZERO)
 
     def on_candle(self, candle: CandleClosed) -> None:
         """Fill what ``candle`` fills, in the order the module docstring states."""
-        last = self._last_open.get(candle.symbol)
-        if last is not None and candle.time <= last:
-            raise SmcAgentError(
-                f"{candle.symbol}: candles must arrive in time order, got open {candle.time} after {last}"
-            )
-        self._last_open[candle.symbol] = candle.time
-        self._watermark = candle.time if self._watermark is None else max(self._watermark, candle.time)
+        symbol, opened = candle.symbol, candle.time
+        last = self._last_open.get(symbol)
+        if last is not None and opened <= last:
+            raise SmcAgentError(f"{symbol}: candles must arrive in time order, got open {opened} after {last}")
+        self._last_open[symbol] = opened
+        if self._watermark is None or opened > self._watermark:
+            self._watermark = opened
         # Most candles reach no resting order (stops and targets sit away from price): skip them.
-        if candle.symbol in self._stale:
-            self._update_reach(candle.symbol)
-        reach = self._reach.get(candle.symbol)
+        if symbol in self._stale:
+            self._update_reach(symbol)
+        reach = self._reach.get(symbol)
         if reach is not None and (candle.low <= reach[0] or candle.high >= reach[1]):
             self._candle, self._intrabar = candle, None
             try:
@@ -234,7 +248,7 @@ class SimulatedVenue:
                 for r in self._book.values()
                 if r.during == candle.time
                 and r.order.symbol == candle.symbol
-                and r.order.type is OrderType.STOP
+                and r.order.type is STOP
                 and r.seq not in evaluated
             ]
             if not fresh:
@@ -258,15 +272,11 @@ class SimulatedVenue:
             if quantity <= 0:
                 self.cancel(order.client_order_id, POSITION_CLOSED)
                 return
-        maker = order.type is OrderType.LIMIT
+        maker = order.type is LIMIT
         raw = base if maker else base + self._slippage.per_unit(order.side, base, candle)
-        price = self._instruments[order.symbol].round_price(
-            raw, Rounding.UP if order.side is Side.BUY else Rounding.DOWN
-        )
+        price = self._instruments[order.symbol].round_price(raw, UP if order.side is BUY else DOWN)
         filled = order.filled + quantity
-        after = order.to(
-            OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED, filled=filled
-        )
+        after = order.to(FILLED if filled == order.quantity else PARTIALLY_FILLED, filled=filled)
         if after.active:
             resting.order = after
         else:
@@ -300,11 +310,11 @@ class SimulatedVenue:
             if order.symbol != symbol:
                 continue
             any_order = True
-            if order.type is OrderType.MARKET:
+            if order.type is MARKET:
                 falls = math.inf
                 continue
-            level = float(order.trigger if order.type is OrderType.STOP else order.price)  # type: ignore[arg-type]
-            if (order.side is Side.SELL) == (order.type is OrderType.STOP):  # sell stop, buy limit: low reaches
+            level = float(order.trigger if order.type is STOP else order.price)  # type: ignore[arg-type]
+            if (order.side is SELL) == (order.type is STOP):  # sell stop, buy limit: low reaches
                 falls = max(falls, level)
             else:
                 rises = min(rises, level)
@@ -334,24 +344,25 @@ class SimulatedVenue:
                 f"not a positive multiple of the lot size {instrument.lot_size}"
             )
         price, trigger = order.price, order.trigger
-        if order.type is OrderType.LIMIT:
+        if order.type is LIMIT:
             if price is None:
                 return f"{RejectRule.MISSING_PRICE}: a limit order needs a price"
-            price = instrument.round_price(price, Rounding.DOWN if order.side is Side.BUY else Rounding.UP)
-        elif order.type is OrderType.STOP:
+            price = instrument.round_price(price, DOWN if order.side is BUY else UP)
+        elif order.type is STOP:
             if trigger is None:
                 return f"{RejectRule.MISSING_TRIGGER}: a stop order needs a trigger price"
-            trigger = instrument.round_price(trigger, Rounding.UP if order.side is Side.BUY else Rounding.DOWN)
-        level = price if order.type is OrderType.LIMIT else trigger
-        if order.type is not OrderType.MARKET and (level is None or level <= 0):
+            trigger = instrument.round_price(trigger, UP if order.side is BUY else DOWN)
+        level = price if order.type is LIMIT else trigger
+        if order.type is not MARKET and (level is None or level <= 0):
             return f"{RejectRule.PRICE_NOT_POSITIVE}: {order.type} price {level} after rounding to the tick"
-        last = self._last_close.get(order.symbol)
-        reference = level if order.type is not OrderType.MARKET else None if last is None else to_decimal(last)
-        if reference is not None and quantity * reference < instrument.min_notional:
-            return (
-                f"{RejectRule.MIN_NOTIONAL}: {quantity} x {reference} = {quantity * reference} "
-                f"< {instrument.min_notional}"
-            )
+        if instrument.min_notional:
+            last = self._last_close.get(order.symbol)
+            reference = level if order.type is not MARKET else None if last is None else to_decimal(last)
+            if reference is not None and quantity * reference < instrument.min_notional:
+                return (
+                    f"{RejectRule.MIN_NOTIONAL}: {quantity} x {reference} = {quantity * reference} "
+                    f"< {instrument.min_notional}"
+                )
         if order.reduce_only:
             held = self.position(order.symbol)
             if held * order.side.sign >= 0:
@@ -367,19 +378,19 @@ def _due(resting: _Resting, open_ms: int) -> bool:
 
 def _at_open(order: Order, opening: Decimal) -> Decimal | None:
     """The open, when ``order`` fills at it: a market, a stop gapped through, a limit opened through."""
-    if order.type is OrderType.MARKET:
+    if order.type is MARKET:
         return opening
-    level = order.trigger if order.type is OrderType.STOP else order.price
+    level = order.trigger if order.type is STOP else order.price
     assert level is not None  # validated on submission
-    beyond = opening <= level if (order.side is Side.SELL) == (order.type is OrderType.STOP) else opening >= level
+    beyond = opening <= level if (order.side is SELL) == (order.type is STOP) else opening >= level
     return opening if beyond else None
 
 
 def _touched(order: Order, high: Decimal, low: Decimal) -> Decimal | None:
     """The order's own level when the candle's range reaches it (stops and limits only)."""
-    if order.type is OrderType.MARKET:
+    if order.type is MARKET:
         return None
-    level = order.trigger if order.type is OrderType.STOP else order.price
+    level = order.trigger if order.type is STOP else order.price
     assert level is not None  # validated on submission
-    falls_to = (order.side is Side.SELL) == (order.type is OrderType.STOP)  # sell stop, buy limit
+    falls_to = (order.side is SELL) == (order.type is STOP)  # sell stop, buy limit
     return level if (low <= level if falls_to else high >= level) else None
