@@ -50,9 +50,11 @@ class EventBus:
                 if not pending:
                     return
                 event = pending.popleft()
+        except BaseException:
+            pending.clear()  # a failed delivery drops what it would have caused
+            raise
         finally:
             self._delivering = False
-            self._pending.clear()
 
     def _receivers(self, event_type: type) -> list[Handler]:
         handlers = [h for kind, h in self._handlers if kind is None or issubclass(event_type, kind)]

@@ -57,9 +57,11 @@ class Portfolio:
         self.positions: dict[str, Position] = {}
         self._open = 0  # how many positions are not flat
         self._valuation: tuple[Decimal, Decimal] | None = None  # until the next mark or fill
-        # Float copies for approx_equity, refreshed at each fill: (position, quantity, average price).
+        # Float copies for approx_equity, refreshed at each fill: the balance, (position, quantity,
+        # average price) of each open one, and the mark-free part of the error scale.
         self._balance_f = float(initial_balance)
         self._open_f: list[tuple[Position, float, float]] = []
+        self._scale_f = abs(self._balance_f)
         self.revision = 0  # counts the fills applied: what the balance and positions are a function of
         bus.subscribe(self._on_fill, OrderFilled)
 
@@ -90,12 +92,11 @@ class Portfolio:
         The error is below 1e-15 of the scale. The risk gate reads this after every candle and asks
         for the exact :meth:`equity` only when the approximation is near a limit or a new peak.
         """
-        equity = self._balance_f
-        scale = abs(equity)
+        equity, scale = self._balance_f, self._scale_f
         for position, quantity, average in self._open_f:
             last = float(position.last)
             equity += (last - average) * quantity
-            scale += (abs(last) + abs(average)) * abs(quantity)
+            scale += abs(last * quantity)
         return equity, scale
 
     def mark(self, symbol: str, price: float | Decimal) -> None:
@@ -131,6 +132,7 @@ class Portfolio:
         self.revision += 1
         self._balance_f = float(self.balance)
         self._open_f = [(p, float(p.quantity), float(p.average_price)) for p in self.positions.values() if p.quantity]
+        self._scale_f = abs(self._balance_f) + sum(abs(quantity * average) for _, quantity, average in self._open_f)
         side = None if new == 0 else (BUY if new > 0 else SELL)
         at, known = fill.event_ms, fill.known_ms
         moved = PositionChanged(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from itertools import repeat
 
 from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
@@ -28,17 +28,18 @@ class ReplayFeed:
 
     def __iter__(self) -> Iterator[CandleClosed]:
         c = self._candles
-        tf, symbol, timeframe = c.timeframe_ms, c.symbol, c.timeframe
-        rows: Iterator[tuple[Any, ...]] = zip(*(column.tolist() for column in (c.time, *c.columns)), strict=True)
-        if self._pace:
-            rows = _paced(rows, self._pace)
-        for t, o, h, lo, cl, v in rows:
-            yield CandleClosed(t + tf, t + tf, symbol, timeframe, t, o, h, lo, cl, v)
+        closes = (c.time + c.timeframe_ms).tolist()
+        # map() builds the events from C, without a Python frame per candle: a replay is a million of them.
+        candles = map(
+            CandleClosed, closes, closes, repeat(c.symbol), repeat(c.timeframe), c.time.tolist(),
+            *(column.tolist() for column in c.columns),
+        )  # fmt: skip
+        return _paced(candles, self._pace) if self._pace else candles
 
 
-def _paced(rows: Iterator[tuple[Any, ...]], seconds: float) -> Iterator[tuple[Any, ...]]:
-    """The rows with a sleep between each two."""
-    for index, row in enumerate(rows):
+def _paced(candles: Iterator[CandleClosed], seconds: float) -> Iterator[CandleClosed]:
+    """The candles with a sleep between each two."""
+    for index, candle in enumerate(candles):
         if index:
             time.sleep(seconds)
-        yield row
+        yield candle
