@@ -24,6 +24,8 @@ from smc_agent.model.instrument import to_decimal
 
 __all__ = ["Portfolio", "Position", "value_of"]
 
+_ZERO = Decimal(0)
+
 
 @dataclass(slots=True)
 class Position:
@@ -109,16 +111,18 @@ class Portfolio:
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order
         self._valuation = None
-        position = self.positions.setdefault(order.symbol, Position(last=fill.price))
-        signed = fill.quantity * order.side.sign
-        realized = Decimal(0)
+        position = self.positions.get(order.symbol)
+        if position is None:
+            position = self.positions[order.symbol] = Position(last=fill.price)
+        signed = fill.quantity if order.side is BUY else -fill.quantity
+        realized = _ZERO
         old = position.quantity
         if old and (old > 0) != (signed > 0):  # reduces (or flips) the position
             closed = min(abs(signed), abs(old))
             realized = (fill.price - position.average_price) * closed * (1 if old > 0 else -1)
         new = old + signed
         if new == 0:
-            position.average_price = Decimal(0)
+            position.average_price = _ZERO
         elif old == 0 or (old > 0) != (new > 0):  # opened, or flipped: the rest opens at the fill price
             position.average_price = fill.price
         elif (old > 0) == (signed > 0):  # added to: weighted average
@@ -132,7 +136,9 @@ class Portfolio:
         self.revision += 1
         self._balance_f = float(self.balance)
         self._open_f = [(p, float(p.quantity), float(p.average_price)) for p in self.positions.values() if p.quantity]
-        self._scale_f = abs(self._balance_f) + sum(abs(quantity * average) for _, quantity, average in self._open_f)
+        self._scale_f = abs(self._balance_f)
+        for _, quantity, average in self._open_f:
+            self._scale_f += abs(quantity * average)
         side = None if new == 0 else (BUY if new > 0 else SELL)
         at, known = fill.event_ms, fill.known_ms
         moved = PositionChanged(

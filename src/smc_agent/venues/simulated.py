@@ -266,7 +266,7 @@ class SimulatedVenue:
 
     def _fill(self, resting: _Resting, base: Decimal, candle: CandleClosed) -> None:
         order = resting.order
-        quantity = order.remaining
+        quantity = order.quantity - order.filled
         if order.reduce_only:
             quantity = min(quantity, self._reducible(order))
             if quantity <= 0:
@@ -282,7 +282,8 @@ class SimulatedVenue:
         else:
             del self._book[order.client_order_id]
             self._stale.add(order.symbol)
-        self._positions[order.symbol] = self.position(order.symbol) + order.side.sign * quantity
+        held = self._positions.get(order.symbol, _ZERO)
+        self._positions[order.symbol] = held + quantity if order.side is BUY else held - quantity
         self._intrabar = base
         now = self._clock.now_ms()
         self._bus.publish(
@@ -325,8 +326,8 @@ class SimulatedVenue:
 
     def _reducible(self, order: Order) -> Decimal:
         """How much of the position ``order`` could close: 0 when flat or on the position's side."""
-        held = self.position(order.symbol)
-        return abs(held) if held * order.side.sign < 0 else Decimal(0)
+        held = self._positions.get(order.symbol, _ZERO)
+        return abs(held) if (held < 0 if order.side is BUY else held > 0) else _ZERO
 
     # -- validation -------------------------------------------------------------------------------
 
