@@ -206,7 +206,7 @@ class MarkedCurve(EquityCurve):
     """The equity of a one-instrument account at each candle close, recorded as the close and the account's
     holdings (balance, signed quantity and average price), which change only at fills.
 
-    Recording is three list appends a candle. A point's Decimal equity and exposure are computed when it
+    Recording is three typed-array appends a candle. A point's Decimal equity and exposure are computed when it
     is read, by :func:`~smc_agent.engine.portfolio.value_of`, the portfolio's own formula, so they equal
     what the portfolio held at that close; :meth:`floats` values every point in one numpy pass.
 
@@ -221,7 +221,7 @@ class MarkedCurve(EquityCurve):
 
     def __init__(self) -> None:
         super().__init__()
-        # Typed arrays: no object per point, and numpy reads them without copying element by element.
+        # Typed arrays: no object per point, and numpy copies them as one block of memory.
         self.times = array("q")
         self._marks = array("d")
         self._held = array("q")  # per point: its index in _holdings

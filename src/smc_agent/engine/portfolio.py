@@ -57,7 +57,6 @@ class Portfolio:
         self.balance = initial_balance
         self.fees_paid = Decimal(0)
         self.positions: dict[str, Position] = {}
-        self._open = 0  # how many positions are not flat
         self._valuation: tuple[Decimal, Decimal] | None = None  # until the next mark or fill
         # Float copies for approx_equity, refreshed at each fill: the balance, (position, quantity,
         # average price) of each open one, and the mark-free part of the error scale.
@@ -127,7 +126,6 @@ class Portfolio:
             position.average_price = fill.price
         elif (old > 0) == (signed > 0):  # added to: weighted average
             position.average_price = (position.average_price * abs(old) + fill.price * abs(signed)) / abs(new)
-        self._open += (new != 0) - (old != 0)
         position.quantity = new
         position.last = fill.price
         change = realized - fill.fee
