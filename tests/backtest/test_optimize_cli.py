@@ -106,3 +106,11 @@ def test_mistakes_exit_2_with_a_clear_message(small_file: Path, args: tuple[str,
     assert code == 2
     assert words in " ".join(err.split())
     assert out == ""
+
+
+@pytest.mark.parametrize("args", [["backtest"], ["optimize", "--grid", "fast=5"]], ids=["backtest", "optimize"])
+def test_an_unknown_strategy_is_refused_before_any_work(args: list[str]) -> None:
+    result = CliRunner().invoke(app, [*args, "--demo", "--strategy", "smcc"])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.replace("│", " ").split())  # unwrapped from Rich's error box
+    assert "'--strategy': unknown strategy 'smcc'; choose from smc, sma_cross" in message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import math
 import sys
@@ -20,10 +21,9 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 
+# A dev dependency: `make test` installs it, so its absence is an error here, not a skip.
 with contextlib.redirect_stdout(io.StringIO()):  # its import prints a banner
-    smc_module = pytest.importorskip(
-        "smartmoneyconcepts.smc", reason="dev dependency smartmoneyconcepts is not installed"
-    )
+    smc_module = importlib.import_module("smartmoneyconcepts.smc")  # the module: the package's `smc` is a class
 
 
 @pytest.fixture(scope="module")

@@ -156,7 +156,8 @@ def test_feather_spot_values(shared_data_path: SharedPath) -> None:
 
 
 def test_backtesting_eurusd_with_unnamed_time_column() -> None:
-    backtesting = pytest.importorskip("backtesting")
+    import backtesting  # a dev dependency: `make test` installs it, so its absence is an error, not a skip
+
     path = Path(backtesting.__file__).parent / "test" / "EURUSD.csv"
     assert path.read_text().startswith(",Open,High,Low,Close,Volume")
     c = load_candles(path)

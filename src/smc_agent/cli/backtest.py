@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smc_agent.backtest.html_report import edge_tests, write_html_report
-from smc_agent.backtest.runner import STRATEGIES, BacktestResult, backtest_json
+from smc_agent.backtest.runner import BacktestResult, backtest_json
 from smc_agent.cli.common import (
     ConfigOption,
     DataOption,
@@ -22,7 +22,9 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     JsonOption,
+    StrategyOption,
     SymbolOption,
+    TfOption,
     TzOption,
     data_request,
     fail,
@@ -36,13 +38,13 @@ __all__ = ["backtest_command"]
 
 def backtest_command(
     data: DataOption = None,
-    tf: Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")] = None,
+    tf: TfOption = None,
     htf: HtfOption = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First candle open time (ISO-8601, UTC if naive).")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Stop before this open time.")] = None,
-    strategy: Annotated[str, typer.Option("--strategy", help=f"One of {', '.join(STRATEGIES)}.")] = "smc",
+    strategy: StrategyOption = "smc",
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade log as CSV here.")] = None,
     config: ConfigOption = None,
     report: Annotated[
@@ -56,8 +58,6 @@ def backtest_command(
     as_json: JsonOption = False,
 ) -> None:
     """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
-    if strategy not in STRATEGIES:
-        fail(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo)
         settings = load_config(config)

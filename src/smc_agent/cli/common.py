@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from smc_agent.backtest.runner import STRATEGIES
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.data.loaders import FORMATS
@@ -72,6 +73,18 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML; see docs/user-guide.md).", show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
+TfOption = Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")]
+
+
+def _known_strategy(name: str) -> str:
+    if name not in STRATEGIES:
+        raise typer.BadParameter(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    return name
+
+
+StrategyOption = Annotated[
+    str, typer.Option("--strategy", callback=_known_strategy, help=f"One of {', '.join(STRATEGIES)}.")
+]
 
 
 def data_request(

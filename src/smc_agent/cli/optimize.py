@@ -24,7 +24,6 @@ from smc_agent.backtest.executors import ProgressHook, make_executor
 from smc_agent.backtest.grid import StrategySpec, parse_grid
 from smc_agent.backtest.metrics import Metrics
 from smc_agent.backtest.optimize import OBJECTIVES, OptimizeResult, check_objective, optimize, optimize_json
-from smc_agent.backtest.runner import STRATEGIES
 from smc_agent.backtest.walkforward import WalkForwardResult, walk_forward, walk_forward_json
 from smc_agent.cli.common import (
     DataOption,
@@ -33,7 +32,9 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     JsonOption,
+    StrategyOption,
     SymbolOption,
+    TfOption,
     TzOption,
     data_request,
     fail,
@@ -56,7 +57,7 @@ def optimize_command(
         ),
     ],
     data: DataOption = None,
-    strategy: Annotated[str, typer.Option("--strategy", help=f"One of {', '.join(STRATEGIES)}.")] = "smc",
+    strategy: StrategyOption = "smc",
     walk: Annotated[
         bool, typer.Option("--walk-forward", help="Optimise on rolling train windows, test on the next window.")
     ] = False,
@@ -79,7 +80,7 @@ def optimize_command(
             help="Run on this Dask scheduler, e.g. tcp://127.0.0.1:8786 (needs dask: the dev extra).",
         ),
     ] = None,
-    tf: Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")] = None,
+    tf: TfOption = None,
     htf: HtfOption = None,
     format: FormatOption = None,
     tz: TzOption = None,
@@ -95,8 +96,6 @@ def optimize_command(
         fail("--train and --test only apply with --walk-forward")
     if workers is not None and dask_scheduler is not None:
         fail("give --workers or --dask-scheduler, not both (the Dask cluster decides its workers)")
-    if strategy not in STRATEGIES:
-        fail(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     with user_errors():
         check_objective(objective)
         space = parse_grid(grid)

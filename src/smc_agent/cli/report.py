@@ -16,12 +16,12 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     SymbolOption,
+    TfOption,
     TzOption,
     data_request,
     fail,
     user_errors,
 )
-from smc_agent.cli.signals import TfOption
 from smc_agent.service import AnalysisRequest, htf_list
 
 __all__ = ["report_command"]

@@ -20,6 +20,7 @@ from smc_agent.cli.common import (
     HtfOption,
     JsonOption,
     SymbolOption,
+    TfOption,
     TzOption,
     data_request,
     user_errors,
@@ -28,8 +29,6 @@ from smc_agent.config import load_config
 from smc_agent.service import bias_request, htf_list, signals_json, signals_request
 
 __all__ = ["bias_command", "signals_command"]
-
-TfOption = Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")]
 
 
 def signals_command(
