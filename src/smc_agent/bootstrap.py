@@ -1,155 +1,124 @@
 """The composition root: the only code that knows which mode it is in.
 
-It picks the clock, feed, venue and (later) store for a mode and wires them to the one kernel:
+It picks the clock, feed, venue and journal for a mode and wires them to the one kernel, for one or
+many symbols sharing one account, one risk gate and one venue:
 
-| mode | clock | feed | venue |
+| mode | clock | how the session runs | venue |
 |---|---|---|---|
-| backtest | simulated, moved to each candle's close | a file, as fast as possible | simulated |
-| paper (on a file) | the same replay clock | the file, optionally paced | simulated |
-| live | wall clock | an exchange | the exchange (not built yet: refused) |
+| backtest | simulated, moved to each candle's close | synchronously, as fast as possible | simulated |
+| paper (on files) | the replay clock, paced at ``speed`` × real time | an asyncio task fed by the replay | simulated |
+| live | wall clock | an asyncio task fed by an exchange | the exchange (not built yet: refused) |
 
-Live trading needs ``live_enabled`` in the config *and* ``live_confirmed`` from the command line; even
-then it is refused until a live venue exists, so nothing here can place a real order.
+Live trading needs ``live_enabled`` in the settings *and* ``live_confirmed`` from the command line;
+even then it is refused until a live venue exists, so nothing here can place a real order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import StrEnum
-from pathlib import Path
-from typing import Literal
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import numpy as np
-
+from smc_agent.config.engine import UNNAMED, EngineSettings
 from smc_agent.core.bus import EventBus
-from smc_agent.core.clock import SimulatedClock
+from smc_agent.core.clock import ReplayClock, SimulatedClock
 from smc_agent.core.errors import ConfigError
-from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
-from smc_agent.data.loaders import load_candles
-from smc_agent.engine.execution import Execution, ExecutionConfig
+from smc_agent.engine.execution import Execution
 from smc_agent.engine.kernel import TradingKernel
 from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk import RiskGate
-from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.engine.session import Session
+from smc_agent.events import stamper
+from smc_agent.events.journal import Journal, JournalWriter
 from smc_agent.feeds.replay import ReplayFeed
+from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import Instrument
 from smc_agent.strategy.base import Strategy
-from smc_agent.venues.costs import AtrSeries, AtrSlippage, FeeModel, FixedBpsSlippage, SlippageModel, SpreadSlippage
+from smc_agent.venues.costs import SymbolSlippage
 from smc_agent.venues.simulated import SimulatedVenue
 
-__all__ = ["UNNAMED", "EngineSettings", "Mode", "System", "build"]
+__all__ = ["UNNAMED", "EngineSettings", "Mode", "StrategyFactory", "System", "build"]
 
-UNNAMED = "symbol"  # the instrument name for candles that carry none
-
-
-class Mode(StrEnum):
-    BACKTEST = "backtest"
-    PAPER = "paper"
-    LIVE = "live"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """Account, costs and risk. Tick and lot sizes default to what the data implies (see below)."""
-
-    initial_balance: Decimal = Decimal("10000")
-    risk: RiskConfig = field(default_factory=RiskConfig)
-    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
-    fees: FeeModel = field(default_factory=lambda: FeeModel.profile("binance_futures"))
-    slippage_model: Literal["fixed", "atr", "spread"] = "fixed"
-    slippage_bps: Decimal = Decimal("1")  # "fixed"; also the fallback while ATR warms up
-    slippage_atr_fraction: Decimal = Decimal("0.05")  # "atr": of the entry timeframe's ATR(14)
-    bid_data: Path | None = None  # "spread": bid and ask candle files of the same market and timeframe
-    ask_data: Path | None = None
-    tick_size: Decimal | None = None
-    lot_size: Decimal = Decimal("0.00000001")
-    live_enabled: bool = False
-
-    def __post_init__(self) -> None:
-        if self.slippage_model not in ("fixed", "atr", "spread"):
-            raise ConfigError(f"choose fixed, atr or spread, got {self.slippage_model!r}", key="slippage_model")
-        if self.slippage_model == "spread" and (self.bid_data is None or self.ask_data is None):
-            raise ConfigError("the spread model needs bid_data and ask_data candle files", key="slippage_model")
-
-    def slippage(self, candles: Candles) -> SlippageModel:
-        """The slippage model for trading ``candles`` (spread files are read here, once)."""
-        fixed = FixedBpsSlippage(self.slippage_bps)
-        if self.slippage_model == "atr":
-            return AtrSlippage(self.slippage_atr_fraction, AtrSeries.from_candles(candles), fallback=fixed)
-        if self.slippage_model == "spread" and self.bid_data and self.ask_data:  # both required above
-            return SpreadSlippage(load_candles(self.bid_data), load_candles(self.ask_data))
-        return fixed
-
-    def instrument(self, candles: Candles) -> Instrument:
-        """The traded instrument; the tick is the finest price step the data uses, unless given."""
-        return Instrument(candles.symbol or UNNAMED, self.tick_size or _tick_of(candles), self.lot_size)
+StrategyFactory = Callable[[Candles], Strategy]  # the strategy of one symbol, from its entry candles
 
 
 @dataclass(slots=True)
 class System:
     mode: Mode
-    clock: SimulatedClock
-    bus: EventBus
+    session: Session
     feed: ReplayFeed
     kernel: TradingKernel
     portfolio: Portfolio
+    risk: RiskGate
+    execution: Execution
+    venue: SimulatedVenue
+    instruments: dict[str, Instrument]
+    entry: dict[str, Candles]  # each symbol's entry stream
 
     @property
-    def symbol(self) -> str:
-        """The instrument the feed replays."""
-        return self.feed.symbol
+    def bus(self) -> EventBus:
+        return self.session.bus
 
-    def run(self, after_candle: Callable[[CandleClosed], None] | None = None) -> None:
-        """Drive the kernel with every candle of the feed; ``after_candle(candle)`` follows each."""
-        advance, publish, on_candle = self.clock.advance_to, self.bus.publish, self.kernel.on_candle
-        for candle in self.feed:
-            advance(candle.event_ms)
-            publish(candle)
-            on_candle(candle)
-            if after_candle is not None:
-                after_candle(candle)
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.entry)
+
+    def run(self) -> None:
+        """Start the session, run every candle of the feed through it, and stop it."""
+        session = self.session
+        session.start()
+        if self.mode is Mode.BACKTEST:
+            session.replay(self.feed)
+        else:
+            asyncio.run(session.run([self.feed]))
+        session.stop()
 
 
 def build(
     mode: Mode,
-    candles: Candles,
-    strategy: Strategy,
+    streams: Candles | Sequence[Candles],
+    strategy: StrategyFactory,
     settings: EngineSettings | None = None,
     *,
     live_confirmed: bool = False,
-    pace_seconds: float = 0.0,
+    speed: float = float("inf"),
+    journal: Journal | None = None,
+    session_id: str = "",
 ) -> System:
-    """Assemble a system for ``mode`` around the one kernel."""
+    """Assemble a system for ``mode`` around the one kernel.
+
+    Each symbol trades the finest timeframe among its streams (its entry stream); its strategy is
+    ``strategy(entry candles)``. ``speed`` paces a paper replay (a multiple of real time).
+    """
     settings = settings or EngineSettings()
-    if not candles.symbol:  # the feed, the instrument and the strategy must all use one name
-        candles = candles.with_meta(symbol=UNNAMED)
     if mode is Mode.LIVE:
         if not (settings.live_enabled and live_confirmed):
             raise ConfigError(
-                "live trading needs live_enabled in the config and --live on the command line", key="mode"
+                "live trading needs live_enabled in the settings and --live on the command line", key="mode"
             )
         raise ConfigError("live trading needs an exchange venue, which this version does not have yet", key="mode")
-    clock = SimulatedClock(int(candles.time[0]) if len(candles) else 0)
-    bus = EventBus()
-    instrument = settings.instrument(candles)
-    instruments = {instrument.symbol: instrument}
-    venue = SimulatedVenue(bus, clock, instruments, settings.fees, settings.slippage(candles))
+    named = [c if c.symbol else c.with_meta(symbol=UNNAMED) for c in ([streams] if isinstance(streams, Candles)
+                                                                   else streams)]  # fmt: skip
+    if not named or not any(len(c) for c in named):
+        raise ConfigError("there are no candles to trade", key="data")
+    entry: dict[str, Candles] = {}
+    for candles in sorted(named, key=lambda c: (c.symbol, c.timeframe_ms)):
+        entry.setdefault(candles.symbol, candles)
+    start = min(int(c.time[0]) for c in named if len(c))
+    clock = SimulatedClock(start) if mode is Mode.BACKTEST else ReplayClock(start, speed)
+    bus = EventBus(stamper(session_id))
+    instruments = {symbol: settings.instrument(candles) for symbol, candles in entry.items()}
+    slippages = {symbol: settings.slippage(candles) for symbol, candles in entry.items()}
+    slippage = next(iter(slippages.values())) if len(slippages) == 1 else SymbolSlippage(slippages)
+    venue = SimulatedVenue(bus, clock, instruments, settings.fees, slippage, volume_share=settings.volume_share)
     portfolio = Portfolio(bus, settings.initial_balance)
     risk = RiskGate(settings.risk, instruments, clock, bus, portfolio)
-    execution = Execution(bus, venue, instruments, settings.execution)
-    kernel = TradingKernel(clock, bus, venue, risk, portfolio, execution, strategy)
-    feed = ReplayFeed(candles, pace_seconds=pace_seconds if mode is Mode.PAPER else 0.0)
-    return System(mode, clock, bus, feed, kernel, portfolio)
-
-
-def _tick_of(candles: Candles) -> Decimal:
-    """The finest decimal step among the prices (e.g. 0.00001 for EURUSD quotes)."""
-    prices = np.concatenate([candles.open[:5000], candles.close[:5000]])
-    for decimals in range(0, 9):
-        scaled = prices * 10**decimals
-        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
-            return Decimal(1).scaleb(-decimals)
-    return Decimal("0.00000001")
+    execution = Execution(bus, clock, venue, instruments, settings.execution, portfolio.position_of)
+    strategies = {symbol: strategy(candles) for symbol, candles in entry.items()}
+    timeframes = {symbol: candles.timeframe for symbol, candles in entry.items()}
+    kernel = TradingKernel(clock, bus, risk, portfolio, execution, strategies, timeframes, [venue.on_candle])
+    feed = ReplayFeed(named)
+    writer = None if journal is None else JournalWriter(bus, journal)
+    session = Session(session_id, mode, clock, bus, kernel, feed.streams, writer)
+    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry)

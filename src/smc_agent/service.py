@@ -18,7 +18,7 @@ from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
-from smc_agent.bootstrap import EngineSettings
+from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles

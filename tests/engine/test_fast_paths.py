@@ -3,16 +3,14 @@
 Each shortcut is checked against a reference that skips it: the risk gate's float pre-check against a
 gate that reads exact equity after every candle, the lazily valued equity curve against the
 portfolio's own valuation at every close, one-quantize rounding against divide-round-multiply, the
-session namer against datetime arithmetic, and descriptor-writing constructors against dataclasses'.
+and the session namer against datetime arithmetic.
 """
 
 from __future__ import annotations
 
 import math
-import pickle
 import random
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError, astuple, dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -23,14 +21,12 @@ import pytest
 
 from smc_agent.backtest.recorder import Recorder, SessionNamer
 from smc_agent.bootstrap import EngineSettings, Mode, build
-from smc_agent.core import events
-from smc_agent.core.events import CandleClosed, TradingStateChanged
-from smc_agent.core.fastinit import fast_init
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.events import CandleClosed, TradingStateChanged
 from smc_agent.model.instrument import Instrument, Rounding
 from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
 from smc_agent.strategy.sma_cross import SmaCross
@@ -49,19 +45,21 @@ def _btc(shared_data_path: Callable[[str], Path], rows: int = 20_000) -> Candles
 
 def _run(candles: Candles, settings: EngineSettings) -> tuple[list[Any], Recorder, Portfolio, list[tuple[Any, ...]]]:
     """Every event, the recorder, the portfolio, and the portfolio's exact valuation after each candle."""
-    system = build(Mode.BACKTEST, candles, SmaCross(candles.symbol), settings)
+    system = build(Mode.BACKTEST, candles, lambda c: SmaCross(c.symbol), settings)
     seen: list[Any] = []
     system.bus.subscribe(seen.append)
-    recorder = Recorder(
-        system.bus, system.portfolio, system.kernel.accepted, system.symbol, (int(candles.time[0]), 1.0)
-    )
+    recorder = Recorder(system.bus, settings.initial_balance, {candles.symbol: candles.timeframe},
+                        (int(candles.time[0]), 1.0))  # fmt: skip
     valuations: list[tuple[Any, ...]] = []
+    on_candle = system.kernel.on_candle
 
-    def after(candle: CandleClosed) -> None:
-        recorder.after_candle(candle)
+    def candle_then_value(candle: CandleClosed) -> None:
+        on_candle(candle)
         valuations.append((candle.event_ms, *system.portfolio.valuation()))
 
-    system.run(after)
+    system.kernel.on_candle = candle_then_value  # type: ignore[method-assign]
+    system.run()
+    recorder.finish()
     return seen, recorder, system.portfolio, valuations
 
 
@@ -148,53 +146,3 @@ def test_session_names_match_datetime_arithmetic_across_daylight_saving() -> Non
     names = [namer(ms) for ms in instants]
     assert names == [_session_by_datetime(ms, windows) for ms in instants]
     assert {"asia", "london", "new_york", "london_kz", "none"} <= set(names)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Plain:
-    a: int
-    b: str = "x"
-
-
-@fast_init
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Fast:
-    a: int
-    b: str = "x"
-
-    def __post_init__(self) -> None:
-        if self.a < 0:
-            raise ValueError("a must be >= 0")
-
-
-def test_fast_init_builds_the_same_frozen_object() -> None:
-    fast = _Fast(a=1)
-    assert astuple(fast) == astuple(_Plain(a=1))
-    assert fast == _Fast(a=1, b="x")
-    assert hash(fast) == hash(_Fast(a=1))
-    assert pickle.loads(pickle.dumps(fast)) == fast
-    with pytest.raises(FrozenInstanceError):
-        fast.a = 2  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        _Fast(1)  # type: ignore[misc]  # keyword-only stays keyword-only
-    with pytest.raises(TypeError):
-        _Fast(b="y")  # type: ignore[call-arg]  # a required field stays required
-    with pytest.raises(ValueError, match="a must be"):
-        _Fast(a=-1)  # __post_init__ still runs
-
-
-def test_every_event_keeps_its_fields_and_order() -> None:
-    for name in events.__all__:
-        cls = getattr(events, name)
-        values = {f.name: f"{name}.{f.name}" for f in fields(cls)}
-        event = cls(**values)
-        assert [getattr(event, f.name) for f in fields(cls)] == list(values.values())
-
-
-def test_fast_init_refuses_what_it_cannot_copy() -> None:
-    @dataclass(slots=True)
-    class Mutable:
-        a: int
-
-    with pytest.raises(TypeError, match="frozen=True, slots=True"):
-        fast_init(Mutable)

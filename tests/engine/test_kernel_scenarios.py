@@ -25,9 +25,11 @@ from scenario import candles
 
 from smc_agent.backtest.runner import run_backtest
 from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, System, build
-from smc_agent.core.events import (
+from smc_agent.engine.risk import OrderCommand, RiskConfig
+from smc_agent.events import (
     BalanceChanged,
     CandleClosed,
+    EntryAccepted,
     Event,
     OrderAccepted,
     OrderCancelled,
@@ -35,10 +37,12 @@ from smc_agent.core.events import (
     OrderRejected,
     OrderSubmitted,
     PositionChanged,
+    RiskCheckpoint,
     RiskRejected,
+    SessionStarted,
+    SessionStopped,
     TradingStateChanged,
 )
-from smc_agent.engine.risk import OrderCommand, RiskConfig
 from smc_agent.model.enums import Side
 from smc_agent.model.orders import OrderStatus, OrderType
 from smc_agent.strategy.base import CancelEntry, Command, Enter, Flatten
@@ -86,13 +90,19 @@ def command(
 class Script:
     """A strategy-port double: returns the planned commands at the close of candle ``i``."""
 
-    def __init__(self, plan: Mapping[int, Sequence[Command]]) -> None:
+    kind = "sma_cross"  # named after a registered kind only for the session names of its trades
+
+    def __init__(self, plan: Mapping[int, Sequence[Command]], symbol: str = SYMBOL) -> None:
+        self.symbol = symbol
         self.plan = plan
         self.index = -1
         self.started = False
 
-    def on_start(self) -> None:
+    def on_start(self, publish: object) -> None:
         self.started = True
+
+    def warm_up(self, candle: CandleClosed) -> None:
+        """Scripted: history changes nothing."""
 
     def on_candle(self, candle: CandleClosed) -> list[Command]:
         self.index += 1
@@ -100,6 +110,29 @@ class Script:
 
     def on_event(self, event: Event) -> None:
         """Scripted: fills change nothing."""
+
+
+def readable_ids(events: Sequence[Any]) -> dict[str, str]:
+    """Each client order id as ``signal:leg`` (``sig1:entry``, ``sig1:stop2``, ``flatten:TEST:1``), read
+    from the journaled mapping alone: an entry's id is in its EntryAccepted, each leg names its entry."""
+    names: dict[str, str] = {}
+    signal_of: dict[str, str] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for e in events:
+        if isinstance(e, EntryAccepted):
+            signal_of[e.entry_id] = e.command.signal_id
+            names[e.entry_id] = f"{e.command.signal_id}:entry"
+        elif isinstance(e, OrderSubmitted) and e.order.client_order_id not in names:
+            order = e.order
+            key = (order.parent or order.symbol, order.tag)
+            counts[key] = counts.get(key, 0) + 1
+            if order.tag == "flatten":
+                names[order.client_order_id] = f"flatten:{order.symbol}:{counts[key]}"
+            elif order.parent in signal_of:
+                leg = f"stop{counts[key]}" if order.tag == "stop" else order.tag
+                leg = leg if order.tag == "stop" or counts[key] == 1 else f"{leg}v{counts[key]}"
+                names[order.client_order_id] = f"{signal_of[order.parent]}:{leg}"
+    return names
 
 
 @dataclass
@@ -110,21 +143,29 @@ class Run:
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
 
+    def name(self, order_id: str) -> str:
+        return readable_ids(self.events).get(order_id, order_id)
+
     def fills(self) -> list[tuple[str, int, Decimal, Decimal, Decimal, bool]]:
         """(order id, time, price, quantity, fee, maker) of every fill, in order."""
+        name = readable_ids(self.events).get
         return [
-            (e.order.client_order_id, e.event_ms, e.price, e.quantity, e.fee, e.maker) for e in self.of(OrderFilled)
+            (name(e.order.client_order_id, ""), e.event_ms, e.price, e.quantity, e.fee, e.maker)
+            for e in self.of(OrderFilled)
         ]
 
     def accepted(self) -> list[tuple[str, OrderType, Side, Decimal, Decimal | None, Decimal | None]]:
         """(order id, type, side, quantity, limit price, trigger) of every order the venue accepted."""
+        name = readable_ids(self.events).get
         return [
-            (e.order.client_order_id, e.order.type, e.order.side, e.order.quantity, e.order.price, e.order.trigger)
+            (name(e.order.client_order_id, ""), e.order.type, e.order.side, e.order.quantity, e.order.price,
+             e.order.trigger)
             for e in self.of(OrderAccepted)
-        ]
+        ]  # fmt: skip
 
     def cancels(self) -> list[tuple[str, int, str]]:
-        return [(e.order.client_order_id, e.event_ms, e.reason) for e in self.of(OrderCancelled)]
+        name = readable_ids(self.events).get
+        return [(name(e.order.client_order_id, ""), e.event_ms, e.reason) for e in self.of(OrderCancelled)]
 
     def states(self) -> list[tuple[int, str, str]]:
         return [(e.event_ms, e.old, e.new) for e in self.of(TradingStateChanged)]
@@ -133,7 +174,8 @@ class Run:
         return [(e.event_ms, e.layer, e.command.signal_id) for e in self.of(RiskRejected)]
 
     def submitted_ids(self) -> list[str]:
-        return [e.order.client_order_id for e in self.of(OrderSubmitted)]
+        name = readable_ids(self.events).get
+        return [name(e.order.client_order_id, "") for e in self.of(OrderSubmitted)]
 
 
 def run(
@@ -144,7 +186,8 @@ def run(
 ) -> Run:
     """Build a backtest system on the candles and the plan, record every published event, run it."""
     data = candles(rows, "1m", start).with_meta(symbol=SYMBOL)
-    system = build(Mode.BACKTEST, data, Script(plan), settings or engine_settings())
+    script = Script(plan)
+    system = build(Mode.BACKTEST, data, lambda candles: script, settings or engine_settings())
     events: list[Any] = []
     system.bus.subscribe(events.append)
     system.run()
@@ -172,7 +215,7 @@ def test_limit_entry_tp1_breakeven_tp2_exact_fills_fees_and_balance() -> None:
     ]
     r = run(rows, {0: [Enter(command())]})
 
-    strategy = r.system.kernel.strategy
+    strategy = r.system.kernel.strategy(SYMBOL)
     assert isinstance(strategy, Script)
     assert strategy.started
     assert r.fills() == [
@@ -344,7 +387,7 @@ def test_market_entry_fills_at_the_next_open() -> None:
     ]
     assert r.accepted()[0] == ("sig1:entry", OrderType.MARKET, BUY, D("33.33"), None, None)
     assert [oid for oid, _, _ in r.cancels()] == ["sig1:stop1"]  # once, and nothing is left resting
-    assert r.system.kernel.venue.open_orders() == []
+    assert r.system.venue.open_orders() == []
     assert r.of(PositionChanged)[-1].realized == D("187.6479")  # (106 - 100.37) x 33.33
     # 10000 - 1.67266605 + 187.6479 - 0.706596
     assert r.system.portfolio.balance == D("10185.26863795")
@@ -391,7 +434,7 @@ def test_stop_off_the_tick_is_rounded_away_before_sizing_so_a_stop_out_stays_wit
     rows = [UNTIL_ENTRY[0], UNTIL_ENTRY[1], UNTIL_ENTRY[2], (100.2, 100.4, 96.5, 97.0)]
     r = run(rows, {0: [Enter(command(stop="96.995", targets=("106.02",)))]})  # RR (106.02 - 100) / 3.01 = 2
 
-    assert r.system.kernel.accepted["sig1"].stop == D("96.99")
+    assert [e.command.stop for e in r.of(EntryAccepted)] == [D("96.99")]
     assert r.fills() == [
         ("sig1:entry", at(2), D("100"), D("33.22"), D("0.6644"), True),  # 100 x 33.22 x 2 bp
         ("sig1:stop1", at(3), D("96.99"), D("33.22"), D("1.6110039"), False),  # 96.99 x 33.22 x 5 bp
@@ -414,7 +457,7 @@ def test_cancel_entry_withdraws_an_unfilled_entry() -> None:
     r = run(rows, plan)
 
     (cancelled,) = r.of(OrderCancelled)  # the second CancelEntry finds nothing active: no event
-    assert (cancelled.order.client_order_id, cancelled.event_ms, cancelled.reason) == (
+    assert (r.name(cancelled.order.client_order_id), cancelled.event_ms, cancelled.reason) == (
         "sig1:entry",
         at(1),
         "signal expired",
@@ -424,7 +467,7 @@ def test_cancel_entry_withdraws_an_unfilled_entry() -> None:
     assert r.of(PositionChanged) == []
     assert r.system.portfolio.balance == D("10000")
     assert r.system.portfolio.open_positions() == {}
-    assert r.system.kernel.venue.open_orders() == []
+    assert r.system.venue.open_orders() == []
 
 
 def test_flatten_closes_at_the_next_open_and_the_venue_cancels_the_bracket() -> None:
@@ -464,8 +507,10 @@ def test_risk_gate_refusal_for_reward_risk_below_two_reaches_nothing() -> None:
     assert (rejected.event_ms, rejected.symbol, rejected.layer, rejected.command) == (at(0), SYMBOL, "trade", refused)
     assert "reward:risk to TP1 is 1.66" in rejected.reason  # 5 / 3, shown rounded down
     assert "below the minimum 2" in rejected.reason
-    assert [type(e) for e in r.events if not isinstance(e, CandleClosed)] == [RiskRejected]
-    assert r.system.kernel.accepted == {}
+    assert [type(e) for e in r.events if not isinstance(e, CandleClosed | RiskCheckpoint)] == [
+        SessionStarted, RiskRejected, SessionStopped,
+    ]  # fmt: skip
+    assert r.of(EntryAccepted) == []
     assert r.system.portfolio.balance == D("10000")
     assert r.system.portfolio.positions == {}
 
@@ -480,7 +525,7 @@ def test_third_entry_of_the_day_is_refused_and_the_next_day_allows_it() -> None:
     assert r.rejections() == [(at(2, start), "symbol", "s2")]
     assert "2 trades already today on TEST (max 2)" in r.of(RiskRejected)[0].reason
     assert r.submitted_ids() == ["s0:entry", "s1:entry", "s3:entry"]
-    assert list(r.system.kernel.accepted) == ["s0", "s1", "s3"]
+    assert [e.command.signal_id for e in r.of(EntryAccepted)] == ["s0", "s1", "s3"]
     assert r.system.portfolio.balance == D("10000")
 
 
@@ -595,9 +640,9 @@ def test_a_late_subscriber_sees_each_fill_before_its_consequences() -> None:
     r = run(rows, {0: [Enter(command())]})
 
     trail = [
-        (type(e).__name__, e.order.client_order_id if hasattr(e, "order") else None)
+        (type(e).__name__, r.name(e.order.client_order_id) if hasattr(e, "order") else None)
         for e in r.events
-        if not isinstance(e, CandleClosed)
+        if not isinstance(e, CandleClosed | RiskCheckpoint | SessionStopped)
     ]
     fills = [i for i, (kind, _) in enumerate(trail) if kind == "OrderFilled"]
     assert [trail[i][1] for i in fills] == ["sig1:entry", "sig1:tp1", "sig1:tp2"]
@@ -606,8 +651,9 @@ def test_a_late_subscriber_sees_each_fill_before_its_consequences() -> None:
     entry, tp1, tp2 = fills
     assert ("OrderSubmitted", "sig1:stop1") in trail[entry:tp1]  # the bracket follows the entry's fill
     assert ("OrderSubmitted", "sig1:stop1") not in trail[:entry]
-    assert trail[tp1:tp2].index(("OrderCancelled", "sig1:stop1")) < trail[tp1:tp2].index(
-        ("OrderSubmitted", "sig1:stop2")
+    # Breakeven places the new stop before it cancels the old one: the position is never without a stop.
+    assert trail[tp1:tp2].index(("OrderSubmitted", "sig1:stop2")) < trail[tp1:tp2].index(
+        ("OrderCancelled", "sig1:stop1")
     )
     assert trail[tp2 + 3 :] == [("OrderCancelled", "sig1:stop2")]
 
@@ -624,7 +670,8 @@ def test_candles_without_a_symbol_still_trade() -> None:
     """Symbol-less candles trade under the fallback instrument name 'symbol', as make_strategy's orders do."""
     data = candles([(100.0, 100.5, 99.5, 100.0), (100.37, 101.0, 100.2, 100.9)], "1m", T0)
     order = OrderCommand(UNNAMED, BUY, D("100"), D("97"), (D("106"),), "sig1", "test")
-    system = build(Mode.BACKTEST, data, Script({0: [Enter(order, market=True)]}), engine_settings())
+    script = Script({0: [Enter(order, market=True)]}, UNNAMED)
+    system = build(Mode.BACKTEST, data, lambda candles: script, engine_settings())
     fills: list[OrderFilled] = []
     system.bus.subscribe(fills.append, OrderFilled)
     system.run()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from smc_agent.core.bus import EventBus
-from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
 from smc_agent.engine.portfolio import Portfolio
+from smc_agent.events import BalanceChanged, OrderFilled, PositionChanged
 from smc_agent.model.enums import Side
 from smc_agent.model.orders import Order, OrderStatus, OrderType
 

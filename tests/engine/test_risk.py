@@ -17,8 +17,8 @@ import pytest
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import ConfigError
-from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateChanged
 from smc_agent.engine.risk import OrderCommand, RiskConfig, RiskDecision, RiskGate, RiskLayer
+from smc_agent.events import PositionChanged, RiskCheckpoint, RiskRejected, TradingStateChanged
 from smc_agent.model.enums import Side, TradingState
 from smc_agent.model.instrument import Instrument, Rounding
 
@@ -69,6 +69,10 @@ class Rig:
         self.events[:] = [e for e in self.events if not isinstance(e, kind)]  # the bus holds this list
         return found
 
+    def others(self) -> list[object]:
+        """What was published besides the checkpoints (which follow every change of the gate's memory)."""
+        return [e for e in self.events if not isinstance(e, RiskCheckpoint)]
+
     def denied(self, command: OrderCommand, layer: RiskLayer, reason: str) -> None:
         """``command`` is denied by ``layer`` for ``reason``, and exactly that was published."""
         decision = self.gate.check(command)
@@ -114,7 +118,7 @@ def test_size_is_risk_over_stop_distance_rounded_down_to_the_lot() -> None:
     rig.accepted(buy())  # 100 / 0.00200 = 50,000
     rig.accepted(sell())
     rig.accepted(buy("EURUSD", "1.10000", "1.09700", "1.10600", "1.11000"), "33000")  # 33,333.3 -> 33 lots
-    assert rig.events == []  # an acceptance publishes nothing: the venue reports the order
+    assert rig.others() == []  # an acceptance publishes nothing: the venue reports the order
 
 
 @pytest.mark.parametrize(
@@ -152,7 +156,7 @@ def test_size_is_risk_over_stop_distance_rounded_down_to_the_lot() -> None:
 def test_trade_layer_refuses_a_malformed_or_unsizable_trade(command: OrderCommand, reason: str) -> None:
     rig = Rig()
     rig.denied(command, RiskLayer.TRADE, reason)
-    assert rig.events == []  # a denial publishes its rejection and nothing else
+    assert rig.others() == []  # a denial publishes its rejection and nothing else
 
 
 def test_a_size_below_the_minimum_notional_is_refused() -> None:
@@ -318,13 +322,13 @@ def test_drawdown_halts_across_days_until_a_manual_reset() -> None:
     rig.accepted(buy("EURUSD", "1.10000", "1.09800"), "49000")  # 99 / 0.002 = 49,500 -> 49 lots
 
 
-def test_manual_kill_halts_once_and_says_whether_to_flatten() -> None:
+def test_manual_kill_halts_once() -> None:
     rig = Rig()
-    assert rig.gate.kill(flatten=True) is True
-    rig.changed(TradingState.ACTIVE, TradingState.HALTED, "manual kill switch, flatten requested")
-    assert rig.gate.kill() is False
+    rig.gate.kill()
+    rig.changed(TradingState.ACTIVE, TradingState.HALTED, "manual kill switch")
+    rig.gate.kill()
     assert rig.take(TradingStateChanged) == []
-    halted = "trading is halted until a manual reset: manual kill switch, flatten requested; only exits pass"
+    halted = "trading is halted until a manual reset: manual kill switch; only exits pass"
     rig.denied(buy(), RiskLayer.ACCOUNT, halted)
     zero = "stop 1.1 equals the entry on EURUSD: the risk per unit must not be zero"
     rig.denied(buy("EURUSD", "1.1", "1.1"), RiskLayer.TRADE, zero)  # the first failing layer wins

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from smc_agent.core.events import RiskRejected
 from smc_agent.engine.risk import OrderCommand
+from smc_agent.events import RiskRejected
 from smc_agent.model.enums import Side
 from smc_agent.strategy.smc import SmcStrategy
 

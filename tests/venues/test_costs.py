@@ -16,9 +16,9 @@ import pytest
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
-from smc_agent.core.events import CandleClosed, OrderFilled
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
+from smc_agent.events import CandleClosed, OrderFilled
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import Instrument
 from smc_agent.model.orders import Order, OrderType

@@ -10,7 +10,7 @@ import pytest
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import SmcAgentError
-from smc_agent.core.events import (
+from smc_agent.events import (
     CandleClosed,
     OrderAccepted,
     OrderCancelled,
@@ -114,7 +114,9 @@ def test_submission_rounds_quantity_down_and_prices_away_from_harm() -> None:
         stop("ss", SELL, "1", "98.019"),
         stop("bs", BUY, "1", "101.001"),
     ]
-    held = [sim.venue.submit(o) for o in sent]
+    for order in sent:
+        sim.venue.submit(order)
+    held = [e.order for e in sim.events if isinstance(e, OrderAccepted)]
     assert [(o.quantity, o.price, o.trigger) for o in held] == [
         (D("1.2"), D("99.53"), None),
         (D("1.2"), D("99.54"), None),
@@ -192,7 +194,9 @@ def test_a_take_profit_the_candle_opens_through_comes_before_the_stop() -> None:
     ]
 
 
-def test_reduce_only_orders_are_cancelled_or_clipped_when_the_position_goes() -> None:
+def test_reduce_only_orders_are_clipped_and_cancelled_when_they_would_fill_nothing() -> None:
+    """The venue clips a reduce-only order to the position and cancels one with nothing left to reduce
+    when a candle reaches it; withdrawing a bracket's other legs is execution's job, not the venue's."""
     sim = Sim()
     sim.long()
     sim.venue.submit(limit("tp1", SELL, "0.5", "102", reduce_only=True))
@@ -201,20 +205,11 @@ def test_reduce_only_orders_are_cancelled_or_clipped_when_the_position_goes() ->
     sim.candle(2, 100, 102.5, 99, 102)
     assert sim.trail() == [("filled", "tp1", D("102"), D("0.5"), D("0.0102"), D("0"), True, FILLED)]
     sim.candle(3, 99, 99.5, 97.5, 98)  # the full-size stop closes only the half that is left
-    assert sim.trail() == [
-        ("filled", "sl", D("98"), D("0.5"), D("0.0245"), D("0"), False, PARTIAL),
-        ("cancelled", "sl", "position closed"),
-    ]
-    sim.venue.submit(market("e2", BUY, "1"))
-    sim.candle(4, 100, 100, 100, 100)
-    sim.venue.submit(stop("sl2", SELL, "1", "95", reduce_only=True))
-    sim.venue.submit(market("x", SELL, "1"))  # an ordinary close also ends the stop's purpose
-    sim.trail()
-    sim.candle(5, 101, 101, 101, 101)
-    assert sim.trail() == [
-        ("filled", "x", D("101"), D("1.0"), D("0.0505"), D("0"), False, FILLED),
-        ("cancelled", "sl2", "position closed"),
-    ]
+    assert sim.trail() == [("filled", "sl", D("98"), D("0.5"), D("0.0245"), D("0"), False, PARTIAL)]
+    assert [(o.client_order_id, o.filled) for o in sim.venue.open_orders()] == [("sl", D("0.5"))]
+    sim.candle(4, 98, 98.5, 97.0, 97.5)  # flat: the rest of the stop finds nothing to reduce
+    assert sim.trail() == [("cancelled", "sl", "position closed")]
+    assert sim.venue.open_orders() == []
 
 
 @pytest.mark.parametrize(
@@ -239,7 +234,7 @@ def test_rejections_name_the_rule(order: Order, reason: str) -> None:
     sim = Sim()
     sim.long()
     sim.candle(2, 100, 100, 80, 80)
-    assert sim.venue.submit(order).status is OrderStatus.REJECTED
+    sim.venue.submit(order)
     cid = order.client_order_id
     assert sim.trail() == [("submitted", cid), ("rejected", cid, reason)]
     assert reason.startswith(tuple(RejectRule))
@@ -274,8 +269,8 @@ def test_a_protective_stop_placed_on_the_entry_fill_is_checked_against_the_same_
         ("filled", "e", D("100"), D("1.0"), D("0.05"), D("0"), False, FILLED),
         ("submitted", "sl"), ("accepted", "sl"), ("submitted", "tp"), ("accepted", "tp"),
         ("filled", "sl", D("99.00"), D("1.0"), D("0.0495"), D("0"), False, FILLED),
-        ("cancelled", "tp", "position closed"),
     ]  # fmt: skip
+    assert [o.client_order_id for o in sim.venue.open_orders()] == ["tp"]  # execution withdraws it, not the venue
 
 
 def test_a_take_profit_placed_on_the_entry_fill_waits_for_the_next_candle() -> None:
@@ -288,7 +283,6 @@ def test_a_take_profit_placed_on_the_entry_fill_waits_for_the_next_candle() -> N
     sim.candle(2, 100.2, 100.7, 100, 100.6)
     assert sim.trail() == [
         ("filled", "tp", D("100.50"), D("1.0"), D("0.0201"), D("0"), True, FILLED),
-        ("cancelled", "sl", "position closed"),
     ]
 
 

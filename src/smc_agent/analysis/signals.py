@@ -4,8 +4,9 @@ A signal is created at the close of the candle that completed its setup, as ``pe
 later entry candle, for a long (shorts mirror):
 
 * the candle opens at or below the stop: ``invalidated`` (price went through the stop before entry);
-* else its low reaches the entry: ``triggered`` (the trading engine takes it from there: ``filled``,
-  ``closed``);
+* else its low reaches the entry: ``triggered``; the strategy that trades it then records ``filled``
+  (with the fill price) when the entry fills, and ``closed`` (with the R achieved) when the position
+  is flat again, through :meth:`SignalEngine.settle`;
 * else its high takes TP1's liquidity before entry: the targets are recomputed from the liquidity
   still untaken; if reward-to-risk stays at or above the minimum the signal gets a new *version*
   (same id), otherwise it is ``invalidated``;
@@ -68,6 +69,9 @@ class Signal:
     status_ms: int = 0
     status_reason: str | None = None
     version: int = 1
+    fill_price: float | None = None  # the entry's first fill price, once filled
+    fill_ms: int | None = None  # and its time
+    r_multiple: float | None = None  # once closed: the realised P&L before fees over the money at risk
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,9 @@ class Signal:
             "status_time": iso_utc(self.status_ms),
             "status_reason": self.status_reason,
             "version": self.version,
+            "fill_price": self.fill_price,
+            "fill_time": None if self.fill_ms is None else iso_utc(self.fill_ms),
+            "r_multiple": None if self.r_multiple is None else round(self.r_multiple, 6),
         }
 
 
@@ -122,6 +129,31 @@ class SignalEngine:
     def signals(self) -> list[Signal]:
         """Every signal, latest version, in order of creation."""
         return list(self._signals.values())
+
+    def settle(
+        self,
+        signal_id: str,
+        status: SignalStatus,
+        at_ms: int,
+        *,
+        fill_price: float | None = None,
+        r_multiple: float | None = None,
+        reason: str | None = None,
+    ) -> Signal:
+        """Record what trading made of a signal (filled, closed); returns its new state.
+
+        Only the trading engine knows this, so it is not part of :attr:`history`, which holds what the
+        analysis alone decides (and what the look-ahead proofs compare).
+        """
+        signal = self._signals[signal_id]
+        new = replace(
+            signal, status=status, status_ms=at_ms, status_reason=reason,
+            fill_price=signal.fill_price if fill_price is None else fill_price,
+            fill_ms=signal.fill_ms if fill_price is None else at_ms,
+            r_multiple=signal.r_multiple if r_multiple is None else r_multiple,
+        )  # fmt: skip
+        self._signals[signal_id] = new
+        return new
 
     def update(
         self, time: int, open: float, high: float, low: float, close: float, volume: float = 0.0

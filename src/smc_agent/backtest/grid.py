@@ -24,7 +24,6 @@ A value is a number or an inclusive range ``start:stop:step``.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -32,12 +31,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from smc_agent.analysis.config import AnalysisConfig
-from smc_agent.bootstrap import EngineSettings
+from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.strategy.base import Strategy
-from smc_agent.strategy.sma_cross import SmaCross
-from smc_agent.strategy.smc import SmcStrategy
+from smc_agent.strategy.registry import ParamValue, StrategyOptions, strategy_kind
 
 __all__ = [
     "GridPlan",
@@ -51,7 +49,6 @@ __all__ = [
     "plan_grid",
 ]
 
-ParamValue = int | float
 Params = dict[str, ParamValue]
 ParamSpace = Mapping[str, Sequence[ParamValue]]
 
@@ -61,25 +58,16 @@ RISK_PREFIX = "risk."
 _MAX_RANGE = 10_000  # values one range may expand to; more is a typo, not a grid
 
 # name -> "int" or "float"; the annotations are strings under ``from __future__ import annotations``.
-_SMA_PARAMS = {"fast": "int", "slow": "int", "stop_fraction": "float"}
-_SMC_PARAMS = {f.name: str(f.type) for f in fields(AnalysisConfig) if f.type in ("int", "float")}
 _RISK_PARAMS = {
     RISK_PREFIX + f.name: "int" if f.type == "int" else "float"
     for f in fields(RiskConfig)
     if f.type in ("int", "Decimal")
 }
-# SmaCross's own defaults, so that a grid over ``fast`` alone keeps its ``slow`` and ``stop_fraction``.
-_SMA_DEFAULTS: dict[str, ParamValue] = {
-    name: p.default for name, p in inspect.signature(SmaCross).parameters.items() if name in _SMA_PARAMS
-}
-_STRATEGY_PARAMS = {"sma_cross": _SMA_PARAMS, "smc": _SMC_PARAMS}
 
 
 def param_names(strategy: str) -> dict[str, str]:
     """The parameters ``strategy`` accepts, each with its kind (``"int"`` or ``"float"``)."""
-    if strategy not in _STRATEGY_PARAMS:
-        raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(_STRATEGY_PARAMS)}", key="strategy")
-    return {**_STRATEGY_PARAMS[strategy], **_RISK_PARAMS}
+    return {**strategy_kind(strategy).params, **_RISK_PARAMS}
 
 
 def parse_grid(text: str) -> dict[str, list[ParamValue]]:
@@ -142,14 +130,12 @@ class StrategySpec:
                 )
             _check_kind(key, value, known[key])
         own = {k: v for k, v in params.items() if not k.startswith(RISK_PREFIX)}
-        risk = {k.removeprefix(RISK_PREFIX): v for k, v in params.items() if k.startswith(RISK_PREFIX)}
-        if self.name == "smc":
-            config = _replace(self.analysis or AnalysisConfig(), own, "")
-            risk.setdefault("min_rr", config.min_rr)
-            strategy: Strategy = SmcStrategy(self.symbol, self.timeframe, self.htfs, config, tz=self.tz)
-        else:
-            strategy = _sma_cross(self.symbol, own)
-        settings = replace(self.settings, risk=_replace(self.settings.risk, risk, RISK_PREFIX))
+        risk: dict[str, Any] = {k.removeprefix(RISK_PREFIX): v for k, v in params.items() if k.startswith(RISK_PREFIX)}
+        kind = strategy_kind(self.name)
+        options = StrategyOptions(self.htfs, self.tz, self.analysis, own)
+        strategy = kind.create(self.symbol, self.timeframe, options)
+        settings = replace(self.settings, risk=_replace(self.settings.risk, {**kind.implied_risk(options), **risk},
+                                                        RISK_PREFIX))  # fmt: skip
         return strategy, settings
 
 
@@ -246,13 +232,3 @@ def _replace(base: _Config, values: Mapping[str, ParamValue], prefix: str) -> _C
     except ConfigError as error:
         key = f"{prefix}{error.key}" if error.key else None
         raise ConfigError(error.message, key=key) from None
-
-
-def _sma_cross(symbol: str, values: Mapping[str, ParamValue]) -> SmaCross:
-    given = {**_SMA_DEFAULTS, **values}
-    fast, slow, stop = int(given["fast"]), int(given["slow"]), float(given["stop_fraction"])
-    if not 0 < fast < slow:
-        raise ConfigError(f"need 0 < fast < slow, got fast={fast} and slow={slow}", key="fast")
-    if not 0 < stop < 1:
-        raise ConfigError(f"must be > 0 and < 1 (a fraction of the entry price), got {stop}", key="stop_fraction")
-    return SmaCross(symbol, fast, slow, stop)

@@ -1,8 +1,17 @@
-"""Trades and the equity curve, rebuilt from events alone (as a journal replay would).
+"""Trades and the equity curve, from events alone (as a journal replay would give them).
 
-A trade opens when a fill takes the position away from flat and closes when fills bring it back;
-its risk and planned reward-to-risk come from the command the risk gate accepted. Trades still open
-at the end of the data are not in the list (their P&L is in the final equity).
+The recorder subscribes to the bus and reads nothing else: :class:`~smc_agent.events.EntryAccepted`
+tells it each entry's command (its risk, planned reward and setup), fills make the trades, position and
+balance changes give the account's holdings, and each candle of a traded stream marks them.
+
+A trade opens when a fill takes a symbol's position away from flat and closes when fills bring it back;
+its id is the id of the signal (or command) whose entry opened it. Trades still open at the end are not
+in the list (their P&L is in the final equity).
+
+The curve has one point per candle close time, with the account as it stood once everything that candle
+caused had happened: a candle's point is written when the next candle (or :meth:`Recorder.finish`)
+arrives, so the fills it made are in it. With several symbols, candles closing at the same time give
+one point, after the last of them.
 """
 
 from __future__ import annotations
@@ -11,13 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from smc_agent.backtest.trades import MarkedCurve, Trade
+from smc_agent.backtest.trades import EquityCurve, MarkedCurve, RecordedCurve, Trade
 from smc_agent.core.bus import EventBus
-from smc_agent.core.errors import SmcAgentError
-from smc_agent.core.events import CandleClosed, OrderFilled
-from smc_agent.engine.portfolio import Portfolio, Position
-from smc_agent.engine.risk import OrderCommand
+from smc_agent.engine.portfolio import value_of
+from smc_agent.events import BalanceChanged, CandleClosed, EntryAccepted, OrderFilled, PositionChanged
+from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import Side
+from smc_agent.model.instrument import to_decimal
 from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
 from smc_agent.smc.zones import ZoneOffsets
 
@@ -37,53 +46,96 @@ class _Open:
 
 
 class Recorder:
-    """Trades from fills, and the equity at each close of one instrument's candles.
+    """Trades from fills, and the account's equity at each close of the traded streams.
 
-    ``sessions`` names each trade's entry session. The curve holds the portfolio's balance and position
-    as of each fill and the candle closes (see :class:`MarkedCurve`); it starts at ``opening``: the
-    time and price at which the account holds only its initial balance.
+    ``entry_timeframes`` names each traded symbol's stream (symbol -> timeframe); ``sessions`` names
+    each trade's entry session. The curve starts at ``opening``: the time and price (of the first
+    symbol) at which the account holds only ``initial_balance``.
     """
 
     def __init__(
         self,
         bus: EventBus,
-        portfolio: Portfolio,
-        commands: Mapping[str, OrderCommand],
-        symbol: str,
+        initial_balance: Decimal,
+        entry_timeframes: Mapping[str, str],
         opening: tuple[int, float],
         sessions: SessionNamer | None = None,
     ) -> None:
         self.trades: list[Trade] = []
-        self.equity = MarkedCurve()
-        self._portfolio = portfolio
-        self._commands = commands
-        self._symbol = symbol
+        self._entry = dict(entry_timeframes)
+        self._single = next(iter(self._entry)) if len(self._entry) == 1 else None
         self._sessions = sessions or SessionNamer()
+        self._commands: dict[str, OrderCommand] = {}  # by entry order id
+        self._by_trade: dict[str, OrderCommand] = {}  # by signal (trade) id
         self._open: dict[str, _Open] = {}
-        self._revision = -1
-        self._hold()
-        self.equity.mark(*opening)
+        self._balance = initial_balance
+        self._held: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed quantity, average price)
+        self._marks: dict[str, float] = {}
+        self._pending: CandleClosed | None = None  # the candle whose point is not written yet
+        self._changed = True  # holdings moved since the curve last took them
+        self._marked: MarkedCurve | None = MarkedCurve() if self._single is not None else None
+        self._recorded = RecordedCurve()
+        self._point(*opening)
+        bus.subscribe(self._on_candle, CandleClosed)
+        bus.subscribe(self._on_entry, EntryAccepted)
         bus.subscribe(self._on_fill, OrderFilled)
+        bus.subscribe(self._on_position, PositionChanged)
+        bus.subscribe(self._on_balance, BalanceChanged)
 
-    def after_candle(self, candle: CandleClosed) -> None:
-        if self._portfolio.revision != self._revision:
-            self._hold()
-        self.equity.mark(candle.event_ms, candle.close)
+    @property
+    def equity(self) -> EquityCurve:
+        return self._marked if self._marked is not None else self._recorded
 
-    def _hold(self) -> None:
-        portfolio = self._portfolio
-        self._revision = portfolio.revision
-        position = portfolio.positions.get(self._symbol) or Position()
-        self.equity.hold(portfolio.balance, position.quantity, position.average_price)
+    def finish(self) -> None:
+        """Write the last candle's point (the run is over)."""
+        if self._pending is not None:
+            self._point(self._pending.event_ms, self._pending.close, self._pending.symbol)
+            self._pending = None
+
+    def _on_candle(self, candle: CandleClosed) -> None:
+        if self._entry.get(candle.symbol) != candle.timeframe:
+            return
+        self.finish()
+        self._pending = candle
+
+    def _point(self, time_ms: int, close: float, symbol: str | None = None) -> None:
+        if symbol is not None:
+            self._marks[symbol] = close
+        marked = self._marked
+        if marked is not None:
+            if self._changed:
+                quantity, average = self._held.get(self._single or "", (Decimal(0), Decimal(0)))
+                marked.hold(self._balance, quantity, average)
+                self._changed = False
+            marked.mark(time_ms, close)
+            return
+        held = [(q, a, to_decimal(self._marks[s])) for s, (q, a) in self._held.items() if q and s in self._marks]
+        equity, exposure = value_of(self._balance, held)
+        curve = self._recorded
+        if curve.times and curve.times[-1] == time_ms:  # another symbol's candle at the same close
+            curve.values[-1], curve.exposures[-1] = equity, exposure
+        else:
+            curve.record(time_ms, equity, exposure)
+
+    def _on_entry(self, event: EntryAccepted) -> None:
+        self._commands[event.entry_id] = self._by_trade[event.command.signal_id] = event.command
+
+    def _on_position(self, event: PositionChanged) -> None:
+        signed = event.quantity if event.side is Side.BUY else -event.quantity
+        self._held[event.symbol] = (signed, event.average_price)
+        self._changed = True
+
+    def _on_balance(self, event: BalanceChanged) -> None:
+        self._balance = event.balance
+        self._changed = True
 
     def _on_fill(self, fill: OrderFilled) -> None:
         order = fill.order
-        if order.symbol != self._symbol:
-            raise SmcAgentError(f"the recorder values {self._symbol} alone, but {order.symbol} was filled")
         trade = self._open.get(order.symbol)
         if trade is None:
-            trade = _Open(order.client_order_id.rsplit(":", 1)[0], order.side, fill.event_ms)
-            self._open[order.symbol] = trade
+            command = self._commands.get(order.parent or order.client_order_id)
+            trade_id = command.signal_id if command is not None else order.client_order_id
+            trade = self._open[order.symbol] = _Open(trade_id, order.side, fill.event_ms)
         if order.side is trade.side:
             trade.quantity += fill.quantity
             trade.cost += fill.price * fill.quantity
@@ -99,7 +151,7 @@ class Recorder:
         entry = t.cost / t.quantity
         exit_price = t.proceeds / t.closed
         pnl = t.side.sign * (t.proceeds - entry * t.closed) - t.fees
-        command = self._commands.get(t.trade_id)
+        command = self._by_trade.get(t.trade_id)
         stop_distance = abs(command.entry - command.stop) if command else None
         risk = abs(entry - command.stop) * t.quantity if command else Decimal(0)
         planned = abs(command.targets[0] - command.entry) / stop_distance if command and stop_distance else None

@@ -9,27 +9,26 @@ docs/api.md; the same input always gives byte-identical output.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.backtest.metrics import Metrics, compute_metrics
 from smc_agent.backtest.recorder import Recorder, SessionNamer
-from smc_agent.backtest.trades import EquityCurve, Trade
+from smc_agent.backtest.trades import EquityCurve, EquityPoint, RecordedCurve, Trade
 from smc_agent.backtest.zones import Zone, zones_from_signals
-from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, build
-from smc_agent.core.errors import ConfigError
-from smc_agent.core.events import RiskRejected
+from smc_agent.bootstrap import build
+from smc_agent.config.engine import UNNAMED, EngineSettings
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
+from smc_agent.events import RiskRejected
+from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import to_decimal
 from smc_agent.strategy.base import Strategy
-from smc_agent.strategy.sma_cross import SmaCross
-from smc_agent.strategy.smc import SmcStrategy
+from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
 __all__ = ["BacktestResult", "backtest_json", "make_strategy", "run_backtest"]
-
-STRATEGIES = ("smc", "sma_cross")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,52 +37,95 @@ class BacktestResult:
     trades: list[Trade]
     equity: EquityCurve
     rejections: list[RiskRejected]
-    candles: Candles  # what was traded
+    candles: Candles  # what was traded (the first symbol's entry candles when there are several)
     zones: dict[str, Zone]  # the zone behind each SMC trade, by trade id (empty for other strategies)
+    by_symbol: dict[str, Metrics] = field(default_factory=dict)  # each symbol's trades alone (see realised_curve)
+    streams: dict[str, Candles] = field(default_factory=dict)  # every symbol's entry candles
 
 
 def make_strategy(
     name: str, candles: Candles, htfs: Sequence[str], *, tz: str | None = None, analysis: AnalysisConfig | None = None
 ) -> Strategy:
-    if name == "smc":
-        return SmcStrategy(candles.symbol or UNNAMED, candles.timeframe, htfs, analysis, tz=tz)
-    if name == "sma_cross":
-        return SmaCross(candles.symbol or UNNAMED)
-    raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}", key="strategy")
+    """The strategy ``name`` for the symbol and timeframe of ``candles``."""
+    return strategy_kind(name).create(candles.symbol or UNNAMED, candles.timeframe,
+                                      StrategyOptions(tuple(htfs), tz, analysis))  # fmt: skip
 
 
 def run_backtest(
-    candles: Candles, strategy: Strategy, settings: EngineSettings | None = None, *, mode: Mode = Mode.BACKTEST
+    streams: Candles | Sequence[Candles],
+    strategy: Strategy | str,
+    settings: EngineSettings | None = None,
+    *,
+    mode: Mode = Mode.BACKTEST,
+    htfs: Sequence[str] = (),
+    tz: str | None = None,
+    analysis: AnalysisConfig | None = None,
 ) -> BacktestResult:
-    """One pass of the candles through the kernel, as backtest or as paper trading on the file."""
+    """One pass of the candles through the kernel, as backtest or as paper trading on the files.
+
+    ``strategy`` is a strategy object (one symbol), or a name from the registry, built for each
+    symbol with ``htfs``, ``tz`` and ``analysis``; all symbols share one account.
+    """
     settings = settings or EngineSettings()
-    system = build(mode, candles, strategy, settings)
+    built: list[Strategy] = []
+
+    def create(candles: Candles) -> Strategy:
+        made = strategy if not isinstance(strategy, str) else make_strategy(strategy, candles, htfs, tz=tz,
+                                                                             analysis=analysis)  # fmt: skip
+        built.append(made)
+        return made
+
+    system = build(mode, streams, create, settings)
+    first = next(iter(system.entry.values()))
     # The curve starts at the initial balance, at the first candle's open, so that a loss on the very
     # first candle is a drawdown from it.
-    opening = (int(candles.time[0]), float(candles.open[0]))
-    recorder = Recorder(
-        system.bus, system.portfolio, system.kernel.accepted, system.symbol, opening, _session_namer(strategy)
-    )
+    opening = (min(int(c.time[0]) for c in system.entry.values()), float(first.open[0]))
+    timeframes = {symbol: c.timeframe for symbol, c in system.entry.items()}
+    kind = strategy_kind(strategy if isinstance(strategy, str) else strategy.kind)
+    namer = SessionNamer(kind.sessions(built[0]))
+    recorder = Recorder(system.bus, settings.initial_balance, timeframes, opening, namer)
     rejections: list[RiskRejected] = []
     system.bus.subscribe(rejections.append, RiskRejected)
-    system.run(recorder.after_candle)
-    metrics = compute_metrics(
-        recorder.trades,
-        recorder.equity,
+    system.run()
+    recorder.finish()
+    metrics = _metrics(recorder.trades, recorder.equity, settings, first)
+    by_symbol = {}
+    for symbol, candles in system.entry.items():
+        own = [t for t in recorder.trades if t.symbol == symbol]
+        curve = realised_curve(own, settings.initial_balance, opening[0], int(candles.time[-1] + candles.timeframe_ms))
+        by_symbol[symbol] = _metrics(own, curve, settings, candles)
+    zones: dict[str, Zone] = {}
+    if kind.draws_zones:
+        for made in built:
+            zones.update(zones_from_signals(signal_engine(made)))
+    return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, first, zones, by_symbol,
+                          dict(system.entry))  # fmt: skip
+
+
+def _metrics(trades: list[Trade], equity: EquityCurve, settings: EngineSettings, candles: Candles) -> Metrics:
+    return compute_metrics(
+        trades,
+        equity,
         initial_balance=settings.initial_balance,
         prices_first=to_decimal(float(candles.open[0])),
         prices_last=to_decimal(float(candles.close[-1])),
     )
-    zones = zones_from_signals(strategy.signals) if isinstance(strategy, SmcStrategy) else {}
-    return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, candles, zones)
 
 
-def _session_namer(strategy: Strategy) -> SessionNamer:
-    """Trades are labelled with the sessions the SMC analysis is configured with (or the defaults)."""
-    if isinstance(strategy, SmcStrategy):
-        smc = strategy.signals.config.entry_smc
-        return SessionNamer((*smc.killzones, *smc.sessions))
-    return SessionNamer()
+def realised_curve(trades: Sequence[Trade], initial: Decimal, start_ms: int, end_ms: int) -> RecordedCurve:
+    """The equity of ``trades`` alone: the initial balance plus each closed trade's P&L at its exit.
+
+    A symbol's share of a portfolio backtest is measured on this curve, since the account's curve
+    mixes every symbol's open positions.
+    """
+    curve = RecordedCurve([EquityPoint(start_ms, initial)])
+    equity = initial
+    for trade in sorted(trades, key=lambda t: t.exit_ms):
+        equity += trade.pnl
+        curve.record(trade.exit_ms, equity, Decimal(0))
+    if end_ms > curve.times[-1]:
+        curve.record(end_ms, equity, Decimal(0))
+    return curve
 
 
 def backtest_json(result: BacktestResult) -> dict[str, Any]:

@@ -17,14 +17,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import overload
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from smc_agent.core.fastinit import fast_init
 from smc_agent.engine.portfolio import value_of
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import to_decimal
@@ -32,9 +31,7 @@ from smc_agent.model.instrument import to_decimal
 __all__ = ["EquityCurve", "EquityPoint", "MarkedCurve", "RecordedCurve", "Trade", "as_curve"]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, gc=False):
     """One closed round trip.
 
     ``side`` is the entry side (``BUY`` opens a long). ``setup`` names the rule that produced the
@@ -97,9 +94,7 @@ class Trade:
         return self.exit_ms - self.entry_ms
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class EquityPoint:
+class EquityPoint(msgspec.Struct, frozen=True, gc=False):
     """Account equity (balance plus open profit) at ``time_ms``, and the notional then in the market.
 
     The engine records one point per candle close, starting with a point at the initial balance, so

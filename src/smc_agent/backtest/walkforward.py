@@ -29,10 +29,11 @@ its last close in the equity and is not among the trades. Trade ids get a ``w<k>
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from smc_agent.backtest.executors import Executor, ProgressHook, SerialExecutor
@@ -233,7 +234,7 @@ def stitch(
 def _scaled(trade: Trade, id: str, scale: Decimal) -> Trade:
     """The trade as the scaled account would have made it: money and size times ``scale``."""
     q, r, p, f = (value * scale for value in (trade.quantity, trade.risk, trade.pnl, trade.fees))
-    return replace(trade, id=id, quantity=q, risk=r, pnl=p, fees=f)
+    return msgspec.structs.replace(trade, id=id, quantity=q, risk=r, pnl=p, fees=f)
 
 
 def walk_forward_json(result: WalkForwardResult, candles: Candles) -> dict[str, Any]:

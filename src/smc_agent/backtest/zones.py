@@ -24,8 +24,8 @@ def zones_from_signals(engine: SignalEngine) -> dict[str, Zone]:
 
     The zone is the ``zone`` link of the signal's evidence. It starts at the candle that formed it
     (the order block or fair-value-gap row's ``formed_index``; the link's confirmation time when the
-    detector table has no such column) and ends when the signal was triggered (the entry), expired or
-    invalidated; a signal still pending at the end of the data runs to its expiry.
+    detector table has no such column) and ends when the signal was triggered (the entry, or its fill once
+    the trade began), expired or invalidated; a signal still pending at the end of the data runs to its expiry.
     """
     view = engine.mtf.entry.result(copy=False)
     zones: dict[str, Zone] = {}
@@ -38,6 +38,6 @@ def zones_from_signals(engine: SignalEngine) -> dict[str, Zone]:
         table = view.tables.get(table_name)
         if table is not None and "formed_index" in table.schema.ints and row.isdigit() and int(row) < len(table):
             start = int(view.candles.time[int(table.col("formed_index")[int(row)])])
-        end = signal.expires_ms if signal.status is SignalStatus.PENDING else signal.status_ms
+        end = signal.expires_ms if signal.status is SignalStatus.PENDING else signal.fill_ms or signal.status_ms
         zones[signal.id] = Zone(float(link["top"]), float(link["bottom"]), start, max(start, end))
     return zones

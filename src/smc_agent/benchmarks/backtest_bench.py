@@ -85,7 +85,7 @@ def _smc(path: str) -> dict[str, Any]:
 
 def _sma_ours(path: str) -> dict[str, Any]:
     from smc_agent.backtest.runner import run_backtest
-    from smc_agent.bootstrap import EngineSettings
+    from smc_agent.config.engine import EngineSettings
     from smc_agent.engine.risk_config import RiskConfig
     from smc_agent.strategy.sma_cross import SmaCross
 

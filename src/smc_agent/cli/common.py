@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from smc_agent.backtest.runner import STRATEGIES
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.data.loaders import FORMATS
 from smc_agent.service import AnalysisRequest
+from smc_agent.strategy.registry import STRATEGIES
 
 __all__ = [
     "EXIT_USER_ERROR",

@@ -7,6 +7,12 @@ sees a consequence before its cause. Delivery is synchronous and completes befor
 ``publish`` returns, so a backtest stays deterministic; a subscriber that needs to be slow must queue
 the event itself.
 
+``seq`` counts the events delivered, in delivery order. With a ``stamp`` (the composition root
+passes :func:`smc_agent.events.stamper`), each event is handed to subscribers as
+``stamp(event, seq)``: the copy that carries its sequence number and session id, which is what the
+journal stores and a WebSocket client resumes from. A failed delivery keeps its number (the
+journal never saw it, so a gap shows where it was lost).
+
 >>> bus = EventBus(); seen = []
 >>> bus.subscribe(seen.append)
 >>> bus.publish("x"); seen
@@ -25,7 +31,9 @@ Handler = Callable[[Any], None]
 
 
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, stamp: Callable[[Any, int], Any] | None = None, *, seq: int = 0) -> None:
+        self.seq = seq  # the number of the last event delivered; a resumed session starts after its journal
+        self._stamp = stamp
         self._handlers: list[tuple[type | None, Handler]] = []
         self._by_type: dict[type, list[Handler]] = {}  # who receives each event type, in subscription order
         self._pending: deque[Any] = deque()
@@ -41,9 +49,12 @@ class EventBus:
             self._pending.append(event)  # the loop below delivers it, after the event being delivered now
             return
         self._delivering = True
-        pending = self._pending
+        pending, stamp = self._pending, self._stamp
         try:
             while True:
+                self.seq += 1
+                if stamp is not None:
+                    event = stamp(event, self.seq)
                 receivers = self._by_type.get(type(event))
                 for handler in self._receivers(type(event)) if receivers is None else receivers:
                     handler(event)

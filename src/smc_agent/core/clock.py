@@ -1,22 +1,50 @@
-"""The one source of "now": passed in, never read from the system below the composition root.
+"""The one source of "now", with timers: passed in, never read from the system below the composition root.
 
-Backtests use :class:`SimulatedClock`, advanced by the feed to each candle's close, so a run is
-deterministic; paper and live trading use :class:`WallClock`. Code that needs the time asks the
-clock it was given.
+Backtests use :class:`SimulatedClock`, advanced to each candle's close, so a run is deterministic.
+Paper trading on a replay uses :class:`ReplayClock`, which maps the wall clock onto market time at a
+chosen speed and owns the pacing (the feed never sleeps); live and paper trading on live data use
+:class:`WallClock`. Code that needs the time asks the clock it was given.
+
+**Timers.** ``call_at(ms, fn)`` runs ``fn`` once when the clock reaches ``ms``; ``every(ms, fn)``
+runs it at each multiple of ``ms`` (aligned to the epoch, so a daily timer fires at midnight UTC).
+They close a candle whose period has passed without a trade, expire orders, roll the trading day
+without waiting for a candle, and beat the heart. Due timers fire in time order (ties in the order
+they were set), each with the clock reading its own due time, so whatever a timer publishes is
+stamped with the moment it was due. The simulated clock fires them as it advances; a live session
+asks the wall clock for :meth:`~Timers.next_due` and calls :meth:`~Timers.fire_due`.
 
 >>> clock = SimulatedClock()
->>> clock.advance_to(1_700_000_000_000); clock.now_ms()
-1700000000000
+>>> seen = []
+>>> _ = clock.call_at(1_500, lambda: seen.append(("once", clock.now_ms())))
+>>> _ = clock.every(1_000, lambda: seen.append(("tick", clock.now_ms())))
+>>> clock.advance_to(2_000); seen
+[('tick', 1000), ('once', 1500), ('tick', 2000)]
 """
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from smc_agent.core.errors import SmcAgentError
 
-__all__ = ["Clock", "SimulatedClock", "WallClock"]
+__all__ = ["Clock", "ReplayClock", "SimulatedClock", "Timer", "Timers", "WallClock"]
+
+Callback = Callable[[], None]
+
+
+class Timer:
+    """A handle on a scheduled callback: :meth:`cancel` stops it from firing (again)."""
+
+    __slots__ = ("active", "callback", "due", "period")
+
+    def __init__(self, due: int, callback: Callback, period: int | None) -> None:
+        self.due, self.callback, self.period, self.active = due, callback, period, True
+
+    def cancel(self) -> None:
+        self.active = False
 
 
 class Clock(Protocol):
@@ -24,24 +52,123 @@ class Clock(Protocol):
         """Milliseconds since the epoch, UTC."""
         ...
 
+    def call_at(self, ms: int, callback: Callback) -> Timer:
+        """Run ``callback`` once when the clock reaches ``ms`` (at once on the next firing if past)."""
+        ...
 
-class SimulatedClock:
-    """A clock that moves only when told to, and never backwards."""
+    def every(self, period_ms: int, callback: Callback) -> Timer:
+        """Run ``callback`` at every multiple of ``period_ms`` after now."""
+        ...
+
+
+class Timers:
+    """The timer queue that every clock here shares; ``_reading`` is what ``now_ms`` reports while firing."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Timer]] = []
+        self._count = 0
+        self._reading: int | None = None
+
+    def now_ms(self) -> int:
+        raise NotImplementedError
+
+    def call_at(self, ms: int, callback: Callback) -> Timer:
+        return self._push(Timer(ms, callback, None))
+
+    def every(self, period_ms: int, callback: Callback) -> Timer:
+        if period_ms <= 0:
+            raise SmcAgentError(f"a timer period must be > 0 ms, got {period_ms}")
+        first = (self.now_ms() // period_ms + 1) * period_ms
+        return self._push(Timer(first, callback, period_ms))
+
+    def next_due(self) -> int | None:
+        """When the earliest active timer is due, or None."""
+        heap = self._heap
+        while heap and not heap[0][2].active:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def fire_due(self, until_ms: int) -> None:
+        """Fire every timer due at or before ``until_ms``, in time order (timers set while firing too)."""
+        heap = self._heap
+        while heap and heap[0][0] <= until_ms:
+            due, _, timer = heapq.heappop(heap)
+            if not timer.active:
+                continue
+            if timer.period is None:
+                timer.active = False
+            else:
+                timer.due = due + timer.period
+                self._push(timer)
+            self._reading = due
+            try:
+                timer.callback()
+            finally:
+                self._reading = None
+
+    def _push(self, timer: Timer) -> Timer:
+        self._count += 1
+        heapq.heappush(self._heap, (timer.due, self._count, timer))
+        return timer
+
+
+class SimulatedClock(Timers):
+    """A clock that moves only when told to, and never backwards; it fires timers as it passes them."""
 
     def __init__(self, start_ms: int = 0) -> None:
+        super().__init__()
         self._now = start_ms
 
     def now_ms(self) -> int:
-        return self._now
+        return self._now if self._reading is None else self._reading
 
     def advance_to(self, ms: int) -> None:
         if ms < self._now:
             raise SmcAgentError(f"the simulated clock cannot go back from {self._now} to {ms}")
+        heap = self._heap
+        if heap and heap[0][0] <= ms:  # the common case, no timer due, costs one comparison
+            self.fire_due(ms)
         self._now = ms
 
+    def seconds_until(self, ms: int) -> float:
+        """A backtest never waits: simulated time moves as fast as the candles come."""
+        return 0.0
 
-class WallClock:
-    """The system clock: for paper and live trading only (chosen by the composition root)."""
+
+class WallClock(Timers):
+    """The system clock: for paper and live trading on live data (chosen by the composition root)."""
 
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return time.time_ns() // 1_000_000 if self._reading is None else self._reading
+
+    def advance_to(self, ms: int) -> None:
+        """Fire what is due by now: on a live feed the wall clock, not the candle, says what time it is."""
+        self.fire_due(self.now_ms())
+
+    def seconds_until(self, ms: int) -> float:
+        """How long to wait, in wall seconds, until the clock reads ``ms`` (0 if it already does)."""
+        return max(0.0, (ms - self.now_ms()) / 1000)
+
+
+class ReplayClock(SimulatedClock):
+    """The simulated clock of a replayed paper session, with pacing: market time runs ``speed`` times
+    faster than the wall clock from ``start_ms``.
+
+    It reads exactly what a backtest's clock reads (each candle is handled at its close), so a paper
+    replay gives the backtest's results; what it adds is :meth:`seconds_until`, how long the session
+    waits before it hands over the next candle. A day of 1m candles at speed 1440 takes a minute; a
+    speed of ``inf`` never waits. The feed never sleeps: the clock owns the pacing.
+    """
+
+    def __init__(self, start_ms: int, speed: float, *, wall: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(start_ms)
+        if not speed > 0:
+            raise SmcAgentError(f"a replay speed must be > 0 (a multiple of real time), got {speed}")
+        self._start, self._speed, self._wall = start_ms, speed, wall
+        self._wall_start = wall()
+
+    def seconds_until(self, ms: int) -> float:
+        if self._speed == float("inf"):
+            return 0.0
+        due = self._wall_start + (ms - self._start) / 1000 / self._speed
+        return max(0.0, due - self._wall())

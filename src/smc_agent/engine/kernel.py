@@ -1,60 +1,193 @@
-"""The trading kernel: one closed candle at a time, the same code in every mode.
+"""The trading kernel: one closed candle at a time, the same code in every mode, many symbols in one account.
 
-For each candle, in this order: the venue fills resting orders against it; the portfolio marks its
-positions at the close; the risk gate sees the new equity (and may change the trading state); then
-the strategy reacts at the close with commands. Entries pass the risk gate before execution; exits
-and withdrawals always pass. Orders placed at this close therefore fill from the next candle on.
-The kernel does not know whether it is backtesting, paper trading or live: the composition root
-(:mod:`smc_agent.bootstrap`) chose its clock, feed, venue and store.
+For each candle of a symbol's entry timeframe, in this order: the candle is published; the market-data
+listeners see it (the simulated venue fills resting orders against it); the portfolio marks the
+symbol's position at the close; the risk gate sees the new equity (and may change the trading state);
+then that symbol's strategy reacts at the close with commands. Entries pass the risk gate before
+execution; exits and withdrawals always pass (see :mod:`smc_agent.engine.risk` for why). Orders placed
+at this close therefore fill from the next candle on. Candles of other streams are published and
+nothing else. The kernel does not know whether it is backtesting, paper trading or live: the
+composition root (:mod:`smc_agent.bootstrap`) chose its clock, feed, venue and store.
+
+Operator commands (:data:`~smc_agent.model.commands.OperatorCommand`) reach :meth:`TradingKernel.command`
+between candles, from the session's inbox; each outcome is published as
+:class:`~smc_agent.events.CommandHandled`, and a command id is handled once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
-from smc_agent.core.events import CandleClosed
 from smc_agent.engine.execution import Execution
 from smc_agent.engine.portfolio import Portfolio
-from smc_agent.engine.risk import OrderCommand, RiskGate
+from smc_agent.engine.risk import RiskGate
+from smc_agent.events import (
+    CandleClosed,
+    CommandHandled,
+    EntryAccepted,
+    Event,
+    OrderEvent,
+    PositionChanged,
+    RiskRejected,
+)
+from smc_agent.model.commands import (
+    CancelAll,
+    FlattenSymbol,
+    Kill,
+    ManualOrder,
+    OperatorCommand,
+    OrderCommand,
+    Pause,
+    Reset,
+    Resume,
+)
+from smc_agent.model.instrument import to_decimal
+from smc_agent.model.orders import MARKET
 from smc_agent.strategy.base import CancelEntry, Command, Enter, Flatten, Strategy
-from smc_agent.venues import Venue
 
 __all__ = ["TradingKernel"]
 
+MarketListener = Callable[[CandleClosed], None]
 
-@dataclass(slots=True)
+
 class TradingKernel:
-    clock: Clock
-    bus: EventBus
-    venue: Venue
-    risk: RiskGate
-    portfolio: Portfolio
-    execution: Execution
-    strategy: Strategy
-    accepted: dict[str, OrderCommand] = field(default_factory=dict)  # by signal id
+    def __init__(
+        self,
+        clock: Clock,
+        bus: EventBus,
+        risk: RiskGate,
+        portfolio: Portfolio,
+        execution: Execution,
+        strategies: Mapping[str, Strategy],
+        entry_timeframes: Mapping[str, str],
+        market: Sequence[MarketListener] = (),
+    ) -> None:
+        self._clock, self._bus, self._risk = clock, bus, risk
+        self._portfolio, self._execution = portfolio, execution
+        self._strategies = dict(strategies)
+        self._entry = dict(entry_timeframes)  # symbol -> the timeframe its strategy trades
+        self._market = tuple(market)
+        self._last_close: dict[str, float] = {}
+        self._handled: set[str] = set()  # operator command ids already handled
+        for kind in (OrderEvent, PositionChanged, RiskRejected, EntryAccepted):
+            bus.subscribe(self._route, kind)
+        bus.subscribe(self._on_handled, CommandHandled)
 
-    def __post_init__(self) -> None:
-        self.bus.subscribe(self.strategy.on_event)
-        self.strategy.on_start()
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._strategies)
+
+    def strategy(self, symbol: str) -> Strategy:
+        return self._strategies[symbol]
+
+    def start(self) -> None:
+        for strategy in self._strategies.values():
+            strategy.on_start(self._bus.publish)
+
+    def warm_up(self, candle: CandleClosed) -> None:
+        """History before the session: the symbol's strategy learns from it and gives no orders."""
+        if self._entry.get(candle.symbol) == candle.timeframe:
+            self._strategies[candle.symbol].warm_up(candle)
 
     def on_candle(self, candle: CandleClosed) -> None:
-        self.venue.on_candle(candle)
-        self.portfolio.mark(candle.symbol, candle.close)
-        self.risk.on_equity(self.clock.now_ms())
-        for command in self.strategy.on_candle(candle):
+        self._bus.publish(candle)
+        symbol = candle.symbol
+        if self._entry.get(symbol) != candle.timeframe:
+            return
+        for listener in self._market:
+            listener(candle)
+        self._last_close[symbol] = candle.close
+        self._portfolio.mark(symbol, candle.close)
+        self._risk.on_equity(self._clock.now_ms())
+        for command in self._strategies[symbol].on_candle(candle):
             self._handle(command)
+
+    def command(self, command: OperatorCommand) -> CommandHandled:
+        """Carry out an operator's command now (between candles) and publish what came of it."""
+        if command.command_id in self._handled:
+            return self._handled_event(command, False, f"command {command.command_id} was already handled")
+        accepted, outcome = self._operate(command)
+        return self._handled_event(command, accepted, outcome)
+
+    def _handled_event(self, command: OperatorCommand, accepted: bool, outcome: str) -> CommandHandled:
+        now = self._clock.now_ms()
+        event = CommandHandled(event_ms=now, known_ms=now, command=command, accepted=accepted, outcome=outcome)
+        self._bus.publish(event)
+        return event
+
+    def _on_handled(self, event: CommandHandled) -> None:
+        self._handled.add(event.command.command_id)
+
+    def _operate(self, command: OperatorCommand) -> tuple[bool, str]:
+        risk, execution = self._risk, self._execution
+        if isinstance(command, Kill):
+            risk.kill(f"kill switch: {command.reason}")
+            if not command.flatten:
+                return True, "halted: only exits pass until a reset"
+            return True, f"halted, and {self._flatten_all(command.reason)}"
+        if isinstance(command, Reset):
+            return True, f"trading state {risk.reset(command.reason).value}"
+        if isinstance(command, Pause | Resume):
+            changed = risk.pause(isinstance(command, Pause))
+            state = "paused" if risk.paused else "resumed"
+            return True, state if changed else f"already {state}"
+        if isinstance(command, FlattenSymbol):
+            if command.symbol not in self._strategies:
+                return False, f"unknown symbol {command.symbol!r}; trading {', '.join(self._strategies)}"
+            cancelled = execution.cancel_all(command.symbol, command.reason)
+            execution.flatten(command.symbol)
+            return True, f"flattening {command.symbol}, {cancelled} working entries cancelled"
+        if isinstance(command, CancelAll):
+            cancelled = execution.cancel_all(command.symbol, command.reason, exits=command.exits)
+            return True, f"{cancelled} orders cancelled"
+        return self._manual(command)
+
+    def _flatten_all(self, reason: str) -> str:
+        cancelled = self._execution.cancel_all(None, reason)
+        held = sorted(self._portfolio.open_positions())
+        for symbol in held:
+            self._execution.flatten(symbol)
+        return f"flattening {', '.join(held) or 'nothing'} ({cancelled} working entries cancelled)"
+
+    def _manual(self, order: ManualOrder) -> tuple[bool, str]:
+        if order.symbol not in self._strategies:
+            return False, f"unknown symbol {order.symbol!r}; trading {', '.join(self._strategies)}"
+        market = order.type is MARKET
+        last = self._last_close.get(order.symbol)
+        if market and last is None:
+            return False, f"no price yet for {order.symbol}: a market order needs a closed candle first"
+        price = to_decimal(last) if market or order.price is None else order.price  # type: ignore[arg-type]
+        command = OrderCommand(order.symbol, order.side, price, order.stop_loss, order.take_profit,
+                               order.command_id, "manual", quantity=order.quantity)  # fmt: skip
+        decision = self._risk.check(command)
+        if not decision.accepted:
+            return False, f"denied by the {decision.layer} layer: {decision.reason}"
+        executed = command if decision.stop is None else command.with_stop(decision.stop)
+        entry_id = self._execution.open(executed, decision.quantity, market=market)
+        return True, f"order {entry_id} for {decision.quantity} {order.symbol} sent"
 
     def _handle(self, command: Command) -> None:
         if isinstance(command, Enter):
-            decision = self.risk.check(command.command)
+            decision = self._risk.check(command.command)
             if decision.accepted:
-                # Record and execute the command as sized: with the stop rounded as it will rest.
+                # Execute the command as sized: with the stop rounded as it will rest.
                 executed = command.command if decision.stop is None else command.command.with_stop(decision.stop)
-                self.accepted[executed.signal_id] = executed
-                self.execution.open(executed, decision.quantity, market=command.market)
+                self._execution.open(executed, decision.quantity, market=command.market)
         elif isinstance(command, CancelEntry):
-            self.execution.cancel_entry(command.signal_id, command.reason)
+            self._execution.cancel_entry(command.signal_id, command.reason)
         elif isinstance(command, Flatten):
-            self.execution.flatten(command.symbol)
+            self._execution.flatten(command.symbol)
+
+    def _route(self, event: Event) -> None:
+        """Order, position and risk events go to the strategy of their symbol."""
+        if isinstance(event, OrderEvent):
+            symbol = event.order.symbol
+        elif isinstance(event, EntryAccepted):
+            symbol = event.command.symbol
+        else:
+            symbol = event.symbol  # type: ignore[attr-defined]
+        strategy = self._strategies.get(symbol)
+        if strategy is not None:
+            strategy.on_event(event)

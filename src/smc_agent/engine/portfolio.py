@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from smc_agent.core.bus import EventBus
-from smc_agent.core.events import BalanceChanged, OrderFilled, PositionChanged
-from smc_agent.model.enums import BUY, SELL, Side
+from smc_agent.events import BalanceChanged, OrderFilled, PositionChanged
+from smc_agent.model.enums import BUY, SELL, BalanceReason, Side
 from smc_agent.model.instrument import to_decimal
 
 __all__ = ["Portfolio", "Position", "value_of"]
@@ -66,8 +66,22 @@ class Portfolio:
         self.revision = 0  # counts the fills applied: what the balance and positions are a function of
         bus.subscribe(self._on_fill, OrderFilled)
 
+    def snapshot(self) -> tuple[Decimal, Decimal, dict[str, tuple[Decimal, Decimal, Decimal]]]:
+        """Balance, fees paid, and (signed quantity, average price, mark) of every symbol traded:
+        what a journal replay must rebuild exactly."""
+        return (
+            self.balance,
+            self.fees_paid,
+            {s: (p.quantity, p.average_price, p.mark) for s, p in self.positions.items()},
+        )
+
     def equity(self) -> Decimal:
         return self.valuation()[0]
+
+    def position_of(self, symbol: str) -> Decimal:
+        """The signed quantity held in ``symbol``: > 0 long, < 0 short, 0 flat."""
+        position = self.positions.get(symbol)
+        return _ZERO if position is None else position.quantity
 
     def open_positions(self) -> Mapping[str, tuple[Side, Decimal, Decimal]]:
         """Symbol -> (side, quantity, notional at the last mark) for every non-flat position."""
@@ -108,6 +122,12 @@ class Portfolio:
             self._valuation = None
 
     def _on_fill(self, fill: OrderFilled) -> None:
+        for event in self.apply_fill(fill):
+            self._bus.publish(event)
+
+    def apply_fill(self, fill: OrderFilled) -> tuple[PositionChanged, BalanceChanged]:
+        """Book ``fill`` and return the position and balance changes it makes (published by the live
+        portfolio; a journal replay already holds them, so it only books)."""
         order = fill.order
         self._valuation = None
         position = self.positions.get(order.symbol)
@@ -143,7 +163,5 @@ class Portfolio:
             event_ms=at, known_ms=known, symbol=order.symbol, side=side, quantity=abs(new),
             average_price=position.average_price, realized=realized,
         )  # fmt: skip
-        self._bus.publish(moved)
-        self._bus.publish(
-            BalanceChanged(event_ms=at, known_ms=known, balance=self.balance, change=change, reason="fill")
-        )
+        return moved, BalanceChanged(event_ms=at, known_ms=known, balance=self.balance, change=change,
+                                     reason=BalanceReason.FILL)  # fmt: skip

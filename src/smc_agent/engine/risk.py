@@ -12,85 +12,56 @@ equity and the stop, and checks five layers in order, the first failure winning:
 4. **day**: the daily loss limit (state REDUCING until the next trading day);
 5. **account**: the drawdown kill switch and the manual kill (state HALTED until :meth:`RiskGate.reset`).
 
-A denial publishes :class:`~smc_agent.core.events.RiskRejected` (so the journal stores it and the
-dashboard shows it) and nothing else happens. Exits (``reduce_only``) pass in every state: the gate only
-checks that they reduce an open position, because refusing to close risk is never safer.
+A denial publishes :class:`~smc_agent.events.RiskRejected` (so the journal stores it and the
+dashboard shows it) and nothing else happens. The account layer also refuses entries while the operator
+has paused trading, and while more than ``max_orders_per_minute`` orders went to the venue in the last
+minute.
+
+**What bypasses the gate, and why.** Only entries are sized and checked. Exits pass in every state,
+because refusing to close risk is never safer: a reduce-only command is checked only for reducing an
+open position; a bracket's stop and take-profits are placed by execution for a position the gate
+already accepted, and are reduce-only at the venue; ``Flatten`` (a strategy's or the operator's, and
+the kill switch's) closes a whole position. Cancelling an order never adds risk. Exits still count
+towards the order rate, so a flood of them stops new entries.
 
 The gate owns the trading state and changes it only when it looks at equity, at each :meth:`~RiskGate.check`
-and at :meth:`~RiskGate.on_equity` (the kernel calls it after each candle); each change is published once
-as :class:`~smc_agent.core.events.TradingStateChanged`. The time comes from the injected clock only.
+and at :meth:`~RiskGate.on_equity` (the kernel calls it after each candle), or on an operator's kill,
+reset, pause and resume; each change is published once as :class:`~smc_agent.events.TradingStateChanged`.
+Whenever anything the gate remembers changes (peak, day, the day's start, entries today, the last loss,
+the state, the pause) it publishes a :class:`~smc_agent.events.RiskCheckpoint`, from which
+:meth:`RiskGate.apply` restores it after a restart. The time comes from the injected clock only.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError
-from smc_agent.core.events import PositionChanged, RiskRejected, TradingStateChanged
-from smc_agent.core.fastinit import fast_init
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.risk_config import RiskConfig
-from smc_agent.model.enums import BUY, SELL, Side, TradingState
+from smc_agent.events import OrderSubmitted, PositionChanged, RiskCheckpoint, RiskRejected, TradingStateChanged
+from smc_agent.model.commands import OrderCommand
+from smc_agent.model.enums import BUY, RiskLayer, Side, TradingState
 from smc_agent.model.instrument import DOWN, UP, Instrument
 
 __all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
 
+_RATE_WINDOW_MS = 60_000
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class RiskLayer(StrEnum):
-    """The five layers, in the order they are checked; the value is what a denial records."""
-
-    TRADE = "trade"
-    SYMBOL = "symbol"
-    PORTFOLIO = "portfolio"
-    DAY = "day"
-    ACCOUNT = "account"
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
-class OrderCommand:
-    """What a strategy asks for; the gate, not the strategy, decides the size.
-
-    ``targets`` are the take-profit prices, TP1 first. An exit is ``reduce_only``: it closes the open
-    position on ``symbol`` (``side`` opposite to it), and its stop and targets are not used.
-    """
-
-    symbol: str
-    side: Side
-    entry: Decimal
-    stop: Decimal
-    targets: tuple[Decimal, ...]
-    signal_id: str
-    setup: str
-    reduce_only: bool = False
-
-    @classmethod
-    def exit(cls, symbol: str, side: Side, price: Decimal, *, signal_id: str = "", setup: str = "exit") -> OrderCommand:
-        """A reduce-only command that closes the position on ``symbol`` at about ``price``."""
-        return cls(symbol, side, price, price, (), signal_id, setup, reduce_only=True)
-
-    def with_stop(self, stop: Decimal) -> OrderCommand:
-        """The same command with another stop (the gate's, rounded as it will rest at the venue)."""
-        if stop == self.stop:
-            return self
-        return OrderCommand(self.symbol, self.side, self.entry, stop, self.targets, self.signal_id, self.setup,
-                            self.reduce_only)  # fmt: skip
-
-
-@fast_init
-@dataclass(frozen=True, slots=True)
-class RiskDecision:
+class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     """The gate's answer: accepted with a quantity (lot-rounded), or denied by a layer for a reason."""
 
     accepted: bool
@@ -119,7 +90,7 @@ class AccountView(Protocol):
 class RiskGate:
     """Sizes and accepts or denies every order command, and owns the trading state.
 
-    The gate subscribes to :class:`~smc_agent.core.events.PositionChanged` to learn which trades lost
+    The gate subscribes to :class:`~smc_agent.events.PositionChanged` to learn which trades lost
     (the realised P&L summed over a trade's fills, judged when it goes flat) for the loss cooldown.
     """
 
@@ -155,7 +126,11 @@ class RiskGate:
         self._entries: dict[str, int] = {}  # accepted entries per symbol today
         self._trades: dict[str, tuple[Side, Decimal]] = {}  # open trade per symbol: side, realised P&L
         self._last_loss_ms: dict[str, int] = {}
+        self._paused = False
+        self._sent: deque[int] = deque()  # times of the orders sent in the last minute
+        self._dirty = False  # something a checkpoint holds changed since the last one
         bus.subscribe(self._on_position, PositionChanged)
+        bus.subscribe(self._on_submitted, OrderSubmitted)
 
     @property
     def state(self) -> TradingState:
@@ -174,28 +149,40 @@ class RiskGate:
     def day_start_equity(self) -> Decimal | None:
         return self._day_start
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def entries_today(self) -> dict[str, int]:
+        return dict(self._entries)
+
     def check(self, command: OrderCommand) -> RiskDecision:
         """Accept ``command`` with a quantity, or deny it (publishing :class:`RiskRejected`)."""
         now = self._clock.now_ms()
         equity = self._observe(now)
-        if command.reduce_only:
-            return self._check_exit(command, now)
-        sized = self._size(command, equity)
-        if isinstance(sized, str):
-            return self._deny(command, RiskLayer.TRADE, sized, now)
-        quantity, notional, stop = sized
-        # The remaining layers in order; the first denial wins and later layers are not evaluated.
-        layer, reason = RiskLayer.SYMBOL, self._symbol_denial(command.symbol, now)
-        if reason is None:
-            layer, reason = RiskLayer.PORTFOLIO, self._portfolio_denial(command, notional, equity)
-        if reason is None:
-            layer, reason = RiskLayer.DAY, self._day_denial()
-        if reason is None:
-            layer, reason = RiskLayer.ACCOUNT, self._account_denial()
-        if reason is not None:
-            return self._deny(command, layer, reason, now)
-        self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
-        return RiskDecision(True, quantity, stop=stop)
+        try:
+            if command.reduce_only:
+                return self._check_exit(command, now)
+            sized = self._size(command, equity)
+            if isinstance(sized, str):
+                return self._deny(command, RiskLayer.TRADE, sized, now)
+            quantity, notional, stop = sized
+            # The remaining layers in order; the first denial wins and later layers are not evaluated.
+            layer, reason = RiskLayer.SYMBOL, self._symbol_denial(command.symbol, now)
+            if reason is None:
+                layer, reason = RiskLayer.PORTFOLIO, self._portfolio_denial(command, notional, equity)
+            if reason is None:
+                layer, reason = RiskLayer.DAY, self._day_denial()
+            if reason is None:
+                layer, reason = RiskLayer.ACCOUNT, self._account_denial(now)
+            if reason is not None:
+                return self._deny(command, layer, reason, now)
+            self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
+            self._dirty = True
+            return RiskDecision(True, quantity, stop=stop)
+        finally:
+            self._flush(now)
 
     def on_equity(self, now_ms: int | None = None) -> TradingState:
         """Read equity (after each candle): update the peak and the day's start, and change state if due.
@@ -212,16 +199,17 @@ class RiskGate:
             if low + margin < approx < high - margin:
                 return self._state
         self._observe(now)
+        self._flush(now)
         return self._state
 
-    def kill(self, flatten: bool = False, reason: str = "manual kill switch") -> bool:
-        """Halt trading now; returns whether the caller should also close every position.
+    def kill(self, reason: str = "manual kill switch") -> None:
+        """Halt trading now: only exits pass until :meth:`reset`.
 
-        The gate owns no positions, so flattening is done by whoever does (the kernel or portfolio).
+        The gate owns no positions: the kernel flattens them when the operator's kill asks for it.
         """
-        suffix = ", flatten requested" if flatten else ""
-        self._change(TradingState.HALTED, f"{reason}{suffix}", self._clock.now_ms())
-        return flatten
+        now = self._clock.now_ms()
+        self._change(TradingState.HALTED, reason, now)
+        self._flush(now)
 
     def reset(self, reason: str = "manual reset") -> TradingState:
         """Lift a halt: the peak restarts at today's equity, and today's loss limit still applies."""
@@ -232,7 +220,48 @@ class RiskGate:
         self._set_peak(equity)
         new = TradingState.REDUCING if self._day_breach is not None else TradingState.ACTIVE
         self._change(new, f"{reason}: peak equity restarts at {_fmt(equity)}", now)
+        self._flush(now)
         return self._state
+
+    def pause(self, paused: bool) -> bool:
+        """Refuse (``True``) or allow again (``False``) new entries; returns whether anything changed."""
+        if paused is self._paused:
+            return False
+        self._paused, self._dirty = paused, True
+        self._flush(self._clock.now_ms())
+        return True
+
+    # -- journal ---------------------------------------------------------------------------------
+
+    def checkpoint(self, now: int | None = None) -> RiskCheckpoint:
+        """What the gate remembers, as the event that restores it."""
+        at = self._clock.now_ms() if now is None else now
+        return RiskCheckpoint(
+            event_ms=at, known_ms=at, state=self._state, state_reason=self._state_reason, paused=self._paused,
+            peak=self._peak, day=None if self._day is None else self._day.isoformat(), day_start=self._day_start,
+            day_breach=self._day_breach, entries=dict(self._entries), last_loss_ms=dict(self._last_loss_ms),
+            open_trades=dict(self._trades),
+        )  # fmt: skip
+
+    def apply(self, checkpoint: RiskCheckpoint) -> None:
+        """Restore what ``checkpoint`` holds (a restart, or a journal replay); publishes nothing."""
+        self._state, self._state_reason, self._paused = checkpoint.state, checkpoint.state_reason, checkpoint.paused
+        self._day = None if checkpoint.day is None else date.fromisoformat(checkpoint.day)
+        self._day_start, self._day_breach = checkpoint.day_start, checkpoint.day_breach
+        self._entries, self._last_loss_ms = dict(checkpoint.entries), dict(checkpoint.last_loss_ms)
+        self._trades = dict(checkpoint.open_trades)
+        self._peak = None
+        if checkpoint.peak is not None:
+            self._set_peak(checkpoint.peak)
+        self._day_floor = (1 - self._config.daily_loss_limit) * (checkpoint.day_start or Decimal(0))
+        # The day's bounds are recomputed at the next reading, which does not start a new day when the
+        # restored one still runs (its counts and floor stay).
+        self._day_bounds, self._last_equity, self._quiet = (0, 0), None, None
+
+    def _flush(self, now: int) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._bus.publish(self.checkpoint(now))
 
     # -- equity and state -------------------------------------------------------------------------
 
@@ -247,6 +276,7 @@ class RiskGate:
             self._day_bounds = self._bounds_of(now)
             day = (_EPOCH + timedelta(milliseconds=self._day_bounds[0])).astimezone(self._zone).date()
             if self._day is None or day > self._day:
+                self._dirty = True
                 self._day, self._day_start, self._day_breach = day, equity, None
                 self._day_floor = (1 - config.daily_loss_limit) * equity
                 self._quiet = None
@@ -264,7 +294,7 @@ class RiskGate:
             self._change(TradingState.HALTED, reason, now)
         day_start = equity if self._day_start is None else self._day_start
         if self._day_breach is None and equity <= self._day_floor:
-            self._quiet = None
+            self._quiet, self._dirty = None, True
             self._day_breach = (
                 f"equity {_fmt(equity)} is at or below {_pct(1 - config.daily_loss_limit)} of the day's "
                 f"starting equity {_fmt(day_start)} (daily loss limit {_pct(config.daily_loss_limit)})"
@@ -275,7 +305,7 @@ class RiskGate:
 
     def _set_peak(self, equity: Decimal) -> Decimal:
         # The floors are recomputed only when what they depend on moves, not at every reading.
-        self._peak = equity
+        self._peak, self._dirty = equity, True
         self._drawdown_floor = (1 - self._config.max_drawdown) * equity
         self._quiet = None
         return equity
@@ -300,11 +330,9 @@ class RiskGate:
         if new is self._state:
             return
         old, self._state, self._state_reason = self._state, new, reason
-        self._quiet = None
-        event = TradingStateChanged(
-            event_ms=now, known_ms=self._clock.now_ms(), old=old.value, new=new.value, reason=reason
-        )
-        self._bus.publish(event)
+        self._quiet, self._dirty = None, True
+        self._bus.publish(TradingStateChanged(event_ms=now, known_ms=self._clock.now_ms(), old=old, new=new,
+                                              reason=reason))  # fmt: skip
 
     def _on_position(self, event: PositionChanged) -> None:
         """Judge a trade when it ends (flat, or flipped): a net loss starts the symbol's cooldown.
@@ -319,8 +347,13 @@ class RiskGate:
             return
         if pnl < 0:  # flat (or a close the gate did not see open: judged by what it saw)
             self._last_loss_ms[event.symbol] = event.event_ms
+            self._dirty = True
         if event.side is not None:  # flipped: the fill's remainder opens a new trade
             self._trades[event.symbol] = (event.side, Decimal(0))
+        self._flush(event.event_ms)
+
+    def _on_submitted(self, event: OrderSubmitted) -> None:
+        self._sent.append(event.event_ms)
 
     # -- the layers ------------------------------------------------------------------------------
 
@@ -362,6 +395,18 @@ class RiskGate:
                 f"size rounds to 0 on {symbol}: risking {_fmt(risk)} over a stop distance of {_fmt(distance)} "
                 f"buys {_sig(raw)} units, less than the lot size {_fmt(instrument.lot_size)}"
             )
+        if command.quantity is not None:  # a size asked for: never more than the budget allows
+            if command.quantity > quantity:
+                return (
+                    f"quantity {_fmt(command.quantity)} on {symbol} risks more than "
+                    f"{_pct(self._config.risk_per_trade)} of equity: at most {_fmt(quantity)} over a stop "
+                    f"distance of {_fmt(distance)}"
+                )
+            quantity = instrument.round_qty(command.quantity)
+            if quantity <= 0:
+                return (
+                    f"quantity {_fmt(command.quantity)} on {symbol} rounds to 0 at the lot size {instrument.lot_size}"
+                )
         notional = quantity * entry
         if notional < instrument.min_notional:
             return (
@@ -415,24 +460,31 @@ class RiskGate:
             return None
         return f"daily loss limit reached on {self._day}: {self._day_breach}; only exits until the next trading day"
 
-    def _account_denial(self) -> str | None:
-        if self._state is not TradingState.HALTED:
-            return None
-        return f"trading is halted until a manual reset: {self._state_reason}; only exits pass"
+    def _account_denial(self, now: int) -> str | None:
+        if self._state is TradingState.HALTED:
+            return f"trading is halted until a manual reset: {self._state_reason}; only exits pass"
+        if self._paused:
+            return "trading is paused by the operator: no new entries until resumed; exits pass"
+        sent = self._sent
+        while sent and sent[0] <= now - _RATE_WINDOW_MS:
+            sent.popleft()
+        cap = self._config.max_orders_per_minute
+        if len(sent) >= cap:
+            return f"{_plural(len(sent), 'order')} sent in the last minute (max {cap} a minute): entries wait"
+        return None
 
     def _check_exit(self, command: OrderCommand, now: int) -> RiskDecision:
         """An exit passes in every state, for the whole open position, if it reduces one."""
         position = self._account.open_positions().get(command.symbol)
         if position is None or position[0] is command.side:
-            opposite = SELL if command.side is BUY else BUY
+            opposite = command.side.opposite
             reason = f"reduce-only {command.side.name} on {command.symbol} has no {opposite.name} position to reduce"
             return self._deny(command, RiskLayer.TRADE, reason, now)
         return RiskDecision(True, position[1])
 
     def _deny(self, command: OrderCommand, layer: RiskLayer, reason: str, now: int) -> RiskDecision:
-        event = RiskRejected(
-            event_ms=now, known_ms=now, symbol=command.symbol, layer=layer.value, reason=reason, command=command
-        )
+        event = RiskRejected(event_ms=now, known_ms=now, symbol=command.symbol, layer=layer, reason=reason,
+                             command=command)  # fmt: skip
         self._bus.publish(event)
         return RiskDecision(False, Decimal(0), layer, reason)
 

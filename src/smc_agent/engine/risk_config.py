@@ -29,7 +29,7 @@ _FRACTIONS = {
     "daily_loss_limit": "a fraction of the day's starting equity",
     "max_drawdown": "a fraction of the peak equity",
 }
-_COUNTS = {"max_trades_per_day": 1, "loss_cooldown_minutes": 0, "max_open_positions": 1}
+_COUNTS = {"max_trades_per_day": 1, "loss_cooldown_minutes": 0, "max_open_positions": 1, "max_orders_per_minute": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,8 @@ class RiskConfig:
     * ``max_drawdown``: equity at or below ``(1 - limit)`` × peak equity halts trading until a manual
       reset (state HALTED).
     * ``day_tz``: the IANA zone whose midnight starts a trading day (counts and the daily limit reset).
+    * ``max_orders_per_minute``: orders of every kind sent to the venue in the last 60 s, above which
+      new entries are refused (exits still pass): a runaway loop must not flood an exchange.
     """
 
     risk_per_trade: Decimal = Decimal("0.01")
@@ -64,6 +66,7 @@ class RiskConfig:
     daily_loss_limit: Decimal = Decimal("0.03")
     max_drawdown: Decimal = Decimal("0.10")
     day_tz: str = "UTC"
+    max_orders_per_minute: int = 60
 
     def __post_init__(self) -> None:
         for key in ("risk_per_trade", "min_rr", "max_total_exposure", *_FRACTIONS):
@@ -123,8 +126,11 @@ def _count(value: object, key: str, least: int) -> None:
 
 
 def _groups(value: object) -> tuple[tuple[str, ...], ...]:
-    """Groups as tuples (a loader may give lists); each needs two or more distinct symbols."""
+    """Groups as tuples (a loader may give lists, or a table of named groups such as
+    ``fx_usd = ["EURUSD", "GBPUSD"]``); each needs two or more distinct symbols."""
     key = "correlation_groups"
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, str) or not isinstance(value, tuple | list):
         raise ConfigError(f"must be a list of symbol lists such as [['EURUSD', 'GBPUSD']], got {value!r}", key=key)
     groups: list[tuple[str, ...]] = []

@@ -1,45 +1,75 @@
-"""Replay of a candle file as a feed of closed candles: the backtest feed, and paper trading's on a file.
+"""Replay of candle files as a feed of closed candles: the backtest feed, and paper trading's on files.
 
 Each candle is delivered at its close (``event_ms`` = open time + timeframe), which is when a live
-feed would deliver it. ``pace_seconds`` > 0 sleeps between candles (a paper session watched in real
-time); 0 replays as fast as possible. Sleeping is the only thing pace changes.
+feed would deliver it. Several streams (symbol x timeframe) are merged in close-time order with a
+fixed tie-break (symbol, then timeframe length), so a run over the same files is the same whatever
+order they were given in. Iterating the feed gives every candle at once (a backtest); :meth:`closed`
+gives them to the asyncio session, which waits on its clock between them: pacing belongs to the
+clock, so the feed never sleeps. A replay has no forming candle.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import heapq
+from collections.abc import AsyncIterator, Iterator, Sequence
 from itertools import repeat
 
-from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
+from smc_agent.events import CandleClosed
+from smc_agent.feeds import FeedHealth
 
-__all__ = ["ReplayFeed"]
+__all__ = ["ReplayFeed", "stream_name"]
+
+
+def stream_name(candles: Candles) -> str:
+    return f"{candles.symbol}@{candles.timeframe}"
 
 
 class ReplayFeed:
-    def __init__(self, candles: Candles, *, pace_seconds: float = 0.0) -> None:
-        self._candles = candles
-        self._pace = pace_seconds
+    def __init__(self, streams: Candles | Sequence[Candles], *, skip_until_ms: int | None = None) -> None:
+        self._streams = sorted([streams] if isinstance(streams, Candles) else streams,
+                               key=lambda c: (c.symbol, c.timeframe_ms))  # fmt: skip
+        names = [stream_name(c) for c in self._streams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each stream may be replayed once, got {', '.join(names)}")
+        self._skip = skip_until_ms  # a resumed session: candles closed at or before it were handled
+        self._health = FeedHealth.CONNECTED
 
     @property
-    def symbol(self) -> str:
-        return self._candles.symbol
+    def streams(self) -> tuple[str, ...]:
+        """The streams, in the tie-break order."""
+        return tuple(stream_name(c) for c in self._streams)
+
+    @property
+    def health(self) -> FeedHealth:
+        return self._health
 
     def __iter__(self) -> Iterator[CandleClosed]:
-        c = self._candles
-        closes = (c.time + c.timeframe_ms).tolist()
-        # map() builds the events from C, without a Python frame per candle: a replay is a million of them.
-        candles = map(
-            CandleClosed, closes, closes, repeat(c.symbol), repeat(c.timeframe), c.time.tolist(),
-            *(column.tolist() for column in c.columns),
-        )  # fmt: skip
-        return _paced(candles, self._pace) if self._pace else candles
+        iterators = [_events(c, self._skip) for c in self._streams]
+        if len(iterators) == 1:
+            return iterators[0]
+        # heapq.merge is stable: equal close times come in stream order, which is the tie-break.
+        return heapq.merge(*iterators, key=_close_time)
+
+    async def closed(self) -> AsyncIterator[CandleClosed]:
+        for candle in self:
+            yield candle
+        self._health = FeedHealth.DONE
+
+    def forming(self, symbol: str, timeframe: str) -> CandleClosed | None:
+        return None
 
 
-def _paced(candles: Iterator[CandleClosed], seconds: float) -> Iterator[CandleClosed]:
-    """The candles with a sleep between each two."""
-    for index, candle in enumerate(candles):
-        if index:
-            time.sleep(seconds)
-        yield candle
+def _close_time(candle: CandleClosed) -> int:
+    return candle.event_ms
+
+
+def _events(c: Candles, skip_until_ms: int | None) -> Iterator[CandleClosed]:
+    if skip_until_ms is not None:
+        c = c[int((c.time + c.timeframe_ms <= skip_until_ms).sum()) :]
+    closes = (c.time + c.timeframe_ms).tolist()
+    # map() builds the events from C, without a Python frame per candle: a replay is a million of them.
+    return map(
+        CandleClosed, closes, closes, repeat(c.symbol), repeat(c.timeframe), c.time.tolist(),
+        *(column.tolist() for column in c.columns),
+    )  # fmt: skip

@@ -45,6 +45,7 @@ class Instrument:
     tick_size: Decimal
     lot_size: Decimal
     min_notional: Decimal = Decimal(0)
+    quote_currency: str = ""  # what prices, fees and P&L are counted in (empty: the account's)
     _unit_tick: bool = field(init=False, repr=False, compare=False)
     _unit_lot: bool = field(init=False, repr=False, compare=False)
 

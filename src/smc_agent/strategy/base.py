@@ -2,42 +2,44 @@
 
 A strategy never talks to a venue. It returns commands; the kernel passes entries through the risk
 gate and hands what is accepted to execution. Exits (``Flatten``) and withdrawals (``CancelEntry``)
-always pass.
+always pass. Each symbol has its own strategy object: it sees the closed candles of its symbol's entry
+timeframe and the order, position and risk events of its symbol.
+
+Lifecycle: :meth:`Strategy.on_start` once, with the function that publishes the strategy's own facts
+(the SMC strategy's signal events); :meth:`Strategy.warm_up` for each candle of history, which builds
+state and gives no orders; then :meth:`Strategy.on_candle` for each live candle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
-from smc_agent.core.events import CandleClosed, Event
-from smc_agent.core.fastinit import fast_init
-from smc_agent.engine.risk import OrderCommand
+import msgspec
 
-__all__ = ["CancelEntry", "Command", "Enter", "Flatten", "Strategy"]
+from smc_agent.events import CandleClosed, Event
+from smc_agent.model.commands import OrderCommand
+
+__all__ = ["CancelEntry", "Command", "Enter", "Flatten", "Publish", "Strategy"]
+
+Publish = Callable[[Event], None]
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Enter:
+class Enter(msgspec.Struct, frozen=True, gc=False):
     """Open a trade: a limit entry at ``command.entry``, or at the next open when ``market``."""
 
     command: OrderCommand
     market: bool = False
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class CancelEntry:
+class CancelEntry(msgspec.Struct, frozen=True, gc=False):
     """Withdraw an entry that has not filled."""
 
     signal_id: str
     reason: str
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
-class Flatten:
+class Flatten(msgspec.Struct, frozen=True, gc=False):
     """Close the whole position in a symbol at the next open."""
 
     symbol: str
@@ -48,7 +50,12 @@ Command = Enter | CancelEntry | Flatten
 
 
 class Strategy(Protocol):
-    def on_start(self) -> None: ...
+    symbol: str
+    kind: str  # the name it is registered under (smc_agent.strategy.registry)
+
+    def on_start(self, publish: Publish) -> None: ...
+
+    def warm_up(self, candle: CandleClosed) -> None: ...
 
     def on_candle(self, candle: CandleClosed) -> list[Command]: ...
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections import deque
 
-from smc_agent.core.events import CandleClosed, Event
-from smc_agent.engine.risk import OrderCommand
+from smc_agent.events import CandleClosed, Event
+from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import BUY, SELL
 from smc_agent.model.instrument import to_decimal
-from smc_agent.strategy.base import Command, Enter, Flatten
+from smc_agent.strategy.base import Command, Enter, Flatten, Publish
 
 __all__ = ["SmaCross"]
 
 
 class SmaCross:
+    kind = "sma_cross"  # its name in smc_agent.strategy.registry
+
     def __init__(self, symbol: str, fast: int = 10, slow: int = 30, stop_fraction: float = 0.02) -> None:
         if not 0 < fast < slow:
             raise ValueError(f"need 0 < fast < slow, got {fast} and {slow}")
@@ -31,29 +33,20 @@ class SmaCross:
         self._above: bool | None = None
         self._count = 0
 
-    def on_start(self) -> None:
-        """Nothing to prepare."""
+    def on_start(self, publish: Publish) -> None:
+        """Nothing to prepare, nothing of its own to publish."""
 
     def on_event(self, event: Event) -> None:
         """The cross alone decides; fills need no reaction."""
 
+    def warm_up(self, candle: CandleClosed) -> None:
+        self._step(candle.close)
+
     def on_candle(self, candle: CandleClosed) -> list[Command]:
-        closes, close, fast, slow = self._closes, candle.close, self._fast, self._slow
-        held = len(closes)
-        # Running sums: drop the close leaving each window, then add the new one (in that order, always).
-        fast_sum = (self._fast_sum - closes[-fast] if held >= fast else self._fast_sum) + close
-        slow_sum = (self._slow_sum - closes[0] if held == slow else self._slow_sum) + close
-        self._fast_sum, self._slow_sum = fast_sum, slow_sum
-        closes.append(close)
-        if held + 1 < slow:
-            return []
-        above = fast_sum / fast > slow_sum / slow
-        crossed = self._above is not None and above != self._above
-        self._above = above
-        if not crossed:
+        if not self._step(candle.close):
             return []
         self._count += 1
-        side = BUY if above else SELL
+        side = BUY if self._above else SELL
         price = to_decimal(candle.close)
         risk = side.sign * price * self._stop
         stop, target = price - risk, price + 3 * risk
@@ -61,3 +54,19 @@ class SmaCross:
             self.symbol, side, price, stop, (target,), f"sma:{self.symbol}:{self._count}", "sma_cross"
         )
         return [Flatten(self.symbol, "opposite cross"), Enter(command, market=True)]
+
+    def _step(self, close: float) -> bool:
+        """Take one close into the averages; whether the fast one crossed the slow one at it."""
+        closes, fast, slow = self._closes, self._fast, self._slow
+        held = len(closes)
+        # Running sums: drop the close leaving each window, then add the new one (in that order, always).
+        fast_sum = (self._fast_sum - closes[-fast] if held >= fast else self._fast_sum) + close
+        slow_sum = (self._slow_sum - closes[0] if held == slow else self._slow_sum) + close
+        self._fast_sum, self._slow_sum = fast_sum, slow_sum
+        closes.append(close)
+        if held + 1 < slow:
+            return False
+        above = fast_sum / fast > slow_sum / slow
+        crossed = self._above is not None and above != self._above
+        self._above = above
+        return crossed

@@ -40,8 +40,8 @@ import numpy as np
 import numpy.typing as npt
 
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
-from smc_agent.core.events import CandleClosed
 from smc_agent.data.candles import Candles
+from smc_agent.events import CandleClosed
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import to_decimal
 from smc_agent.smc.atr import atr as wilder_atr
@@ -55,6 +55,7 @@ __all__ = [
     "FixedBpsSlippage",
     "SlippageModel",
     "SpreadSlippage",
+    "SymbolSlippage",
 ]
 
 _BP = Decimal(10_000)
@@ -107,6 +108,16 @@ class FixedBpsSlippage:
 
     def per_unit(self, side: Side, price: Decimal, candle: CandleClosed) -> Decimal:
         return side.sign * price * self.bps / _BP
+
+
+class SymbolSlippage:
+    """Each symbol's own model (ATR and spreads are a market's own), chosen by the candle's symbol."""
+
+    def __init__(self, models: Mapping[str, SlippageModel]) -> None:
+        self._models = dict(models)
+
+    def per_unit(self, side: Side, price: Decimal, candle: CandleClosed) -> Decimal:
+        return self._models[candle.symbol].per_unit(side, price, candle)
 
 
 AtrSource = Callable[[CandleClosed], float | Decimal | None]

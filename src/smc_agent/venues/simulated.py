@@ -13,7 +13,8 @@ missing price or trigger, price not positive, below min notional (the quantity t
 the trigger, or for a market order the last close, unchecked before the first candle), or a
 reduce-only order that would increase or flip the current position.
 
-**Fills** (one ``on_candle`` per closed candle of the entry timeframe, per symbol, in time order):
+**Fills** (one ``on_candle`` per closed candle of the entry timeframe, per symbol, in time order; the
+kernel hands the venue each candle as market data, before anything else reacts to it):
 
 1. An order is evaluated from the first candle that *opens after* the latest candle the venue had seen
    (of any symbol) when it was submitted: a MARKET order sent at the close of candle t fills at the
@@ -36,13 +37,19 @@ reduce-only order that would increase or flip the current position.
    fills) is checked against that same candle only if it is a STOP: the range after the entry may
    have touched it (pessimistic). It fills at its trigger, or at the price of the fill that prompted
    it if that was already through the trigger. Limits and markets start from the next candle.
-6. Fills are whole: there is no liquidity model. The one partial fill is a reduce-only order larger
-   than the position left (a full-size stop after TP1): it fills the position and the rest is
-   cancelled. After every fill, reduce-only orders that no longer reduce anything are cancelled
-   with the reason ``"position closed"``.
+6. Fills are whole unless ``volume_share`` is set: then an entry (an order that is not reduce-only)
+   fills at most that share of the candle's volume per candle (rounded down to the lot; the volume
+   in the units of the quantity), and the rest rests for the next candle. Exits always fill whole:
+   a model that left a stop half-filled in a gap would understate the loss. A reduce-only order
+   larger than the position left fills the position only; one with nothing left to reduce is
+   cancelled with the reason ``"position closed"`` when it would fill. Cancelling the other legs of
+   a bracket is execution's job, as on an exchange.
 7. Fill prices round to the tick against the trader (buys up, sells down). ``OrderFilled.slippage``
    is the per-unit distance from the reference price (open, limit or trigger) to the fill, rounding
    included; quantities are Decimal; the fee is Decimal in the quote currency.
+8. An order with ``expire_ms`` is expired (:class:`OrderExpired`) by a clock timer at that time if it
+   has not filled; when that time falls inside a candle, the order is gone before the candle is
+   evaluated (the clock reaches each candle's close before the venue sees the candle).
 
 >>> from smc_agent.core.bus import EventBus
 >>> from smc_agent.core.clock import SimulatedClock
@@ -51,7 +58,8 @@ reduce-only order that would increase or flip the current position.
 >>> from smc_agent.model.orders import OrderType
 >>> venue = SimulatedVenue(EventBus(), SimulatedClock(), {"X": Instrument("X", Decimal("0.1"), Decimal("1"))},
 ...                        FeeModel(Decimal(0), Decimal(10)), FixedBpsSlippage(Decimal(0)))
->>> venue.submit(Order("o-1", "X", Side.BUY, OrderType.MARKET, Decimal("2"))).status
+>>> venue.submit(Order("o-1", "X", Side.BUY, OrderType.MARKET, Decimal("2")))
+>>> venue.open_orders()[0].status
 <OrderStatus.ACCEPTED: 'accepted'>
 >>> venue.on_candle(CandleClosed(event_ms=60, known_ms=60, symbol="X", timeframe="1m", time=0,
 ...                              open=100.0, high=101.0, low=99.0, close=100.5, volume=1.0))
@@ -70,10 +78,11 @@ from enum import StrEnum
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import SmcAgentError
-from smc_agent.core.events import (
+from smc_agent.events import (
     CandleClosed,
     OrderAccepted,
     OrderCancelled,
+    OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderSubmitted,
@@ -83,6 +92,7 @@ from smc_agent.model.instrument import DOWN, UP, Instrument, to_decimal
 from smc_agent.model.orders import (
     ACCEPTED,
     CANCELLED,
+    EXPIRED,
     FILLED,
     LIMIT,
     MARKET,
@@ -122,6 +132,7 @@ class _Resting:
     after: int | None  # latest candle open time seen at submission: evaluated from a later candle on
     during: int | None = None  # open time of its symbol's candle being processed when it arrived
     ref: Decimal | None = None  # the intrabar price then (the fill that prompted it)
+    filled_in: int | None = None  # open time of the candle that last (partly) filled it: once per candle
 
 
 class SimulatedVenue:
@@ -134,7 +145,14 @@ class SimulatedVenue:
         instruments: Mapping[str, Instrument],
         fees: FeeModel,
         slippage: SlippageModel,
+        *,
+        volume_share: Decimal | None = None,
     ) -> None:
+        if volume_share is not None and not 0 < volume_share <= 1:
+            raise SmcAgentError(
+                f"volume_share must be > 0 and <= 1 (a share of each candle's volume), got {volume_share}"
+            )
+        self._volume_share = volume_share
         self._bus = bus
         self._clock = clock
         self._instruments = instruments
@@ -147,6 +165,7 @@ class SimulatedVenue:
         self._stale: set[str] = set()
         self._ids: set[str] = set()  # every id ever submitted
         self._positions: dict[str, Decimal] = {}
+        self._fills: list[OrderFilled] = []
         self._last_close: dict[str, float] = {}  # converted to Decimal only when a market order needs it
         self._last_open: dict[str, int] = {}
         self._seq = 0
@@ -156,8 +175,8 @@ class SimulatedVenue:
 
     # -- the port ---------------------------------------------------------------------------------
 
-    def submit(self, order: Order) -> Order:
-        """Validate and accept (or reject) ``order``; return it as the venue now holds it.
+    def submit(self, order: Order) -> None:
+        """Validate and accept (or reject) ``order``: the outcome is an event, never a return value.
 
         A rejection is an event, not an exception; only an order that is not NEW raises (SmcAgentError),
         because resubmitting an order object is a bug in the caller, not a market condition.
@@ -169,9 +188,8 @@ class SimulatedVenue:
         now = self._clock.now_ms()
         self._bus.publish(OrderSubmitted(event_ms=now, known_ms=now, order=order))
         if isinstance(checked, str):
-            rejected = order.to(REJECTED)
-            self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=rejected, reason=checked))
-            return rejected
+            self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=order.to(REJECTED), reason=checked))
+            return
         quantity, price, trigger = checked
         accepted = order.to(ACCEPTED, quantity=quantity, price=price, trigger=trigger)
         self._seq += 1
@@ -181,7 +199,8 @@ class SimulatedVenue:
         self._book[order.client_order_id] = resting
         self._stale.add(order.symbol)
         self._bus.publish(OrderAccepted(event_ms=now, known_ms=now, order=accepted))
-        return accepted
+        if order.expire_ms is not None:
+            self._clock.call_at(order.expire_ms, lambda: self._expire(resting))
 
     def cancel(self, client_order_id: str, reason: str) -> bool:
         """Cancel an active order; False (and no event) when it is unknown or no longer active."""
@@ -201,6 +220,21 @@ class SimulatedVenue:
     def position(self, symbol: str) -> Decimal:
         """The signed net quantity filled here: > 0 long, < 0 short, 0 flat."""
         return self._positions.get(symbol, _ZERO)
+
+    def positions(self) -> dict[str, Decimal]:
+        """Every non-flat position, signed."""
+        return {symbol: held for symbol, held in self._positions.items() if held}
+
+    def fills_since(self, ms: int) -> list[OrderFilled]:
+        """The fills at or after ``ms``, in the order they happened."""
+        return [fill for fill in self._fills if fill.event_ms >= ms]
+
+    def _expire(self, resting: _Resting) -> None:
+        if self._live(resting):
+            del self._book[resting.order.client_order_id]
+            self._stale.add(resting.order.symbol)
+            now = self._clock.now_ms()
+            self._bus.publish(OrderExpired(event_ms=now, known_ms=now, order=resting.order.to(EXPIRED)))
 
     def on_candle(self, candle: CandleClosed) -> None:
         """Fill what ``candle`` fills, in the order the module docstring states."""
@@ -266,12 +300,20 @@ class SimulatedVenue:
 
     def _fill(self, resting: _Resting, base: Decimal, candle: CandleClosed) -> None:
         order = resting.order
+        if resting.filled_in == candle.time:
+            return  # partly filled by this candle already: its share of the volume is used up
         quantity = order.quantity - order.filled
         if order.reduce_only:
             quantity = min(quantity, self._reducible(order))
             if quantity <= 0:
                 self.cancel(order.client_order_id, POSITION_CLOSED)
                 return
+        elif self._volume_share is not None:
+            share = self._instruments[order.symbol].round_qty(self._volume_share * to_decimal(candle.volume))
+            quantity = min(quantity, share)
+            if quantity <= 0:
+                return
+        resting.filled_in = candle.time
         maker = order.type is LIMIT
         raw = base if maker else base + self._slippage.per_unit(order.side, base, candle)
         price = self._instruments[order.symbol].round_price(raw, UP if order.side is BUY else DOWN)
@@ -286,21 +328,12 @@ class SimulatedVenue:
         self._positions[order.symbol] = held + quantity if order.side is BUY else held - quantity
         self._intrabar = base
         now = self._clock.now_ms()
-        self._bus.publish(
-            OrderFilled(
-                event_ms=now,
-                known_ms=now,
-                order=after,
-                price=price,
-                quantity=quantity,
-                fee=self._fees.fee(price, quantity, maker=maker),
-                slippage=(price - base) * order.side.sign,
-                maker=maker,
-            )
-        )
-        for r in [r for r in self._book.values() if r.order.symbol == order.symbol and r.order.reduce_only]:
-            if self._live(r) and self._reducible(r.order) <= 0:
-                self.cancel(r.order.client_order_id, POSITION_CLOSED)
+        fill = OrderFilled(
+            event_ms=now, known_ms=now, order=after, price=price, quantity=quantity,
+            fee=self._fees.fee(price, quantity, maker=maker), slippage=(price - base) * order.side.sign, maker=maker,
+        )  # fmt: skip
+        self._fills.append(fill)
+        self._bus.publish(fill)
 
     def _update_reach(self, symbol: str) -> None:
         """Recompute the symbol's reach from its resting orders: a float pre-check, exact fills stay Decimal."""

@@ -30,7 +30,7 @@ from typing import Any, get_type_hints
 from pydantic import TypeAdapter, ValidationError
 
 from smc_agent.analysis.config import AnalysisConfig
-from smc_agent.bootstrap import EngineSettings
+from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.engine.execution import ExecutionConfig
 from smc_agent.engine.risk_config import RiskConfig

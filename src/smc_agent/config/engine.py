@@ -1,0 +1,92 @@
+"""Account, costs, risk and instruments: the settings the trading core is built from.
+
+Tick and lot sizes, the minimum notional and the quote currency come from ``instruments`` (one entry
+per symbol, in the settings file's ``[instruments.SYMBOL]`` tables, and later from the exchange);
+a symbol without an entry uses ``tick_size`` (or, when that is not set, the finest price step its data
+uses) and ``lot_size``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from smc_agent.core.errors import ConfigError
+from smc_agent.data.candles import Candles
+from smc_agent.data.loaders import load_candles
+from smc_agent.engine.execution import ExecutionConfig
+from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.model.instrument import Instrument
+from smc_agent.venues.costs import AtrSeries, AtrSlippage, FeeModel, FixedBpsSlippage, SlippageModel, SpreadSlippage
+
+__all__ = ["UNNAMED", "EngineSettings", "InstrumentSettings"]
+
+UNNAMED = "symbol"  # the instrument name for candles that carry none
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentSettings:
+    """One symbol's trading increments; ``tick_size`` None means "what its data implies"."""
+
+    tick_size: Decimal | None = None
+    lot_size: Decimal | None = None
+    min_notional: Decimal = Decimal(0)
+    quote_currency: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Account, costs and risk. Tick and lot sizes default to what the data implies (see the module)."""
+
+    initial_balance: Decimal = Decimal("10000")
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    fees: FeeModel = field(default_factory=lambda: FeeModel.profile("binance_futures"))
+    slippage_model: Literal["fixed", "atr", "spread"] = "fixed"
+    slippage_bps: Decimal = Decimal("1")  # "fixed"; also the fallback while ATR warms up
+    slippage_atr_fraction: Decimal = Decimal("0.05")  # "atr": of the entry timeframe's ATR(14)
+    bid_data: Path | None = None  # "spread": bid and ask candle files of the same market and timeframe
+    ask_data: Path | None = None
+    tick_size: Decimal | None = None
+    lot_size: Decimal = Decimal("0.00000001")
+    instruments: dict[str, InstrumentSettings] = field(default_factory=dict)
+    volume_share: Decimal | None = None  # partial fills: an entry takes at most this share of a candle's volume
+    live_enabled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.slippage_model not in ("fixed", "atr", "spread"):
+            raise ConfigError(f"choose fixed, atr or spread, got {self.slippage_model!r}", key="slippage_model")
+        if self.slippage_model == "spread" and (self.bid_data is None or self.ask_data is None):
+            raise ConfigError("the spread model needs bid_data and ask_data candle files", key="slippage_model")
+        if self.volume_share is not None and not 0 < self.volume_share <= 1:
+            raise ConfigError(f"must be > 0 and <= 1, got {self.volume_share}", key="volume_share")
+
+    def slippage(self, candles: Candles) -> SlippageModel:
+        """The slippage model for trading ``candles`` (spread files are read here, once)."""
+        fixed = FixedBpsSlippage(self.slippage_bps)
+        if self.slippage_model == "atr":
+            return AtrSlippage(self.slippage_atr_fraction, AtrSeries.from_candles(candles), fallback=fixed)
+        if self.slippage_model == "spread" and self.bid_data and self.ask_data:  # both required above
+            return SpreadSlippage(load_candles(self.bid_data), load_candles(self.ask_data))
+        return fixed
+
+    def instrument(self, candles: Candles) -> Instrument:
+        """The instrument that ``candles`` trade: from ``instruments``, else the defaults and the data."""
+        symbol = candles.symbol or UNNAMED
+        given = self.instruments.get(symbol, InstrumentSettings())
+        tick = given.tick_size or self.tick_size or _tick_of(candles)
+        return Instrument(symbol, tick, given.lot_size or self.lot_size, given.min_notional, given.quote_currency)
+
+
+def _tick_of(candles: Candles) -> Decimal:
+    """The finest decimal step among the prices (e.g. 0.00001 for EURUSD quotes)."""
+    prices = np.concatenate([candles.open[:5000], candles.close[:5000]])
+    for decimals in range(0, 9):
+        scaled = prices * 10**decimals
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+            return Decimal(1).scaleb(-decimals)
+    return Decimal("0.00000001")

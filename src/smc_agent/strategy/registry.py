@@ -1,0 +1,124 @@
+"""The strategies by name: how to build each, which parameters it takes, and what else it can do.
+
+One table serves the CLI (``--strategy``), the backtest runner, the optimiser's grids and the session:
+nothing else decides by a strategy's name or class. A strategy's capabilities are declared here
+(the SMC strategy draws the zone behind each trade and names trading sessions by its own settings)
+instead of being found out with ``isinstance``.
+
+>>> sorted(STRATEGIES), strategy_kind("sma_cross").params["fast"]
+(['sma_cross', 'smc'], 'int')
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.analysis.signals import SignalEngine
+from smc_agent.core.errors import ConfigError
+from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
+from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.sma_cross import SmaCross
+from smc_agent.strategy.smc import SmcStrategy
+
+__all__ = ["STRATEGIES", "ParamValue", "StrategyKind", "StrategyOptions", "signal_engine", "strategy_kind"]
+
+ParamValue = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyOptions:
+    """What a strategy is built with besides its symbol and timeframe; small and picklable for workers.
+
+    ``params`` are the strategy's own parameters (see :attr:`StrategyKind.params`); ``analysis`` is the
+    SMC configuration that they override (the defaults when None).
+    """
+
+    htfs: tuple[str, ...] = ()
+    tz: str | None = None
+    analysis: AnalysisConfig | None = None
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyKind:
+    name: str
+    description: str
+    params: Mapping[str, str]  # parameter name -> "int" or "float"
+    create: Callable[[str, str, StrategyOptions], Strategy]
+    draws_zones: bool = False  # its trades have an SMC zone to draw (see signal_engine)
+    sessions: Callable[[Strategy], tuple[SessionWindow, ...]] = lambda strategy: (
+        *DEFAULT_KILLZONES, *DEFAULT_SESSIONS)  # fmt: skip
+    """The sessions and killzones that a trade's entry time is named by."""
+    implied_risk: Callable[[StrategyOptions], dict[str, Any]] = lambda options: {}
+    """Risk settings that follow from the strategy's own settings unless a grid gives them (see the SMC entry)."""
+
+
+def _smc_config(options: StrategyOptions) -> AnalysisConfig:
+    base = options.analysis or AnalysisConfig()
+    if not options.params:
+        return base
+    try:
+        overrides: dict[str, Any] = dict(options.params)
+        return replace(base, **overrides)
+    except ConfigError as error:
+        raise ConfigError(error.message, key=error.key) from None
+
+
+def _smc(symbol: str, timeframe: str, options: StrategyOptions) -> Strategy:
+    return SmcStrategy(symbol, timeframe, options.htfs, _smc_config(options), tz=options.tz)
+
+
+def _smc_sessions(strategy: Strategy) -> tuple[SessionWindow, ...]:
+    smc = signal_engine(strategy).config.entry_smc
+    return (*smc.killzones, *smc.sessions)
+
+
+_SMA_PARAMS = {"fast": "int", "slow": "int", "stop_fraction": "float"}
+# SmaCross's own defaults, so that a grid over ``fast`` alone keeps its ``slow`` and ``stop_fraction``.
+_SMA_DEFAULTS: dict[str, Any] = {
+    name: p.default for name, p in inspect.signature(SmaCross).parameters.items() if name in _SMA_PARAMS
+}
+
+
+def _sma(symbol: str, timeframe: str, options: StrategyOptions) -> Strategy:
+    given = {**_SMA_DEFAULTS, **options.params}
+    fast, slow, stop = int(given["fast"]), int(given["slow"]), float(given["stop_fraction"])
+    if not 0 < fast < slow:
+        raise ConfigError(f"need 0 < fast < slow, got fast={fast} and slow={slow}", key="fast")
+    if not 0 < stop < 1:
+        raise ConfigError(f"must be > 0 and < 1 (a fraction of the entry price), got {stop}", key="stop_fraction")
+    return SmaCross(symbol, fast, slow, stop)
+
+
+STRATEGIES: dict[str, StrategyKind] = {
+    "smc": StrategyKind(
+        "smc",
+        "A+ Smart Money Concepts setups with a higher-timeframe bias",
+        {f.name: str(f.type) for f in fields(AnalysisConfig) if f.type in ("int", "float")},
+        _smc,
+        draws_zones=True,
+        sessions=_smc_sessions,
+        # The gate would otherwise refuse the very setups that a lower min_rr admits.
+        implied_risk=lambda options: {"min_rr": _smc_config(options).min_rr},
+    ),
+    "sma_cross": StrategyKind("sma_cross", "a moving-average cross, the yardstick for the engine", _SMA_PARAMS, _sma),
+}
+
+
+def strategy_kind(name: str) -> StrategyKind:
+    kind = STRATEGIES.get(name)
+    if kind is None:
+        raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}", key="strategy")
+    return kind
+
+
+def signal_engine(strategy: Strategy) -> SignalEngine:
+    """The signal engine of a strategy whose kind draws zones (the SMC strategy)."""
+    engine = getattr(strategy, "signals", None)
+    if not isinstance(engine, SignalEngine):
+        raise TypeError(f"{type(strategy).__name__} has no signal engine")
+    return engine
