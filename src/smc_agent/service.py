@@ -25,8 +25,8 @@ from smc_agent.data.loaders import load_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
-from smc_agent.smc.engine import SmcResult, analyze
-from smc_agent.smc.events import events
+from smc_agent.smc.detections import events
+from smc_agent.smc.detector import SmcResult, analyze
 
 __all__ = [
     "AnalysisRequest",

@@ -20,7 +20,7 @@ from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.model import ConfidenceLevel, Direction
 from smc_agent.smc.atr import atr
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 
 BULL, BEAR, NEUTRAL = Direction.BULLISH, Direction.BEARISH, Direction.NEUTRAL
 LOW, MEDIUM, HIGH = ConfidenceLevel.LOW, ConfidenceLevel.MEDIUM, ConfidenceLevel.HIGH

@@ -26,7 +26,7 @@ import numpy as np
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.model import ConfidenceLevel, Direction
-from smc_agent.smc.engine import SmcResult
+from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.tables import ObjectTable
 
 __all__ = ["Bias", "Evidence", "combine", "timeframe_evidence"]

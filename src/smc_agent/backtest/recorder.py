@@ -19,7 +19,7 @@ from smc_agent.engine.portfolio import Portfolio, Position
 from smc_agent.engine.risk import OrderCommand
 from smc_agent.model.enums import Side
 from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
-from smc_agent.smc.zones import ZoneOffsets
+from smc_agent.smc.tz_offsets import ZoneOffsets
 
 __all__ = ["Recorder", "SessionNamer"]
 

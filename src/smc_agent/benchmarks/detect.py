@@ -58,7 +58,7 @@ def startup_seconds(path: str) -> dict[str, float]:
     """Wall time of a fresh process analysing 2,000 candles: with an empty numba cache (the
     one-off compile) and with a warm one (what a user waits for on every later run)."""
     script = (
-        "from smc_agent.data.loaders import load_candles; from smc_agent.smc.engine import analyze; "
+        "from smc_agent.data.loaders import load_candles; from smc_agent.smc.detector import analyze; "
         f"analyze(load_candles({path!r})[:2000])"
     )
     with tempfile.TemporaryDirectory() as cache:

@@ -17,7 +17,7 @@ import numpy as np
 from smc_agent.benchmarks.measure import median_seconds, peak_rss_mb
 from smc_agent.data.candles import Candles
 from smc_agent.smc.config import DETECTORS
-from smc_agent.smc.engine import SmcEngine, analyze
+from smc_agent.smc.detector import SmcEngine, analyze
 
 __all__ = ["load_saved", "run_size", "save_candles"]
 

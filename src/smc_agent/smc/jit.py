@@ -5,7 +5,7 @@ with it, every array handed to a helper costs an atomic increment and decrement 
 which made the loop ~10x slower. ``error_model="numpy"`` drops Python's zero-division checks.
 
 ``cache=True`` keeps compiled code on disk so only the first run compiles. Numba keys a cached
-function on its own file only, so after an edit to a detector the fused loop in ``kernel.py``
+function on its own file only, so after an edit to a detector the fused loop in ``fused.py``
 would keep running the old detector code. The cache therefore lives in a directory named by a
 hash of every source file in this package (and the numba version): any edit gets fresh code.
 """
