@@ -1,8 +1,4 @@
-"""The operations behind every transport: the CLI today, the REST API and WebSocket later.
-
-Each function takes plain arguments, does one job end to end and returns domain objects or
-JSON-ready dicts, so that every front end shows the same thing.
-"""
+"""Analysis and backtest use cases: load a file, bring it to a timeframe, run detectors, signals or a backtest."""
 
 from __future__ import annotations
 
