@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smc_agent.benchmarks.detect_run import run_size, save_candles
+from smc_agent.benchmarks.detect_run import run_size
 from smc_agent.benchmarks.measure import call_in_subprocess
 from smc_agent.core.errors import DataError
 from smc_agent.data.loaders import load_candles
+from smc_agent.data.npz import save_candles
 from smc_agent.data.shared import shared_data_dir
 from smc_agent.data.tiling import mirror_tile
 
