@@ -29,6 +29,7 @@ def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) ->
     analyze(candles[:2_000])  # load the compiled kernels before timing
     result: dict[str, Any] = {
         "candles": n,
+        "objects": {name: len(table) for name, table in analyze(candles).tables.items()},
         "seconds_batch": median_seconds(lambda: analyze(candles), repeats),
         "us_per_candle_stream": _stream_median_us(candles, stream_candles, None),
         "detectors": {
