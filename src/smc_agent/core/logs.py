@@ -9,7 +9,8 @@ parseable whatever is logged.
 Why stdlib underneath: libraries log through it, and a process has one place to set levels. Why
 structlog: an event with fields (``client_order_id=...``) is a record a collector can query, not a
 sentence to parse. The level applies to smc-agent's own loggers (``smc_agent.*``); other libraries
-show only their warnings and errors, since their debug output (numba's compiler) drowns ours.
+show only their warnings and errors, since their debug output (numba's compiler) drowns ours,
+unless they set their own level (Dask's ``distributed`` logs from info, as it always did).
 
 Timestamps are the wall clock in ISO-8601 UTC, on purpose: a log line says when the process wrote
 it. Market time belongs in the event's fields, and nothing ever reads a log back to decide anything.
