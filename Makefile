@@ -27,11 +27,12 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest -n 2
 
-## lint: ruff (lint and format check) and mypy --strict
+## lint: ruff (lint and format check), mypy --strict, and the import-linter floors in pyproject.toml
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: detector, signal and backtest speed and memory (see docs/performance.md); a few minutes
 bench: $(VENV)/.dev-installed

@@ -17,10 +17,10 @@ from scenario import OHLC, candles, mirror, pick
 
 from smc_agent.analysis.bias import Bias, Evidence, combine, timeframe_evidence
 from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.indicators.atr import atr
 from smc_agent.model import ConfidenceLevel, Direction
-from smc_agent.smc.atr import atr
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 
 BULL, BEAR, NEUTRAL = Direction.BULLISH, Direction.BEARISH, Direction.NEUTRAL
 LOW, MEDIUM, HIGH = ConfidenceLevel.LOW, ConfidenceLevel.MEDIUM, ConfidenceLevel.HIGH

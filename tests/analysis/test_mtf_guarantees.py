@@ -23,7 +23,7 @@ from smc_agent.analysis.signals import replay
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.data.resample import resample
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 
 CASES = [
     ("forex/EURUSD_15m_mt5.csv", None, "15m", ["1h", "4h", "1d"]),

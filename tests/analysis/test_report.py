@@ -28,14 +28,13 @@ from smc_agent.analysis.report import (
     evidence_points,
     render_markdown,
     report_name,
-    report_request,
     save_report,
 )
 from smc_agent.analysis.report_log import LOG_COLUMNS, LOG_NAME
 from smc_agent.analysis.signals import SignalEngine, SignalStatus
 from smc_agent.core.errors import ReportError
 from smc_agent.model import Direction
-from smc_agent.service import AnalysisRequest, signals_request
+from smc_agent.service import AnalysisRequest, report_request, signals_request
 from smc_agent.smc.snapshot import snapshot
 
 EURUSD = "forex/EURUSD_15m_mt5.csv"

@@ -32,10 +32,10 @@ from smc_agent.analysis.bias import Bias
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.setups import Candidate, Rejection, evaluate, targets_beyond
 from smc_agent.core.errors import ConfigError
+from smc_agent.indicators.atr import atr
 from smc_agent.model import ConfidenceLevel, Direction, Side
-from smc_agent.smc.atr import atr
 from smc_agent.smc.config import SessionWindow, SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 from smc_agent.smc.structure import BOS, CHOCH
 
 START = 1_709_251_200_000  # 2024-03-01 00:00 UTC; 1m candles, so candle k closes at 00:(k+1)

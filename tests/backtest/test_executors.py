@@ -155,5 +155,5 @@ def test_an_unreachable_scheduler_is_a_clear_error(address: str, words: str) -> 
 
 def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without it looks like
-    with pytest.raises(ConfigError, match=r"pip install 'smc-agent\[dev\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'smc-agent\[dask\]'"):
         DaskExecutor("tcp://127.0.0.1:8786")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smc_agent.cli import app
-from smc_agent.smc.events import EVENT_TYPES
+from smc_agent.smc.detections import EVENT_TYPES
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 REQUIRED = {"type", "direction", "formed_time", "confirmed_time", "state", "state_time"}

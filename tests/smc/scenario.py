@@ -17,7 +17,7 @@ import numpy as np
 from smc_agent.data.candles import Candles
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
-from smc_agent.smc.engine import SmcEngine, SmcResult, analyze
+from smc_agent.smc.detector import SmcEngine, SmcResult, analyze
 from smc_agent.smc.tables import ObjectTable
 
 __all__ = ["OHLC", "bars", "candles", "mirror", "pick", "prefixes_agree", "stream"]

@@ -16,7 +16,7 @@ from scenario import OHLC, candles, prefixes_agree
 from smc_agent.data.candles import Candles
 from smc_agent.smc.calendar import DAY, MONTH, WEEK
 from smc_agent.smc.config import SessionWindow, SmcConfig
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 
 BARE = SmcConfig(sessions=(), killzones=())
 SESSION = 3  # the first session's stream

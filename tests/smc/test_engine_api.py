@@ -13,7 +13,7 @@ from scenario import OHLC, candles, prefixes_agree, stream
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.data.candles import Candles
 from smc_agent.smc.config import SessionWindow, SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcEngine, SmcResult, analyze
+from smc_agent.smc.detector import SmcEngine, SmcResult, analyze
 
 HOUR = 3_600_000
 START = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)

@@ -9,7 +9,7 @@ from scenario import OHLC, candles, mirror, prefixes_agree
 
 from smc_agent.smc import layout
 from smc_agent.smc.config import SmcConfig
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 
 
 def _gaps(ohlc: list[OHLC], **config: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcEngine, SmcResult, analyze
+from smc_agent.smc.detector import SmcEngine, SmcResult, analyze
 from smc_agent.smc.tables import ObjectTable
 
 # (file, naive-time zone, calendar zone): forex, crypto and Indian futures, in their own formats.

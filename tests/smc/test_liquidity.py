@@ -12,7 +12,7 @@ import pytest
 from scenario import OHLC, candles, mirror, prefixes_agree
 
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 
 BASE_CONFIG: dict[str, Any] = {
     "atr_period": 1,

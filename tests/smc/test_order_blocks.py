@@ -14,7 +14,7 @@ import pytest
 from scenario import candles, mirror, pick, prefixes_agree, stream
 
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 
 Mode = Literal["touch", "half", "close"]
 BLOCK = ("formed_index", "end_index", "confirmed_index", "direction", "scope", "break_row", "top", "bottom")

@@ -9,7 +9,7 @@ import pytest
 from scenario import bars, prefixes_agree
 
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 
 NAN = float("nan")
 INTERNAL = SmcConfig(internal=SwingLength(1, 1), range_scope="internal")

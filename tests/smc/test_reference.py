@@ -17,7 +17,7 @@ import pytest
 
 from smc_agent.data.loaders import load_candles
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 from smc_agent.smc.tables import ObjectTable
 
 REFERENCE = "reference/smartmoneyconcepts/"

@@ -14,7 +14,7 @@ import pytest
 from scenario import candles, mirror, pick, prefixes_agree
 
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import SmcResult, analyze
+from smc_agent.smc.detector import SmcResult, analyze
 from smc_agent.smc.structure import BOS, CHOCH
 from smc_agent.smc.swings import HH, HL, LH, LL
 

@@ -11,7 +11,7 @@ import pytest
 from scenario import bars, pick, prefixes_agree
 
 from smc_agent.smc.config import SmcConfig, SwingLength
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 from smc_agent.smc.swings import HH, HL, LH, LL
 
 ROW = ("formed_index", "confirmed_index", "kind", "level", "label", "superseded_index")

@@ -19,65 +19,19 @@ their difference must reach ``neutral_band`` to give a direction, and it is the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.model import ConfidenceLevel, Direction
-from smc_agent.smc.engine import SmcResult
+from smc_agent.model.signal import Bias, Evidence
+from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.tables import ObjectTable
 
 __all__ = ["Bias", "Evidence", "combine", "timeframe_evidence"]
 
 _TREND = {1: Direction.BULLISH, -1: Direction.BEARISH}
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One piece of evidence: what it is, where, which way, how strong, and what was seen."""
-
-    type: str
-    timeframe: str
-    direction: Direction
-    strength: float
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "timeframe": self.timeframe,
-            "direction": self.direction.value,
-            "strength": round(self.strength, 6),
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Bias:
-    """The combined lean of the weighted timeframes after their last closed candles."""
-
-    direction: Direction
-    confidence: float
-    confidence_level: ConfidenceLevel
-    bullish_score: float
-    bearish_score: float
-    signals: tuple[Evidence, ...]
-    reason: str | None = None  # why the bias is NEUTRAL for lack of data, if so
-    candles: Mapping[str, int] | None = None  # closed candles each timeframe had
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "direction": self.direction.value,
-            "confidence": round(self.confidence, 6),
-            "confidence_level": self.confidence_level.value,
-            "bullish_score": round(self.bullish_score, 6),
-            "bearish_score": round(self.bearish_score, 6),
-            "reason": self.reason,
-            "candles": dict(self.candles or {}),
-            "signals": [evidence.to_dict() for evidence in self.signals],
-        }
 
 
 def timeframe_evidence(result: SmcResult, timeframe: str) -> list[Evidence]:

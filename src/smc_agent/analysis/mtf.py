@@ -2,7 +2,7 @@
 
 Higher-timeframe candles come from aggregating the entry candles (a bar is used only once the
 aggregator reports it closed) or from their own feed (:meth:`update_htf`). Either way each
-timeframe has its own incremental :class:`~smc_agent.smc.engine.SmcEngine`, so everything detected
+timeframe has its own incremental :class:`~smc_agent.smc.detector.SmcEngine`, so everything detected
 on a higher timeframe is known exactly from the close of the candle that confirmed it, and the
 bias is recomputed only when a timeframe it depends on has a new closed candle.
 """
@@ -16,7 +16,7 @@ from smc_agent.analysis.bias import Bias, Evidence, combine, timeframe_evidence
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.timeframes import parse_timeframe
-from smc_agent.smc.engine import SmcEngine, SmcResult
+from smc_agent.smc.detector import SmcEngine, SmcResult
 
 __all__ = ["MultiTimeframeEngine"]
 

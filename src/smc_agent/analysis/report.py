@@ -14,13 +14,13 @@ Both are written for people who keep them for months, so:
 * earlier rows are never lost: a log that cannot be read, is not ours, or is locked (open in Excel,
   read-only) is left exactly as it was, and the error says which file and what to do.
 
-The Excel side lives in :mod:`smc_agent.analysis.report_log`; this module builds and renders.
+The Excel side lives in :mod:`smc_agent.analysis.report_log`; this module builds, renders and saves
+one report. Which files to report on, read how, is a use case: :mod:`smc_agent.service.reports`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from smc_agent.core.errors import ReportError
 from smc_agent.core.timefmt import format_time, iso_utc
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.model import Direction
-from smc_agent.service import AnalysisRequest, signals_request
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
 
 __all__ = [
@@ -44,9 +43,7 @@ __all__ = [
     "log_row",
     "render_markdown",
     "report_name",
-    "report_request",
     "save_report",
-    "write_reports",
 ]
 
 LATEST_SIGNALS = 5  # non-pending signals shown after the pending ones, newest first
@@ -160,15 +157,7 @@ def log_row(report: Report, link: str) -> LogRow:
     )
 
 
-# --- the service: what every transport calls -------------------------------------------------
-
-
-def report_request(
-    request: AnalysisRequest, htfs: Sequence[str] | None, config: AnalysisConfig | None = None
-) -> Report:
-    """Load and replay one file (exactly as ``smc-agent signals`` does) and build its report."""
-    engine = signals_request(request, None if htfs is None else list(htfs), config)
-    return build_report(engine, tz=request.tz)
+# --- saving ----------------------------------------------------------------------------------
 
 
 def save_report(report: Report, out_dir: Path) -> ReportOutcome:
@@ -196,28 +185,6 @@ def save_report(report: Report, out_dir: Path) -> ReportOutcome:
     except ReportError as exc:
         raise ReportError(f"{exc.message}; the report {page} was written, but not logged", path=exc.path) from None
     return ReportOutcome(page, log, number, row, notes)
-
-
-def write_reports(
-    requests: Iterable[AnalysisRequest], htfs: Sequence[str] | None, out_dir: Path, config: AnalysisConfig | None = None
-) -> Iterator[ReportOutcome]:
-    """One report and one log row per file, in order, yielded as each is done.
-
-    Two files that would give the same page (same symbol, timeframe and last candle, e.g. the bid
-    and the ask file of one pair) stop the run before the second overwrites the first.
-    """
-    written: dict[str, Path] = {}
-    for request in requests:
-        report = report_request(request, htfs, config)
-        name = report_name(report)
-        if name in written:
-            raise ReportError(
-                f"gives the same report {name} as {written[name]} (same symbol, timeframe and last candle); "
-                "report it in a separate run with --symbol to tell them apart",
-                path=str(request.path),
-            )
-        written[name] = request.path
-        yield save_report(report, out_dir)
 
 
 def _make_dir(out_dir: Path) -> None:

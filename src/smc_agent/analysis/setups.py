@@ -32,7 +32,7 @@ from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.model import Direction, Side
 from smc_agent.smc import layout as L
-from smc_agent.smc.engine import SmcResult
+from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.structure import CHOCH
 from smc_agent.smc.tables import ObjectTable
 

@@ -20,84 +20,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from typing import Any
+from dataclasses import replace
 
-from smc_agent.analysis.bias import Bias
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.setups import Candidate, Rejection, evaluate, targets_beyond
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.data.timeframes import parse_timeframe
-from smc_agent.model import Side
+from smc_agent.model.signal import Bias, Signal, SignalStatus
 
 __all__ = ["Signal", "SignalEngine", "SignalStatus", "advance", "replay"]
-
-
-class SignalStatus(StrEnum):
-    PENDING = "pending"
-    TRIGGERED = "triggered"
-    EXPIRED = "expired"
-    INVALIDATED = "invalidated"
-    FILLED = "filled"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """A trade idea with its evidence. Frozen: a change is a new version, never an edit."""
-
-    id: str
-    symbol: str
-    timeframe: str
-    side: Side
-    setup: str
-    entry: float
-    stop: float
-    targets: tuple[float, ...]
-    rr: float
-    quality: float
-    quality_breakdown: dict[str, float]
-    bias: Bias
-    evidence: tuple[dict[str, Any], ...]
-    created_ms: int
-    created_index: int
-    expires_ms: int
-    status: SignalStatus = SignalStatus.PENDING
-    status_ms: int = 0
-    status_reason: str | None = None
-    version: int = 1
-    fill_price: float | None = None  # the entry's first fill price, once filled
-    fill_ms: int | None = None  # and its time
-    r_multiple: float | None = None  # once closed: the realised P&L before fees over the money at risk
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "symbol": self.symbol,
-            "timeframe": self.timeframe,
-            "side": self.side.value,
-            "setup": self.setup,
-            "entry": self.entry,
-            "stop": self.stop,
-            "targets": list(self.targets),
-            "rr": round(self.rr, 6),
-            "quality": round(self.quality, 6),
-            "quality_breakdown": {k: round(v, 6) for k, v in self.quality_breakdown.items()},
-            "bias": self.bias.to_dict(),
-            "evidence": list(self.evidence),
-            "created_time": iso_utc(self.created_ms),
-            "expires_time": iso_utc(self.expires_ms),
-            "status": self.status.value,
-            "status_time": iso_utc(self.status_ms),
-            "status_reason": self.status_reason,
-            "version": self.version,
-            "fill_price": self.fill_price,
-            "fill_time": None if self.fill_ms is None else iso_utc(self.fill_ms),
-            "r_multiple": None if self.r_multiple is None else round(self.r_multiple, 6),
-        }
 
 
 class SignalEngine:

@@ -38,7 +38,7 @@ R = TypeVar("R")
 ProgressHook = Callable[[int, int], None]
 """Called with (items finished, items in all) after each item finishes; callers may announce (0, total)."""
 
-DASK_EXTRA = "dev"
+DASK_EXTRA = "dask"
 
 
 class Executor(Protocol):

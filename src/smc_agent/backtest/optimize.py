@@ -28,9 +28,9 @@ from smc_agent.backtest.grid import Params, ParamSpace, StrategySpec, plan_grid
 from smc_agent.backtest.metrics import Metrics
 from smc_agent.backtest.runner import run_backtest
 from smc_agent.backtest.trades import EquityPoint, Trade
-from smc_agent.benchmarks.detect_run import load_saved, save_candles
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.data.candles import Candles
+from smc_agent.data.npz import load_saved, save_candles
 
 __all__ = [
     "OBJECTIVES",

@@ -28,7 +28,7 @@ from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import to_decimal
 from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
-from smc_agent.smc.zones import ZoneOffsets
+from smc_agent.smc.tz_offsets import ZoneOffsets
 
 __all__ = ["Recorder", "SessionNamer"]
 

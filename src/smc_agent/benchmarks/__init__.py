@@ -1,7 +1,9 @@
-"""Benchmark helpers: timing and memory measurement, and the reference SMC library's speed.
+"""The ``smc-agent bench`` benchmarks, and the timing and memory helpers they share.
 
-The benchmark *scripts* live in ``bench/`` and are never run as tests; this package holds the
-reusable, tested parts they share.
+Each benchmark (``detect``, ``signals_bench``, ``backtest_bench``) builds its input, measures in fresh
+processes and returns figures; the CLI prints them and ``make bench`` runs them. Benchmarks are never
+run as tests (their tests check what they measure, not how fast). They drive the whole stack, so this
+package sits just below the CLI and nothing else imports it.
 """
 
 from smc_agent.benchmarks.measure import Measurement, measure_in_subprocess, median_seconds, peak_rss_mb

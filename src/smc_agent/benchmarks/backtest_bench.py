@@ -23,10 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from smc_agent.benchmarks.detect_run import load_saved, save_candles
 from smc_agent.benchmarks.measure import call_in_subprocess, peak_rss_mb
 from smc_agent.core.errors import DataError
 from smc_agent.data.loaders import load_candles
+from smc_agent.data.npz import load_saved, save_candles
 from smc_agent.data.shared import shared_data_dir
 from smc_agent.data.tiling import mirror_tile
 

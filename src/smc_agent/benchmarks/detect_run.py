@@ -9,30 +9,17 @@ from __future__ import annotations
 import statistics
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from smc_agent.benchmarks.measure import median_seconds, peak_rss_mb
 from smc_agent.data.candles import Candles
+from smc_agent.data.npz import load_saved
 from smc_agent.smc.config import DETECTORS
-from smc_agent.smc.engine import SmcEngine, analyze
+from smc_agent.smc.detector import SmcEngine, analyze
 
-__all__ = ["load_saved", "run_size", "save_candles"]
-
-
-def save_candles(candles: Candles, path: Path) -> None:
-    """Write candles for :func:`run_size` (uncompressed, so loading is one read per column)."""
-    np.savez(path, time=candles.time, open=candles.open, high=candles.high, low=candles.low,
-             close=candles.close, volume=candles.volume, timeframe=candles.timeframe,
-             symbol=candles.symbol)  # fmt: skip
-
-
-def load_saved(path: str) -> Candles:
-    with np.load(path) as data:
-        columns = [data[name] for name in ("time", "open", "high", "low", "close", "volume")]
-        return Candles.from_arrays(*columns, timeframe=str(data["timeframe"]), symbol=str(data["symbol"]))
+__all__ = ["run_size"]
 
 
 def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) -> dict[str, Any]:
@@ -42,6 +29,7 @@ def run_size(path: str, repeats: int, stream_candles: int, compare_smc: bool) ->
     analyze(candles[:2_000])  # load the compiled kernels before timing
     result: dict[str, Any] = {
         "candles": n,
+        "objects": {name: len(table) for name, table in analyze(candles).tables.items()},
         "seconds_batch": median_seconds(lambda: analyze(candles), repeats),
         "us_per_candle_stream": _stream_median_us(candles, stream_candles, None),
         "detectors": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from smc_agent.cli import bench, data
@@ -10,6 +12,7 @@ from smc_agent.cli.backtest import backtest_command
 from smc_agent.cli.optimize import optimize_command
 from smc_agent.cli.report import report_command
 from smc_agent.cli.signals import bias_command, signals_command
+from smc_agent.core.logs import LEVELS, configure_logging
 
 __all__ = ["app", "main"]
 
@@ -18,6 +21,33 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _known_level(name: str) -> str:
+    if name.lower() not in LEVELS:
+        raise typer.BadParameter(f"unknown level {name!r}; choose from {', '.join(LEVELS)}")
+    return name.lower()
+
+
+@app.callback()
+def logging_options(
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level",
+            callback=_known_level,
+            help=f"One of {', '.join(LEVELS)}: the least severe log records shown, on stderr "
+            "(smc-agent's own; other libraries' from warning).",
+        ),
+    ] = "warning",
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object per line instead of console lines.")
+    ] = False,
+) -> None:
+    # Warnings by default keep every command's output as it was; logs never go to stdout.
+    configure_logging(log_level, json=log_json)
+
+
 app.command("analyze")(analyze_command)
 app.command("signals")(signals_command)
 app.command("bias")(bias_command)

@@ -35,9 +35,20 @@ def detect_command(
     compare_smc: Annotated[
         bool, typer.Option("--compare-smc", help="Also time the smartmoneyconcepts package (slow: ~6 min at 1M).")
     ] = False,
+    no_startup: Annotated[
+        bool,
+        typer.Option(
+            "--no-startup",
+            help="Skip the fresh-process figures (numba compile, cold and warm start): two full compiles, ~15-40 s.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time every detector, batch and streaming, on real candles mirror-tiled to N."""
+    """Time every detector, batch and streaming, on real candles mirror-tiled to N.
+
+    Also counts the objects found, and (unless --no-startup) times a fresh process with an empty
+    and a warm compile cache.
+    """
     try:
         sizes = [int(part) for part in candles.split(",")]
     except ValueError:
@@ -45,7 +56,7 @@ def detect_command(
     if any(size < 1000 for size in sizes) or repeats < 1:
         fail("--candles must be at least 1000 and --repeats at least 1")
     with user_errors():
-        report = detect_benchmark(sizes, source=data, repeats=repeats, compare_smc=compare_smc)
+        report = detect_benchmark(sizes, source=data, repeats=repeats, compare_smc=compare_smc, startup=not no_startup)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -71,15 +82,18 @@ def _print(report: dict[str, Any]) -> None:
     for name, figures in largest["detectors"].items():
         per.add_row(name, f"{figures['seconds_batch']:.3f}", f"{figures['us_per_candle_stream']:.2f}")
     console.print(per)
+    objects = ", ".join(f"{name} {count:,}" for name, count in largest["objects"].items())
+    console.print(f"objects found at {largest['candles']:,} candles: {objects}", soft_wrap=True)
     if "ratio_vs_reference" in largest:
         ref = largest["reference_smc"]
         console.print(
             f"smartmoneyconcepts: {ref['total']:.1f} s in all, {largest['ratio_vs_reference']:.0f}x our batch time"
         )
-    console.print(
-        f"numba compile (one-off): {report['compile_seconds']:.1f} s; fresh-process analyse of 2,000 candles: "
-        f"{report['first_run_seconds']:.1f} s cold cache, {report['warm_start_seconds']:.1f} s warm"
-    )
+    if "compile_seconds" in report:
+        console.print(
+            f"numba compile (one-off): {report['compile_seconds']:.1f} s; fresh-process analyse of 2,000 candles: "
+            f"{report['first_run_seconds']:.1f} s cold cache, {report['warm_start_seconds']:.1f} s warm"
+        )
 
 
 @app.command("signals")

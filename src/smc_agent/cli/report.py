@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from smc_agent.analysis.report import ReportOutcome, write_reports
+from smc_agent.analysis.report import ReportOutcome
 from smc_agent.cli.common import (
     DemoOption,
     FixOption,
@@ -22,7 +22,7 @@ from smc_agent.cli.common import (
     fail,
     user_errors,
 )
-from smc_agent.service import AnalysisRequest, htf_list
+from smc_agent.service import AnalysisRequest, htf_list, write_reports
 
 __all__ = ["report_command"]
 

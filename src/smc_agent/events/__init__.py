@@ -27,10 +27,10 @@ from decimal import Decimal
 
 import msgspec
 
-from smc_agent.analysis.signals import Signal
 from smc_agent.model.commands import OperatorCommand, OrderCommand
 from smc_agent.model.enums import BalanceReason, Mode, RiskLayer, Side, TradingState
 from smc_agent.model.orders import Order
+from smc_agent.model.signal import Signal
 
 __all__ = [
     "AnyEvent",

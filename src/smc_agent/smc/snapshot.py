@@ -1,6 +1,6 @@
 """The market as the detectors see it after the last candle: what a trader reads first.
 
-Built from :func:`smc_agent.smc.events.events`, so it uses the same names, states and times as
+Built from :func:`smc_agent.smc.detections.events`, so it uses the same names, states and times as
 the JSON. Zones are listed nearest to the last close first.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from smc_agent.core.timefmt import iso_utc
-from smc_agent.smc.engine import SmcResult
-from smc_agent.smc.events import events
+from smc_agent.smc.detections import events
+from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.ranges import OTE_HIGH, OTE_LOW
 
 __all__ = ["DealingRange", "MarketSnapshot", "snapshot"]

@@ -42,9 +42,9 @@ import numpy.typing as npt
 from smc_agent.core.errors import ConfigError, DataError, SmcAgentError
 from smc_agent.data.candles import Candles
 from smc_agent.events import CandleClosed
+from smc_agent.indicators.atr import atr as wilder_atr
 from smc_agent.model.enums import Side
 from smc_agent.model.instrument import to_decimal
-from smc_agent.smc.atr import atr as wilder_atr
 
 __all__ = [
     "FEE_PROFILES",
@@ -143,7 +143,7 @@ class AtrSeries:
 
     @classmethod
     def from_candles(cls, candles: Candles, period: int = 14) -> AtrSeries:
-        """Wilder's ATR of ``candles`` (see :func:`smc_agent.smc.atr.atr`)."""
+        """Wilder's ATR of ``candles`` (see :func:`smc_agent.indicators.atr.atr`)."""
         return cls(candles.time, wilder_atr(candles.high, candles.low, candles.close, period))
 
     def at(self, open_ms: int) -> float | None:

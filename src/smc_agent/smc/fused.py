@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from smc_agent.indicators.atr import atr_step
 from smc_agent.smc import layout as L
-from smc_agent.smc.atr import atr_step
 from smc_agent.smc.calendar import NO_KEY, calendar_step
 from smc_agent.smc.fvg import fvg_step
 from smc_agent.smc.jit import kernel
@@ -80,8 +80,11 @@ def run(
         stop = min(stop, start + (capacity[table] - counts[table]) // per_candle[table])
     enable = params[L.P_ENABLE]
     for i in range(start, stop):
-        atr_step(i, high, low, close, params[L.P_ATR_PERIOD], state_f, series_f)
-        atr = series_f[i, L.SF_ATR]
+        # At i = 0 the ATR step reads no previous value (it is still warming up).
+        atr, state_f[L.SF_ATR_SUM] = atr_step(
+            i, high, low, close, params[L.P_ATR_PERIOD], state_f[L.SF_ATR_SUM], series_f[max(i - 1, 0), L.SF_ATR]
+        )
+        series_f[i, L.SF_ATR] = atr
         if enable & L.EN_CALENDAR:
             calendar_step(
                 i, time, high, low, zone_starts, zone_values, params, windows, state_i, state_f, c_i, c_f,

@@ -2,7 +2,7 @@
 
 :func:`analyze` is the batch form; :class:`SmcEngine` is the incremental form whose
 :meth:`~SmcEngine.update` takes one closed candle. Both feed the same compiled loop
-(:mod:`smc_agent.smc.kernel`), so a stream of candles ends in exactly the state a batch run over
+(:mod:`smc_agent.smc.fused`), so a stream of candles ends in exactly the state a batch run over
 the same candles produces.
 
 >>> from smc_agent.data.candles import Candles
@@ -28,7 +28,7 @@ from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles, FloatArray, IntArray
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.data.validation import check
-from smc_agent.smc import kernel
+from smc_agent.smc import fused
 from smc_agent.smc import layout as L
 from smc_agent.smc.calendar import CALENDAR
 from smc_agent.smc.config import DETECTORS, SmcConfig
@@ -39,13 +39,13 @@ from smc_agent.smc.ranges import RANGES
 from smc_agent.smc.structure import BREAKS
 from smc_agent.smc.swings import SWINGS
 from smc_agent.smc.tables import ObjectTable
-from smc_agent.smc.zones import ZoneOffsets
+from smc_agent.smc.tz_offsets import ZoneOffsets
 
 __all__ = ["SCHEMAS", "SmcEngine", "SmcResult", "analyze"]
 
-SCHEMAS = (SWINGS, BREAKS, ORDER_BLOCKS, FVGS, POOLS, RANGES, CALENDAR)  # kernel.T_* order
+SCHEMAS = (SWINGS, BREAKS, ORDER_BLOCKS, FVGS, POOLS, RANGES, CALENDAR)  # fused.T_* order
 # The kernel takes its tables as a flat argument list, which a type checker cannot follow.
-_run_kernel: Callable[..., int] = kernel.run
+_run_kernel: Callable[..., int] = fused.run
 _TABLE_INDEX = {schema.name: k for k, schema in enumerate(SCHEMAS)}
 _PER_CANDLE = np.array([schema.per_candle for schema in SCHEMAS], dtype=np.int64)
 
@@ -123,7 +123,7 @@ class SmcEngine:
             enable |= DETECTORS[name]
         self._params, self._params_f, self._windows = self.config.params(parse_timeframe(timeframe), enable)
         self._zones = [ZoneOffsets(name) for name in self.config.timezones()]
-        self._state_i, self._state_f = kernel.initial_state()
+        self._state_i, self._state_f = fused.initial_state()
         self._n = 0
         capacity = max(capacity, 16)
         self._time = np.zeros(capacity, dtype=np.int64)

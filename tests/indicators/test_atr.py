@@ -7,9 +7,9 @@ import numpy.typing as npt
 import pytest
 from scenario import OHLC, candles, stream
 
-from smc_agent.smc.atr import atr
+from smc_agent.indicators.atr import atr
 from smc_agent.smc.config import SmcConfig
-from smc_agent.smc.engine import analyze
+from smc_agent.smc.detector import analyze
 
 F64 = npt.NDArray[np.float64]
 

@@ -1,8 +1,4 @@
-"""The operations behind every transport: the CLI today, the REST API and WebSocket later.
-
-Each function takes plain arguments, does one job end to end and returns domain objects or
-JSON-ready dicts, so that every front end shows the same thing.
-"""
+"""Analysis and backtest use cases: load a file, bring it to a timeframe, run detectors, signals or a backtest."""
 
 from __future__ import annotations
 
@@ -25,8 +21,8 @@ from smc_agent.data.loaders import load_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
-from smc_agent.smc.engine import SmcResult, analyze
-from smc_agent.smc.events import events
+from smc_agent.smc.detections import events
+from smc_agent.smc.detector import SmcResult, analyze
 
 __all__ = [
     "AnalysisRequest",

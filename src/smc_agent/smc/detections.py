@@ -14,7 +14,7 @@ from typing import Any
 
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.smc.calendar import DAY, MONTH, WEEK
-from smc_agent.smc.engine import SmcResult
+from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.structure import CHOCH
 from smc_agent.smc.swings import HH, HL, LH, LL
 from smc_agent.smc.tables import ObjectTable
