@@ -243,6 +243,21 @@ class RiskGate:
             open_trades=dict(self._trades),
         )  # fmt: skip
 
+    def snapshot(self, now: int) -> tuple[object, ...]:
+        """What the gate remembers at ``now`` (its checkpoint without the time, and the orders of the
+        last minute): what a journal replay must rebuild exactly."""
+        fields = msgspec.structs.astuple(self.checkpoint(now))[2:-2]  # without the times, seq and session id
+        return (*fields, tuple(t for t in self._sent if t > now - _RATE_WINDOW_MS))
+
+    def replay(self, event: RiskCheckpoint | PositionChanged | OrderSubmitted) -> None:
+        """Fold a journaled event into the gate, as if it had happened here (a restart, a journal replay)."""
+        if isinstance(event, RiskCheckpoint):
+            self.apply(event)
+        elif isinstance(event, PositionChanged):
+            self._on_position(event)
+        else:
+            self._on_submitted(event)
+
     def apply(self, checkpoint: RiskCheckpoint) -> None:
         """Restore what ``checkpoint`` holds (a restart, or a journal replay); publishes nothing."""
         self._state, self._state_reason, self._paused = checkpoint.state, checkpoint.state_reason, checkpoint.paused
