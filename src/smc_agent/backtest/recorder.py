@@ -32,6 +32,8 @@ from smc_agent.smc.tz_offsets import ZoneOffsets
 
 __all__ = ["Recorder", "SessionNamer"]
 
+_ZERO = Decimal(0)
+
 
 @dataclass(slots=True)
 class _Open:
@@ -95,19 +97,21 @@ class Recorder:
     def _on_candle(self, candle: CandleClosed) -> None:
         if self._entry.get(candle.symbol) != candle.timeframe:
             return
-        self.finish()
+        pending, marked = self._pending, self._marked
         self._pending = candle
+        if pending is None:
+            return
+        if marked is None:
+            self._point(pending.event_ms, pending.close, pending.symbol)
+        else:  # one symbol: every candle of a long backtest comes here, so the short way
+            self._mark_one(marked, pending.event_ms, pending.close)
 
     def _point(self, time_ms: int, close: float, symbol: str | None = None) -> None:
         if symbol is not None:
             self._marks[symbol] = close
         marked = self._marked
         if marked is not None:
-            if self._changed:
-                quantity, average = self._held.get(self._single or "", (Decimal(0), Decimal(0)))
-                marked.hold(self._balance, quantity, average)
-                self._changed = False
-            marked.mark(time_ms, close)
+            self._mark_one(marked, time_ms, close)
             return
         held = [(q, a, to_decimal(self._marks[s])) for s, (q, a) in self._held.items() if q and s in self._marks]
         equity, exposure = value_of(self._balance, held)
@@ -116,6 +120,13 @@ class Recorder:
             curve.values[-1], curve.exposures[-1] = equity, exposure
         else:
             curve.record(time_ms, equity, exposure)
+
+    def _mark_one(self, curve: MarkedCurve, time_ms: int, close: float) -> None:
+        if self._changed:
+            quantity, average = self._held.get(self._single or "", (_ZERO, _ZERO))
+            curve.hold(self._balance, quantity, average)
+            self._changed = False
+        curve.mark(time_ms, close)
 
     def _on_entry(self, event: EntryAccepted) -> None:
         self._commands[event.entry_id] = self._by_trade[event.command.signal_id] = event.command

@@ -1,7 +1,7 @@
 """Client order ids that every exchange accepts, derived from what the order is for.
 
 Exchanges limit client order ids: Binance to 36 characters, OKX to 32 letters and digits. Ours are
-at most 22 letters and digits: a 16-character hash of the key (the signal id, or a flatten's symbol
+at most 22 letters and digits: a 16-hex-digit hash of the key (the signal id, or a flatten's symbol
 and time) followed by the leg (``e`` entry, ``s1`` first stop, ``t1`` first take-profit, ``f`` a
 flatten ...). Deriving them instead of counting makes a retried submission after a restart carry the
 same id, so the venue refuses it as a duplicate instead of making a second trade. The mapping from an
@@ -9,14 +9,13 @@ id back to its signal is journaled: :class:`~smc_agent.events.EntryAccepted` nam
 its command, and every leg's order names its entry as ``parent``.
 
 >>> order_id("EURUSD:15m:sweep_choch_ob:buy:2023-01-19T05:45:00Z", "e")
-'un3i4lhxzx4z45dye'
+'083722a451a08ccae'
 >>> len(order_id("x" * 200, "s12")) <= 32 and order_id("x", "t1").isalnum()
 True
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 __all__ = ["MAX_ID_LENGTH", "order_id"]
@@ -28,5 +27,4 @@ def order_id(key: str, leg: str) -> str:
     """A short, deterministic, alphanumeric client order id for ``leg`` of what ``key`` names."""
     if not leg.isalnum() or len(leg) > MAX_ID_LENGTH - 16:
         raise ValueError(f"an order leg is a few letters and digits, got {leg!r}")
-    digest = hashlib.blake2b(key.encode(), digest_size=10).digest()
-    return base64.b32encode(digest).decode("ascii").lower() + leg
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest() + leg
