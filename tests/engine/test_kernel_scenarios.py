@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from scenario import candles
+from scripted import SYMBOL, Script, readable_ids
 
 from smc_agent.backtest.runner import run_backtest
 from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, System, build
@@ -30,7 +31,6 @@ from smc_agent.events import (
     BalanceChanged,
     CandleClosed,
     EntryAccepted,
-    Event,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -50,7 +50,6 @@ from smc_agent.venues.costs import FeeModel
 
 D = Decimal
 M = 60_000
-SYMBOL = "TEST"
 BUY, SELL = Side.BUY, Side.SELL
 
 
@@ -85,54 +84,6 @@ def command(
     targets: Sequence[str] = ("106", "109"),
 ) -> OrderCommand:
     return OrderCommand(SYMBOL, side, D(entry), D(stop), tuple(D(t) for t in targets), signal_id, "test")
-
-
-class Script:
-    """A strategy-port double: returns the planned commands at the close of candle ``i``."""
-
-    kind = "sma_cross"  # named after a registered kind only for the session names of its trades
-
-    def __init__(self, plan: Mapping[int, Sequence[Command]], symbol: str = SYMBOL) -> None:
-        self.symbol = symbol
-        self.plan = plan
-        self.index = -1
-        self.started = False
-
-    def on_start(self, publish: object) -> None:
-        self.started = True
-
-    def warm_up(self, candle: CandleClosed) -> None:
-        """Scripted: history changes nothing."""
-
-    def on_candle(self, candle: CandleClosed) -> list[Command]:
-        self.index += 1
-        return list(self.plan.get(self.index, ()))
-
-    def on_event(self, event: Event) -> None:
-        """Scripted: fills change nothing."""
-
-
-def readable_ids(events: Sequence[Any]) -> dict[str, str]:
-    """Each client order id as ``signal:leg`` (``sig1:entry``, ``sig1:stop2``, ``flatten:TEST:1``), read
-    from the journaled mapping alone: an entry's id is in its EntryAccepted, each leg names its entry."""
-    names: dict[str, str] = {}
-    signal_of: dict[str, str] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for e in events:
-        if isinstance(e, EntryAccepted):
-            signal_of[e.entry_id] = e.command.signal_id
-            names[e.entry_id] = f"{e.command.signal_id}:entry"
-        elif isinstance(e, OrderSubmitted) and e.order.client_order_id not in names:
-            order = e.order
-            key = (order.parent or order.symbol, order.tag)
-            counts[key] = counts.get(key, 0) + 1
-            if order.tag == "flatten":
-                names[order.client_order_id] = f"flatten:{order.symbol}:{counts[key]}"
-            elif order.parent in signal_of:
-                leg = f"stop{counts[key]}" if order.tag == "stop" else order.tag
-                leg = leg if order.tag == "stop" or counts[key] == 1 else f"{leg}v{counts[key]}"
-                names[order.client_order_id] = f"{signal_of[order.parent]}:{leg}"
-    return names
 
 
 @dataclass

@@ -288,10 +288,15 @@ def test_daily_loss_limit_reduces_for_the_rest_of_the_day() -> None:
     rig.account.positions["EURUSD"] = (Side.BUY, D("50000"), D("55000"))
     rig.accepted(exit_long(), "50000")  # exits pass, for the whole position
     del rig.account.positions["EURUSD"]  # the exit filled
-    rig.clock.advance_to(_ms(2, 0, 5))
+    rig.clock.advance_to(_ms(2, 0, 5))  # the clock's timer started the new day at midnight, before any look
+    reason = "new trading day 2024-03-02 (UTC): entries allowed"
+    midnight = _ms(2, 0)
+    assert rig.take(TradingStateChanged) == [
+        TradingStateChanged(event_ms=midnight, known_ms=midnight, old=TradingState.REDUCING, new=TradingState.ACTIVE,
+                            reason=reason)
+    ]  # fmt: skip
     rig.accepted(buy(), "49000")  # 99 / 0.002 = 49,500 -> 49 lots
-    rig.changed(TradingState.REDUCING, TradingState.ACTIVE, "new trading day 2024-03-02 (UTC): entries allowed")
-    assert rig.gate.day_start_equity == D("9900")  # the equity at the first look of the day
+    assert rig.gate.day_start_equity == D("9900")  # the equity at midnight
 
 
 # -- layer 5: account ----------------------------------------------------------------------------

@@ -29,7 +29,8 @@ and at :meth:`~RiskGate.on_equity` (the kernel calls it after each candle), or o
 reset, pause and resume; each change is published once as :class:`~smc_agent.events.TradingStateChanged`.
 Whenever anything the gate remembers changes (peak, day, the day's start, entries today, the last loss,
 the state, the pause) it publishes a :class:`~smc_agent.events.RiskCheckpoint`, from which
-:meth:`RiskGate.apply` restores it after a restart. The time comes from the injected clock only.
+:meth:`RiskGate.apply` restores it after a restart. The time comes from the injected clock only; a
+clock timer starts each trading day at its midnight, whether or not a candle arrives then.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from smc_agent.core.bus import EventBus
-from smc_agent.core.clock import Clock
+from smc_agent.core.clock import Clock, Timer
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.risk_config import RiskConfig
@@ -129,6 +130,7 @@ class RiskGate:
         self._paused = False
         self._sent: deque[int] = deque()  # times of the orders sent in the last minute
         self._dirty = False  # something a checkpoint holds changed since the last one
+        self._roll: Timer | None = None  # the timer that starts the next trading day
         bus.subscribe(self._on_position, PositionChanged)
         bus.subscribe(self._on_submitted, OrderSubmitted)
 
@@ -273,6 +275,11 @@ class RiskGate:
         # restored one still runs (its counts and floor stay).
         self._day_bounds, self._last_equity, self._quiet = (0, 0), None, None
 
+    def _on_midnight(self) -> None:
+        now = self._clock.now_ms()
+        self._observe(now)
+        self._flush(now)
+
     def _flush(self, now: int) -> None:
         if self._dirty:
             self._dirty = False
@@ -289,6 +296,10 @@ class RiskGate:
         self._last_equity = equity
         if not self._day_bounds[0] <= now < self._day_bounds[1]:
             self._day_bounds = self._bounds_of(now)
+            # The day rolls at midnight even when no candle comes then (a weekend, a quiet market).
+            if self._roll is not None:
+                self._roll.cancel()
+            self._roll = self._clock.call_at(self._day_bounds[1], self._on_midnight)
             day = (_EPOCH + timedelta(milliseconds=self._day_bounds[0])).astimezone(self._zone).date()
             if self._day is None or day > self._day:
                 self._dirty = True

@@ -25,7 +25,7 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from smc_agent.core.bus import EventBus
 from smc_agent.engine.kernel import TradingKernel
@@ -58,9 +58,6 @@ class _Request:
     done: asyncio.Future[CommandHandled]
 
 
-_Item = CandleClosed | _Request | Event | None  # None: a feed ended, or a stop was asked for
-
-
 class Session:
     def __init__(
         self,
@@ -80,7 +77,8 @@ class Session:
         self.journal = journal
         self._commit_every = commit_every  # candles per journal commit in a replay (1: every step)
         self._inbox: deque[Message] = deque()
-        self._queue: asyncio.Queue[_Item] | None = None
+        self._requests: deque[_Request] = deque()  # commands sent to the running session
+        self._wake: asyncio.Event | None = None  # set when a command arrives, or a stop is asked for
         self._stopping = False
         self.candles = 0  # candles handled by this session's run (not warm-up)
 
@@ -106,8 +104,8 @@ class Session:
     def request_stop(self) -> None:
         """Finish the current step, then stop taking messages (SIGTERM, Ctrl-C)."""
         self._stopping = True
-        if self._queue is not None and self._queue.empty():
-            self._queue.put_nowait(None)  # wake the loop if it is waiting for a message
+        if self._wake is not None:
+            self._wake.set()  # wake the loop if it is waiting
 
     # -- synchronous: backtests and replays -------------------------------------------------------
 
@@ -156,58 +154,80 @@ class Session:
     # -- asyncio: paper and live ------------------------------------------------------------------
 
     async def send(self, command: OperatorCommand) -> CommandHandled:
-        """Hand ``command`` to the running session and wait until it has been carried out."""
-        if self._queue is None:
+        """Hand ``command`` to the running session and wait until it has been carried out.
+
+        Commands jump the queue of market data: the session handles each before the next candle.
+        """
+        if self._wake is None:
             raise RuntimeError("the session is not running")
         done: asyncio.Future[CommandHandled] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(command, done))
+        self._requests.append(_Request(command, done))
+        self._wake.set()
         return await done
 
     async def run(self, feeds: Sequence[Feed], *, exit_when_done: bool = True) -> None:
         """Take candles from ``feeds`` (and commands from :meth:`send`) until stopped, or until every
-        feed has ended when ``exit_when_done``."""
-        queue: asyncio.Queue[_Item] = asyncio.Queue(_QUEUE_SIZE)
-        self._queue = queue
+        feed has ended when ``exit_when_done``.
+
+        Each candle waits until the clock reaches its close (a replay is paced by its clock; a live
+        candle is already due); meanwhile commands are handled and timers fire as they fall due.
+        """
+        queue: asyncio.Queue[CandleClosed | None] = asyncio.Queue(_QUEUE_SIZE)
+        self._wake = wake = asyncio.Event()
         pumps = [asyncio.create_task(self._pump(feed, queue)) for feed in feeds]
-        running = len(pumps)
+        running, held = len(pumps), None
+        getting: asyncio.Task[CandleClosed | None] | None = None
+        clock = self.clock
         try:
             while not self._stopping:
-                item = await self._next(queue)
-                if item is None:
-                    if self._stopping:
-                        break
-                    running -= 1
-                    if running == 0 and exit_when_done:
-                        break
+                if self._requests:
+                    request = self._requests.popleft()
+                    handled = self.step(request.command)
+                    if handled is not None and not request.done.done():
+                        request.done.set_result(handled)
                     continue
-                if isinstance(item, CandleClosed):
-                    await asyncio.sleep(self.clock.seconds_until(item.event_ms))  # the clock paces a replay
-                    self.step(item)
-                elif isinstance(item, _Request):
-                    handled = self.step(item.command)
-                    if not item.done.done() and handled is not None:
-                        item.done.set_result(handled)
-                else:
-                    self.step(item)
+                due = clock.next_due()
+                candle_first = held is not None and (due is None or held.event_ms <= due)
+                if held is not None and candle_first and clock.seconds_until(held.event_ms) <= 0:
+                    self.step(held)
+                    held = None
+                    continue
+                if held is None and running == 0 and exit_when_done:
+                    break
+                waits: list[float] = [clock.seconds_until(due)] if due is not None else []
+                if held is not None:
+                    waits.append(clock.seconds_until(held.event_ms))
+                waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait())}
+                if held is None and running:
+                    getting = getting or asyncio.ensure_future(queue.get())
+                    waiters.add(getting)
+                done, _ = await asyncio.wait(waiters, timeout=min(waits) if waits else None,
+                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                for waiter in waiters - {getting}:
+                    waiter.cancel()
+                wake.clear()
+                if getting is not None and getting in done:
+                    item, getting = getting.result(), None
+                    if item is None:
+                        running -= 1
+                    else:
+                        held = item
+                elif not done and due is not None and (held is None or due < held.event_ms):
+                    clock.advance_to(due)  # a timer fell due before the next candle
+                    self._commit()
         finally:
+            if getting is not None:
+                getting.cancel()
             for pump in pumps:
                 pump.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
-            self._queue = None
+            self._wake = None
+            while self._requests:
+                request = self._requests.popleft()
+                if not request.done.done():
+                    request.done.set_exception(RuntimeError("the session stopped before handling the command"))
 
-    async def _next(self, queue: asyncio.Queue[_Item]) -> _Item:
-        """The next message; meanwhile fire the clock's timers as they fall due."""
-        while True:
-            due = self.clock.next_due()
-            if due is None:
-                return await queue.get()
-            try:
-                return await asyncio.wait_for(queue.get(), self.clock.seconds_until(due))
-            except TimeoutError:
-                self.clock.advance_to(due)
-                self._commit()
-
-    async def _pump(self, feed: Feed, queue: asyncio.Queue[_Item]) -> None:
+    async def _pump(self, feed: Feed, queue: asyncio.Queue[CandleClosed | None]) -> None:
         async for candle in feed.closed():
             await queue.put(candle)
         await queue.put(None)  # this feed is done
