@@ -29,6 +29,7 @@ from smc_agent.engine.kernel import TradingKernel
 from smc_agent.engine.portfolio import Portfolio
 from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.session import Session
+from smc_agent.engine.state_log import log_state_changes
 from smc_agent.events import stamper
 from smc_agent.events.journal import Journal, JournalWriter
 from smc_agent.feeds.replay import ReplayFeed
@@ -108,6 +109,7 @@ def build(
     start = min(int(c.time[0]) for c in named if len(c))
     clock = SimulatedClock(start) if mode is Mode.BACKTEST else ReplayClock(start, speed)
     bus = EventBus(stamper(session_id))
+    log_state_changes(bus)
     instruments = {symbol: settings.instrument(candles) for symbol, candles in entry.items()}
     slippages = {symbol: settings.slippage(candles) for symbol, candles in entry.items()}
     slippage = next(iter(slippages.values())) if len(slippages) == 1 else SymbolSlippage(slippages)

@@ -16,7 +16,7 @@ The numbers, worked out by hand from the documented rules:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +26,7 @@ from scripted import SYMBOL, Script, readable_ids
 
 from smc_agent.backtest.runner import run_backtest
 from smc_agent.bootstrap import UNNAMED, EngineSettings, Mode, System, build
+from smc_agent.data.candles import Candles
 from smc_agent.engine.risk import OrderCommand, RiskConfig
 from smc_agent.events import (
     BalanceChanged,
@@ -628,3 +629,37 @@ def test_candles_without_a_symbol_still_trade() -> None:
     system.run()
 
     assert [(f.price, f.quantity) for f in fills] == [(D("100.37"), D("33.33"))]
+
+
+def test_a_partially_filled_entry_is_protected_at_once_and_its_bracket_grows_with_it() -> None:
+    """With fills capped at 10 units a candle (a tenth of the volume of 100), the limit entry for 33.33
+    fills over four candles; after each fill the stop and target cover everything filled so far, each
+    new leg placed before the old one is cancelled."""
+    rows = [
+        (100.5, 101.0, 99.8, 100.8),  # 0: the limit buy at 100 is placed at this close
+        *[(100.2, 100.4, 99.9, 100.1)] * 4,  # 1-4: each touches 100: 10, 10, 10, then the last 3.33
+        (100.1, 100.2, 96.0, 96.5),  # 5: the stop at 97 takes all 33.33
+    ]
+    c = candles(rows, "1m", T0)
+    data = Candles.from_arrays(c.time, c.open, c.high, c.low, c.close, [100.0] * len(c), timeframe="1m", symbol=SYMBOL)
+    settings = replace(engine_settings(), volume_share=D("0.1"))
+    script = Script({0: [Enter(command(targets=("106",)))]})
+    system = build(Mode.BACKTEST, data, lambda c: script, settings)
+    events: list[Any] = []
+    system.bus.subscribe(events.append)
+    system.run()
+    r = Run(system, events)
+
+    entry_fills = [(t, q) for oid, t, _, q, _, _ in r.fills() if oid == "sig1:entry"]
+    assert entry_fills == [(at(1), D("10")), (at(2), D("10")), (at(3), D("10")), (at(4), D("3.33"))]
+    stops = [(name, q, trig) for name, kind, _, q, _, trig in r.accepted() if kind is OrderType.STOP]
+    assert stops == [("sig1:stop1", D("10"), D("97")), ("sig1:stop2", D("20"), D("97")),
+                     ("sig1:stop3", D("30"), D("97")), ("sig1:stop4", D("33.33"), D("97"))]  # fmt: skip
+    targets = [(name, q) for name, kind, _, q, _, _ in r.accepted() if kind is OrderType.LIMIT and name != "sig1:entry"]
+    assert [q for _, q in targets] == [D("10"), D("20"), D("30"), D("33.33")]
+    trail = [(type(e).__name__, r.name(e.order.client_order_id)) for e in events if hasattr(e, "order")]
+    for n in (2, 3, 4):  # the new stop is accepted before the old one is cancelled
+        assert trail.index(("OrderAccepted", f"sig1:stop{n}")) < trail.index(("OrderCancelled", f"sig1:stop{n - 1}"))
+    assert [(oid, q) for oid, _, _, q, _, _ in r.fills()][-1] == ("sig1:stop4", D("33.33"))
+    assert system.portfolio.open_positions() == {}
+    assert system.venue.open_orders() == []

@@ -9,6 +9,8 @@ stop at 97 buys 33.33 at the 0.01 lot; candle ``i`` closes at ``at(i)``.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -17,6 +19,7 @@ from scenario import candles
 from scripted import SYMBOL, Script, readable_ids
 
 from smc_agent.bootstrap import EngineSettings, Mode, System, build
+from smc_agent.core.logs import configure_logging
 from smc_agent.engine.risk import OrderCommand
 from smc_agent.events import (
     CandleClosed,
@@ -238,3 +241,29 @@ def test_a_stop_request_finishes_the_current_candle_and_stops() -> None:
 
     asyncio.run(run_then_stop())
     assert 0 < system.session.candles < 600
+
+
+def test_the_log_has_one_line_per_change_of_state() -> None:
+    """A session with a kill and a reset logs its start and stop, two state changes and two commands:
+    nothing per candle."""
+    out = io.StringIO()
+    configure_logging("info", json=True, stream=out)
+    try:
+        s = Stepper([QUIET] * 20)
+        s.candle(5)
+        s.command(Kill(command_id="k", flatten=False))
+        s.candle(5)
+        s.command(Reset(command_id="r"))
+        s.candle(10)
+        s.session.stop()
+    finally:
+        configure_logging("warning")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["event"], line.get("new"), line.get("command")) for line in lines] == [
+        ("session started", None, None),
+        ("trading state changed", "halted", None),
+        ("operator command", None, "Kill"),
+        ("trading state changed", "active", None),
+        ("operator command", None, "Reset"),
+        ("session stopped", None, None),
+    ]
