@@ -267,3 +267,15 @@ def test_the_log_has_one_line_per_change_of_state() -> None:
         ("operator command", None, "Reset"),
         ("session stopped", None, None),
     ]
+
+
+def test_a_heartbeat_beats_on_clock_time_while_no_candle_comes() -> None:
+    """A heartbeat of 30 s beats through a quiet session as its clock advances, and stops when cancelled."""
+    s = Stepper([QUIET] * 3)
+    beats: list[int] = []
+    timer = s.session.heartbeat(30_000, beats.append)
+    s.candle(2)
+    assert beats == [T0 + k * 30_000 for k in range(1, 5)]  # 10:00:30 ... 10:02:00, by candle 1's close
+    timer.cancel()
+    s.candle()
+    assert len(beats) == 4

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from smc_agent.core.bus import EventBus
+from smc_agent.core.clock import Timer
 from smc_agent.engine.kernel import TradingKernel
 from smc_agent.events import CandleClosed, CommandHandled, Event, SessionStarted, SessionStopped
 from smc_agent.events.journal import JournalWriter
@@ -44,6 +45,8 @@ Message = CandleClosed | OperatorCommand | Event
 
 class SessionClock(Protocol):
     def now_ms(self) -> int: ...
+
+    def every(self, period_ms: int, callback: Callable[[], None]) -> Timer: ...
 
     def advance_to(self, ms: int) -> None: ...
 
@@ -164,6 +167,11 @@ class Session:
         self._requests.append(_Request(command, done))
         self._wake.set()
         return await done
+
+    def heartbeat(self, period_ms: int, beat: Callable[[int], None]) -> Timer:
+        """Call ``beat(now_ms)`` every ``period_ms`` of clock time while the session runs, whether or not
+        candles come (the API's WebSocket heartbeat, a feed watchdog); cancel it with the returned timer."""
+        return self.clock.every(period_ms, lambda: beat(self.clock.now_ms()))
 
     async def run(self, feeds: Sequence[Feed], *, exit_when_done: bool = True) -> None:
         """Take candles from ``feeds`` (and commands from :meth:`send`) until stopped, or until every
