@@ -16,7 +16,6 @@ from smc_agent.backtest.html_report import edge_tests, write_html_report
 from smc_agent.backtest.runner import BacktestResult, backtest_json
 from smc_agent.cli.common import (
     ConfigOption,
-    DataOption,
     DemoOption,
     FixOption,
     FormatOption,
@@ -37,7 +36,10 @@ __all__ = ["backtest_command"]
 
 
 def backtest_command(
-    data: DataOption = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="Candle file to read; repeat it to backtest several symbols in one account."),
+    ] = None,
     tf: TfOption = None,
     htf: HtfOption = None,
     start: Annotated[
@@ -59,10 +61,13 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        if data and len(data) > 1 and (symbol or demo):
+            fail("--symbol and --demo name one market: give them with a single --data file")
+        files: list[Path | None] = list(data) if data else [None]
+        requests = [data_request(path, format, tz, symbol, tf, fix, demo) for path in files]
         settings = load_config(config)
         result = backtest_request(
-            request, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
+            requests, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
             settings=settings.engine, analysis=settings.analysis,
         )  # fmt: skip
     if trades is not None:
@@ -71,7 +76,10 @@ def backtest_command(
         with user_errors():
             _write_report(result, strategy, report, settings.engine.initial_balance)
     if as_json:
-        typer.echo(json.dumps(backtest_json(result), separators=(",", ":")))
+        document = backtest_json(result)
+        if len(result.by_symbol) > 1:
+            document["by_symbol"] = {symbol: m.to_dict() for symbol, m in result.by_symbol.items()}
+        typer.echo(json.dumps(document, separators=(",", ":")))
     else:
         _print(result)
     if report is not None:
@@ -109,8 +117,20 @@ def _print(result: BacktestResult) -> None:
     for key in ("trades", "win_rate", "profit_factor", "expectancy_r", "net_profit_pct", "cagr_pct", "sharpe",
                 "sortino", "calmar", "max_drawdown_pct", "max_drawdown_days", "exposure_pct", "fees",
                 "buy_and_hold_pct"):  # fmt: skip
-        value = m.get(key)
-        table.add_row(key, "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value))
+        table.add_row(key, _cell(m.get(key)))
     console.print(table)
+    if len(result.by_symbol) > 1:
+        per = Table(title="By symbol (each on its own realised P&L)", title_justify="left")
+        for column in ("symbol", "trades", "win_rate", "expectancy_r", "net_profit_pct", "max_drawdown_pct"):
+            per.add_column(column, justify="left" if column == "symbol" else "right")
+        for symbol, metrics in result.by_symbol.items():
+            row = metrics.to_dict()
+            per.add_row(symbol, *(_cell(row.get(k)) for k in ("trades", "win_rate", "expectancy_r", "net_profit_pct",
+                                                                "max_drawdown_pct")))  # fmt: skip
+        console.print(per)
     if result.rejections:
         console.print(f"{len(result.rejections)} orders refused by the risk gate; first: {result.rejections[0].reason}")
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ def _parse_time(text: str) -> int:
 
 
 def backtest_request(
-    request: AnalysisRequest,
+    request: AnalysisRequest | Sequence[AnalysisRequest],
     *,
     strategy: str = "smc",
     htfs: list[str] | None = None,
@@ -147,7 +148,25 @@ def backtest_request(
     settings: EngineSettings | None = None,
     analysis: AnalysisConfig | None = None,
 ) -> BacktestResult:
-    """Load, cut to [start, end) by candle open time, and run the strategy through the trading core."""
+    """Load each file, cut it to [start, end) by candle open time, and run the strategy through the
+    trading core: several files are several symbols in one account."""
+    requests = [request] if isinstance(request, AnalysisRequest) else list(request)
+    streams = [_period(r, start, end) for r in requests]
+    seen: dict[str, Path] = {}
+    for r, candles in zip(requests, streams, strict=True):
+        if candles.symbol in seen:
+            raise ConfigError(f"{seen[candles.symbol]} and {r.path} are both {candles.symbol}: give each file "
+                              "its own market", key="data")  # fmt: skip
+        seen[candles.symbol] = r.path
+    first = streams[0]
+    frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
+    if len(streams) == 1:
+        return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
+                            settings)  # fmt: skip
+    return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis)
+
+
+def _period(request: AnalysisRequest, start: str | None, end: str | None) -> Candles:
     candles = load_timeframe(request)
     if start is not None or end is not None:
         lo = int(np.searchsorted(candles.time, _parse_time(start), side="left")) if start else 0
@@ -155,5 +174,4 @@ def backtest_request(
         candles = candles[lo:hi]
     if len(candles) < 2:
         raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
-    frames = htfs if htfs is not None else default_htfs(candles.timeframe, analysis)
-    return run_backtest(candles, make_strategy(strategy, candles, frames, tz=request.tz, analysis=analysis), settings)
+    return candles

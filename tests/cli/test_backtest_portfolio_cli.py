@@ -1,0 +1,40 @@
+"""``smc-agent backtest --data A --data B``: several symbols in one account, from the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from smc_agent.cli import app
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["backtest", "--strategy", "sma_cross", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_two_files_trade_one_account_with_metrics_per_symbol(shared_data_path: Callable[[str], Path]) -> None:
+    ada, dash = (str(shared_data_path(f"crypto/{a}_BTC-5m.feather")) for a in ("ADA", "DASH"))
+    code, out, err = _run("--data", ada, "--data", dash, "--to", "2018-01-20", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert sorted(document["by_symbol"]) == ["ADA/BTC", "DASH/BTC"]
+    assert {t["symbol"] for t in document["trades"]} == {"ADA/BTC", "DASH/BTC"}
+    per = {s: m["trades"] for s, m in document["by_symbol"].items()}
+    assert sum(per.values()) == document["metrics"]["trades"] == len(document["trades"])
+    code, single, err = _run("--data", ada, "--to", "2018-01-20", "--json")
+    assert code == 0, err
+    alone = json.loads(single)
+    assert "by_symbol" not in alone  # one file: the documented shape, unchanged
+    assert set(alone) == {"metrics", "trades", "equity"}
+
+
+def test_the_same_market_twice_is_refused_naming_both_files(shared_data_path: Callable[[str], Path]) -> None:
+    ada = str(shared_data_path("crypto/ADA_BTC-5m.feather"))
+    code, _, err = _run("--data", ada, "--data", ada)
+    assert code == 2
+    assert err.count("ADA_BTC-5m.feather") == 2
+    assert "are both ADA/BTC" in err
