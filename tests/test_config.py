@@ -119,3 +119,22 @@ def test_a_slippage_model_without_what_it_needs_is_refused(tmp_path: Path, text:
     with pytest.raises(ConfigError) as error:
         load_config(_write(tmp_path, text))
     assert error.value.key == "account.slippage_model"
+
+
+def test_instruments_come_from_their_own_tables(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[instruments."ADA/BTC"]\ntick_size = 0.00000001\nlot_size = 1\nmin_notional = 0.0001\n'
+                    'quote_currency = "BTC"\n', encoding="utf-8")  # fmt: skip
+    ((symbol, given),) = load_config(path).engine.instruments.items()
+    assert symbol == "ADA/BTC"
+    assert (given.tick_size, given.lot_size, given.min_notional, given.quote_currency) == (
+        Decimal("1E-8"),
+        Decimal("1"),
+        Decimal("0.0001"),
+        "BTC",
+    )
+    path.write_text("[instruments.EURUSD]\ntick = 0.00001\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert refused.value.key == "instruments.EURUSD.tick"
+    assert refused.value.source == str(path)

@@ -14,6 +14,9 @@ same rules whichever way it arrives::
 
     [analysis]            # AnalysisConfig: timeframe_weights, min_rr, a_plus, expiry_candles, ...
 
+    [instruments."EUR/USD"]   # InstrumentSettings of one symbol: tick_size, lot_size, min_notional, quote_currency
+    tick_size = 0.00001
+
 An unknown section or key, a value of the wrong type, or one that breaks a rule is refused at startup
 with an error that names the file and the key (``risk.max_drawdown``), never later.
 """
@@ -30,7 +33,7 @@ from typing import Any, get_type_hints
 from pydantic import TypeAdapter, ValidationError
 
 from smc_agent.analysis.config import AnalysisConfig
-from smc_agent.config.engine import EngineSettings
+from smc_agent.config.engine import EngineSettings, InstrumentSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.engine.execution import ExecutionConfig
 from smc_agent.engine.risk_config import RiskConfig
@@ -39,7 +42,7 @@ from smc_agent.venues.costs import FeeModel
 __all__ = ["AppConfig", "load_config"]
 
 _SECTIONS: dict[str, type[Any]] = {"risk": RiskConfig, "execution": ExecutionConfig, "analysis": AnalysisConfig}
-_ACCOUNT_SKIP = {"risk", "execution"}  # they have their own sections
+_ACCOUNT_SKIP = {"risk", "execution", "instruments"}  # they have their own sections
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +64,22 @@ def load_config(path: Path | None) -> AppConfig:
         raise ConfigError(f"cannot read the settings file: {exc.strerror}", source=source) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    unknown = sorted(set(document) - {"account", *_SECTIONS})
+    unknown = sorted(set(document) - {"account", "instruments", *_SECTIONS})
     if unknown:
-        raise ConfigError(f"unknown section; use account, {', '.join(_SECTIONS)}", key=unknown[0], source=source)
+        raise ConfigError(f"unknown section; use account, instruments, {', '.join(_SECTIONS)}", key=unknown[0],
+                          source=source)  # fmt: skip
     built = {name: _build(cls, document.get(name, {}), name, source) for name, cls in _SECTIONS.items()}
     account = dict(_table(document.get("account", {}), "account", source))
     if isinstance(account.get("fees"), str):
         account["fees"] = _guard(lambda: FeeModel.profile(account["fees"]), "account.fees", source)
     fields = {f.name for f in dataclasses.fields(EngineSettings)} - _ACCOUNT_SKIP
     _known(account, fields, "account", source)
-    engine = _validate(EngineSettings, {**account, "risk": built["risk"], "execution": built["execution"]},
-                       "account", source)  # fmt: skip
+    instruments = {
+        str(symbol): _build(InstrumentSettings, table, f"instruments.{symbol}", source)
+        for symbol, table in _table(document.get("instruments", {}), "instruments", source).items()
+    }
+    engine = _validate(EngineSettings, {**account, "risk": built["risk"], "execution": built["execution"],
+                                        "instruments": instruments}, "account", source)  # fmt: skip
     return AppConfig(engine, built["analysis"])
 
 
