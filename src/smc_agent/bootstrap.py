@@ -27,6 +27,7 @@ from smc_agent.data.candles import Candles
 from smc_agent.engine.execution import Execution
 from smc_agent.engine.kernel import TradingKernel
 from smc_agent.engine.portfolio import Portfolio
+from smc_agent.engine.recovery import Replayer
 from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.session import Session
 from smc_agent.engine.state_log import log_state_changes
@@ -64,6 +65,16 @@ class System:
     @property
     def symbols(self) -> tuple[str, ...]:
         return tuple(self.entry)
+
+    def recover(self, journal: Journal) -> int:
+        """Restore the portfolio, brackets and risk gate from ``journal`` before the session starts, and
+        continue its sequence numbers; returns the last seq restored. (The strategies' detectors are
+        rebuilt by replaying candles: see :meth:`Session.warm_up`.)"""
+        replayer = Replayer(self.portfolio, self.execution, self.risk,
+                            {symbol: c.timeframe for symbol, c in self.entry.items()})  # fmt: skip
+        replayer.apply_all(journal.read())
+        self.session.bus.seq = replayer.last_seq
+        return replayer.last_seq
 
     def run(self) -> None:
         """Start the session, run every candle of the feed through it, and stop it."""
