@@ -17,10 +17,12 @@ import pytest
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.errors import ConfigError
+from smc_agent.engine.ids import order_id
 from smc_agent.engine.risk import OrderCommand, RiskConfig, RiskDecision, RiskGate, RiskLayer
-from smc_agent.events import PositionChanged, RiskCheckpoint, RiskRejected, TradingStateChanged
+from smc_agent.events import OrderCancelled, PositionChanged, RiskCheckpoint, RiskRejected, TradingStateChanged
 from smc_agent.model.enums import Side, TradingState
 from smc_agent.model.instrument import Instrument, Rounding
+from smc_agent.model.orders import Order, OrderStatus, OrderType
 
 D = Decimal
 EURUSD = Instrument("EURUSD", D("0.00001"), D("1000"))
@@ -89,6 +91,12 @@ class Rig:
         stop = None if command.reduce_only else INSTRUMENTS[command.symbol].round_price(command.stop, rounding)
         assert self.gate.check(command) == RiskDecision(True, D(quantity), stop=stop)
         assert self.take(RiskRejected) == []
+        if not command.reduce_only:  # the entry is withdrawn, so that it counts towards no later limit
+            entry = Order(order_id(command.signal_id, "e"), command.symbol, command.side, OrderType.LIMIT, D(quantity),
+                          price=command.entry, status=OrderStatus.CANCELLED)  # fmt: skip
+            now = self.clock.now_ms()
+            self.bus.publish(OrderCancelled(event_ms=now, known_ms=now, order=entry, reason="test"))
+            self.take(OrderCancelled)
 
     def changed(self, old: TradingState, new: TradingState, reason: str) -> None:
         """Exactly one state change since the last look, the one given."""

@@ -49,8 +49,20 @@ from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import Clock, Timer
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.timefmt import format_time
+from smc_agent.engine.ids import order_id
 from smc_agent.engine.risk_config import RiskConfig
-from smc_agent.events import OrderSubmitted, PositionChanged, RiskCheckpoint, RiskRejected, TradingStateChanged
+from smc_agent.events import (
+    OrderCancelled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    PositionChanged,
+    RiskCheckpoint,
+    RiskRejected,
+    TradingStateChanged,
+)
 from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import BUY, RiskLayer, Side, TradingState
 from smc_agent.model.instrument import DOWN, UP, Instrument
@@ -131,8 +143,12 @@ class RiskGate:
         self._sent: deque[int] = deque()  # times of the orders sent in the last minute
         self._dirty = False  # something a checkpoint holds changed since the last one
         self._roll: Timer | None = None  # the timer that starts the next trading day
+        # Entries accepted but not filled yet, by entry order id: (symbol, side, notional). The portfolio
+        # layer counts them as positions, or entries accepted at one close could together pass every limit.
+        self._working: dict[str, tuple[str, Side, Decimal]] = {}
         bus.subscribe(self._on_position, PositionChanged)
         bus.subscribe(self._on_submitted, OrderSubmitted)
+        bus.subscribe(self._on_entry_done, OrderEvent)
 
     @property
     def state(self) -> TradingState:
@@ -181,6 +197,7 @@ class RiskGate:
             if reason is not None:
                 return self._deny(command, layer, reason, now)
             self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
+            self._working[order_id(command.signal_id, "e")] = (command.symbol, command.side, notional)
             self._dirty = True
             return RiskDecision(True, quantity, stop=stop)
         finally:
@@ -242,7 +259,7 @@ class RiskGate:
             event_ms=at, known_ms=at, state=self._state, state_reason=self._state_reason, paused=self._paused,
             peak=self._peak, day=None if self._day is None else self._day.isoformat(), day_start=self._day_start,
             day_breach=self._day_breach, entries=dict(self._entries), last_loss_ms=dict(self._last_loss_ms),
-            open_trades=dict(self._trades),
+            open_trades=dict(self._trades), working_entries=dict(self._working),
         )  # fmt: skip
 
     def snapshot(self, now: int) -> tuple[object, ...]:
@@ -267,6 +284,7 @@ class RiskGate:
         self._day_start, self._day_breach = checkpoint.day_start, checkpoint.day_breach
         self._entries, self._last_loss_ms = dict(checkpoint.entries), dict(checkpoint.last_loss_ms)
         self._trades = dict(checkpoint.open_trades)
+        self._working = dict(checkpoint.working_entries)
         self._peak = None
         if checkpoint.peak is not None:
             self._set_peak(checkpoint.peak)
@@ -381,6 +399,14 @@ class RiskGate:
     def _on_submitted(self, event: OrderSubmitted) -> None:
         self._sent.append(event.event_ms)
 
+    def _on_entry_done(self, event: OrderEvent) -> None:
+        """An accepted entry stops being a working one at its first fill (then it is a position) or when
+        it ends unfilled."""
+        ended = isinstance(event, OrderFilled | OrderCancelled | OrderRejected | OrderExpired)
+        if ended and self._working.pop(event.order.client_order_id, None) is not None:
+            self._dirty = True
+            self._flush(event.event_ms)
+
     # -- the layers ------------------------------------------------------------------------------
 
     def _size(self, command: OrderCommand, equity: Decimal) -> tuple[Decimal, Decimal, Decimal] | str:
@@ -457,13 +483,19 @@ class RiskGate:
 
     def _portfolio_denial(self, command: OrderCommand, notional: Decimal, equity: Decimal) -> str | None:
         config, symbol = self._config, command.symbol
-        positions = self._account.open_positions()
+        positions = dict(self._account.open_positions())
+        added = Decimal(0)  # working entries on symbols already held (a reversal, an addition): notional only
+        for held, side, value in self._working.values():
+            if held in positions:
+                added += value
+            else:
+                positions[held] = (side, Decimal(0), value)
         if symbol not in positions and len(positions) >= config.max_open_positions:
             return (
                 f"{_plural(len(positions), 'position')} already open ({', '.join(sorted(positions))}; "
                 f"max {config.max_open_positions})"
             )
-        existing = sum((abs(p[2]) for p in positions.values()), Decimal(0))
+        existing = sum((abs(p[2]) for p in positions.values()), added)
         total = existing + notional
         if total > config.max_total_exposure * equity:
             ratio = _fmt(total / equity, ROUND_CEILING) if equity > 0 else "unbounded"

@@ -158,7 +158,8 @@ class RiskCheckpoint(Event, frozen=True, gc=False, kw_only=True):
     trading day, an entry counted, a loss, a state change, a pause), so a restart restores the gate
     exactly instead of re-arming the kill switch at a lower peak.
 
-    ``open_trades`` is the side and realised P&L so far of each symbol's open trade (the loss cooldown
+    ``working_entries`` are the entries accepted but not filled yet, which the portfolio limits count
+    as positions. ``open_trades`` is the side and realised P&L so far of each symbol's open trade (the loss cooldown
     judges a trade as a whole when it ends); ``day`` is the trading day as an ISO date.
     """
 
@@ -172,6 +173,7 @@ class RiskCheckpoint(Event, frozen=True, gc=False, kw_only=True):
     entries: dict[str, int]
     last_loss_ms: dict[str, int]
     open_trades: dict[str, tuple[Side, Decimal]]
+    working_entries: dict[str, tuple[str, Side, Decimal]]  # accepted, unfilled: entry id -> symbol, side, notional
 
 
 class EntryAccepted(Event, frozen=True, gc=False, kw_only=True):
