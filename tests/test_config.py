@@ -138,3 +138,60 @@ def test_instruments_come_from_their_own_tables(tmp_path: Path) -> None:
         load_config(path)
     assert refused.value.key == "instruments.EURUSD.tick"
     assert refused.value.source == str(path)
+
+
+INSTRUMENTS = """
+[account]
+lot_size = 0.01
+
+[instruments."ADA/BTC"]
+tick_size = 0.00000001
+lot_size = 0.001
+min_notional = 0.0001
+quote_currency = "BTC"
+
+[instruments.EURUSD]
+lot_size = 1000
+"""
+
+
+def test_instruments_tables_reach_the_engine_settings_and_the_instruments(tmp_path: Path) -> None:
+    from smc_agent.config.engine import InstrumentSettings
+    from smc_agent.data.candles import Candles
+
+    engine = load_config(_write(tmp_path, INSTRUMENTS)).engine
+    assert engine.instruments == {
+        "ADA/BTC": InstrumentSettings(Decimal("0.00000001"), Decimal("0.001"), Decimal("0.0001"), "BTC"),
+        "EURUSD": InstrumentSettings(lot_size=Decimal(1000)),
+    }
+
+    def candles(symbol: str) -> Candles:
+        prices = [1.23456, 1.23457]
+        return Candles.from_arrays([0, 60_000], prices, prices, prices, prices, [1.0, 1.0], symbol=symbol)
+
+    ada = engine.instrument(candles("ADA/BTC"))
+    assert (ada.tick_size, ada.lot_size, ada.min_notional, ada.quote_currency) == (
+        Decimal("0.00000001"), Decimal("0.001"), Decimal("0.0001"), "BTC")  # fmt: skip
+    # Given only a lot size, EURUSD takes its tick from its prices; a symbol without a table takes the
+    # account's lot size and the data's tick.
+    eurusd, other = engine.instrument(candles("EURUSD")), engine.instrument(candles("GBPUSD"))
+    assert (eurusd.tick_size, eurusd.lot_size, eurusd.min_notional) == (Decimal("0.00001"), Decimal(1000), 0)
+    assert (other.tick_size, other.lot_size, other.quote_currency) == (Decimal("0.00001"), Decimal("0.01"), "")
+    assert load_config(None).engine.instruments == {}
+
+
+@pytest.mark.parametrize(
+    ("prices", "tick"),
+    [
+        ([1.07911, 1.08], "0.00001"),
+        ([30000.0, 30001.0], "1"),
+        ([0.0000533, 0.00005329], "0.00000001"),  # ADA/BTC in 2018
+        ([0.00000012, 0.00000013], "0.00000001"),  # below 1e-6: once read as whole units (tick 1)
+    ],
+)
+def test_the_tick_of_a_file_without_settings_is_the_finest_step_its_prices_use(prices: list[float], tick: str) -> None:
+    from smc_agent.config.engine import EngineSettings
+    from smc_agent.data.candles import Candles
+
+    candles = Candles.from_arrays([0, 60_000], prices, prices, prices, prices, [1.0, 1.0], symbol="X")
+    assert EngineSettings().instrument(candles).tick_size == Decimal(tick)

@@ -83,10 +83,15 @@ class EngineSettings:
 
 
 def _tick_of(candles: Candles) -> Decimal:
-    """The finest decimal step among the prices (e.g. 0.00001 for EURUSD quotes)."""
+    """The finest decimal step among the prices (e.g. 0.00001 for EURUSD quotes).
+
+    A step must also keep every non-zero price above zero steps: a price of 0.00000012 is within the
+    float tolerance of 0 whole units, and its step is 0.00000001, not 1.
+    """
     prices = np.concatenate([candles.open[:5000], candles.close[:5000]])
     for decimals in range(0, 9):
         scaled = prices * 10**decimals
-        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+        steps = np.round(scaled)
+        if np.allclose(scaled, steps, rtol=0, atol=1e-6) and not np.any((steps == 0) & (prices != 0)):
             return Decimal(1).scaleb(-decimals)
     return Decimal("0.00000001")
