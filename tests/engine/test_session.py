@@ -170,6 +170,11 @@ def test_a_manual_order_is_checked_by_the_risk_gate_like_any_entry() -> None:
     unknown = ManualOrder(command_id="m3", symbol="NOPE", side=Side.BUY, type=OrderType.MARKET,
                           stop_loss=D("97"), take_profit=(D("106"),))  # fmt: skip
     assert s.command(unknown).outcome == "unknown symbol 'NOPE'; trading TEST"
+    unpriced = ManualOrder(command_id="m4", symbol=SYMBOL, side=Side.BUY, type=OrderType.LIMIT,
+                           stop_loss=D("97"), take_profit=(D("106"),))  # fmt: skip
+    refused = s.command(unpriced)
+    assert (refused.accepted, refused.outcome) == (
+        False, "a manual limit order is not supported here: send a market or a priced limit")  # fmt: skip
 
 
 def test_an_unfilled_entry_expires_by_the_clock() -> None:

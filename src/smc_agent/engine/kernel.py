@@ -44,7 +44,7 @@ from smc_agent.model.commands import (
     Resume,
 )
 from smc_agent.model.instrument import to_decimal
-from smc_agent.model.orders import MARKET
+from smc_agent.model.orders import LIMIT, MARKET
 from smc_agent.strategy.base import CancelEntry, Command, Enter, Flatten, Strategy
 
 __all__ = ["TradingKernel"]
@@ -156,9 +156,14 @@ class TradingKernel:
             return False, f"unknown symbol {order.symbol!r}; trading {', '.join(self._strategies)}"
         market = order.type is MARKET
         last = self._last_close.get(order.symbol)
-        if market and last is None:
-            return False, f"no price yet for {order.symbol}: a market order needs a closed candle first"
-        price = to_decimal(last) if market or order.price is None else order.price  # type: ignore[arg-type]
+        if market:
+            if last is None:
+                return False, f"no price yet for {order.symbol}: a market order needs a closed candle first"
+            price = to_decimal(last)
+        elif order.type is LIMIT and order.price is not None:
+            price = order.price
+        else:
+            return False, f"a manual {order.type.value} order is not supported here: send a market or a priced limit"
         command = OrderCommand(order.symbol, order.side, price, order.stop_loss, order.take_profit,
                                order.command_id, "manual", quantity=order.quantity)  # fmt: skip
         decision = self._risk.check(command)
@@ -186,8 +191,10 @@ class TradingKernel:
             symbol = event.order.symbol
         elif isinstance(event, EntryAccepted):
             symbol = event.command.symbol
+        elif isinstance(event, PositionChanged | RiskRejected):
+            symbol = event.symbol
         else:
-            symbol = event.symbol  # type: ignore[attr-defined]
+            return
         strategy = self._strategies.get(symbol)
         if strategy is not None:
             strategy.on_event(event)

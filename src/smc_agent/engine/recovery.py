@@ -106,7 +106,7 @@ class _Unreachable:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return []
 
-    def positions(self) -> dict[str, object]:
+    def positions(self) -> dict[str, Decimal]:
         return {}
 
     def fills_since(self, ms: int) -> list[OrderFilled]:
@@ -126,7 +126,6 @@ class Rebuilt(Replayer):
     ) -> None:
         bus, clock = EventBus(), SimulatedClock()  # private: nothing a replay does reaches anyone
         portfolio = Portfolio(bus, initial_balance)
-        brackets = Execution(bus, clock, _Unreachable(), instruments, execution,  # type: ignore[arg-type]
-                             portfolio.position_of)  # fmt: skip
+        brackets = Execution(bus, clock, _Unreachable(), instruments, execution, portfolio.position_of)
         gate = RiskGate(risk, instruments, clock, bus, portfolio)
         super().__init__(portfolio, brackets, gate, entry_timeframes)

@@ -7,7 +7,8 @@ a venue that fills on its own (its event is published). After each step the jour
 the step produced, as one batch. Nothing awaits inside a step, so the engine is as fast and as
 deterministic live as in a backtest; only the waiting between steps differs:
 
-* :meth:`Session.drain` and :meth:`Session.replay` step synchronously, for backtests and replays;
+* :meth:`Session.step` (one message) and :meth:`Session.replay` (every candle) step synchronously,
+  for backtests and replays;
 * :meth:`Session.run` is an asyncio task for paper and live trading: feeds post candles into the inbox
   as they close, the clock's timers fire when due, and :meth:`Session.send` lets another task (the
   CLI, the API) put a command in and await what came of it. A replayed feed is paced by the clock
@@ -79,7 +80,6 @@ class Session:
         self.streams = tuple(streams)
         self.journal = journal
         self._commit_every = commit_every  # candles per journal commit in a replay (1: every step)
-        self._inbox: deque[Message] = deque()
         self._requests: deque[_Request] = deque()  # commands sent to the running session
         self._wake: asyncio.Event | None = None  # set when a command arrives, or a stop is asked for
         self._stopping = False
@@ -125,14 +125,6 @@ class Session:
                 journal.commit()
         self.candles += count
         self._commit()
-
-    def post(self, message: Message) -> None:
-        """Put a message in the synchronous inbox (handled by the next :meth:`drain`)."""
-        self._inbox.append(message)
-
-    def drain(self) -> None:
-        while self._inbox:
-            self.step(self._inbox.popleft())
 
     def step(self, message: Message) -> CommandHandled | None:
         """Handle one message and commit what it caused."""

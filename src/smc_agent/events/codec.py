@@ -15,6 +15,8 @@ b'{"type":"CandleClosed","event_ms":60000,'
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from smc_agent.core.errors import SmcAgentError
@@ -44,16 +46,16 @@ def to_builtins(event: Event) -> dict[str, object]:
 
 
 def from_json(data: bytes | str) -> Event:
-    return _decoded(_json_decoder.decode, data)
+    return _decoded(lambda: _json_decoder.decode(data))
 
 
 def from_msgpack(data: bytes) -> Event:
-    return _decoded(_pack_decoder.decode, data)
+    return _decoded(lambda: _pack_decoder.decode(data))
 
 
-def _decoded(decode: object, data: bytes | str) -> Event:
+def _decoded(decode: Callable[[], object]) -> Event:
     try:
-        event = decode(data)  # type: ignore[operator]
+        event = decode()
     except msgspec.DecodeError as exc:
         raise SmcAgentError(f"not a journaled event: {exc}") from None
     assert isinstance(event, Event)

@@ -96,7 +96,8 @@ class SmcStrategy:
                 trade.cost += event.price * event.quantity
                 if first and self._busy is not None:
                     price = float(event.price)
-                    self._settle(self._busy, SignalStatus.FILLED, event.event_ms, fill_price=price)
+                    self._announce(self.signals.settle(self._busy, SignalStatus.FILLED, event.event_ms,
+                                                       fill_price=price), event.event_ms)  # fmt: skip
         elif isinstance(event, PositionChanged):
             if trade is not None and trade.quantity:
                 trade.realized += event.realized
@@ -114,11 +115,8 @@ class SmcStrategy:
             entry = trade.cost / trade.quantity
             risk = abs(entry - trade.stop) * trade.quantity
             r = float(trade.realized / risk) if risk else 0.0
-            self._settle(self._busy, SignalStatus.CLOSED, at_ms, r_multiple=r)
+            self._announce(self.signals.settle(self._busy, SignalStatus.CLOSED, at_ms, r_multiple=r), at_ms)
         self._busy = self._trade = None
-
-    def _settle(self, signal_id: str, status: SignalStatus, at_ms: int, **outcome: float) -> None:
-        self._announce(self.signals.settle(signal_id, status, at_ms, **outcome), at_ms)  # type: ignore[arg-type]
 
     def _announce(self, signal: Signal, at_ms: int) -> None:
         self._publish(SignalChanged(event_ms=at_ms, known_ms=at_ms, signal=signal))
