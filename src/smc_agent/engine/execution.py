@@ -45,7 +45,7 @@ from smc_agent.events import (
 from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import BUY, SELL
 from smc_agent.model.instrument import DOWN, UP, Instrument
-from smc_agent.model.orders import LIMIT, MARKET, STOP, Order
+from smc_agent.model.orders import LIMIT, MARKET, STOP, Order, OrderType
 from smc_agent.venues import POSITION_CLOSED, Venue
 
 __all__ = ["Execution", "ExecutionConfig"]
@@ -245,7 +245,7 @@ class Execution:
         for tag, price, share in shares:
             self._replace(bracket, tag, share - bracket.by_tag.get(tag, _ZERO), LIMIT, price)
 
-    def _replace(self, bracket: _Bracket, tag: str, quantity: Decimal, kind: object, level: Decimal) -> None:
+    def _replace(self, bracket: _Bracket, tag: str, quantity: Decimal, kind: OrderType, level: Decimal) -> None:
         """Make the working ``tag`` leg rest for ``quantity`` at ``level``: place the new order, then
         cancel the old one (never the other way round)."""
         old = bracket.working(tag)
