@@ -22,6 +22,7 @@ keeps every ATR, so its expectations are the long ones mirrored.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,15 @@ def assert_evidence(got: tuple[dict[str, Any], ...], want: list[dict[str, Any]])
         assert link == pytest.approx(expected)
 
 
+def sweep_link(d: int, rows: list[OHLC], row: int, level: float, kind: str = "internal_low") -> dict[str, Any]:
+    """The evidence of the sweep at candle 13 of a long scenario: first pass, low 98, closed back at once."""
+    return {
+        "role": "sweep", "id": f"pools:{row}", "index": 13, "time": time_of(13), "kind": kind.replace(
+            "low", "low" if d == 1 else "high"), "level": p(d, level), "extreme": p(d, 98.0),
+        "depth_atr": (level - 98.0) / atr_at(rows, 13), "closed_back_index": 13,
+    }  # fmt: skip
+
+
 def weighted(breakdown: dict[str, float], weights: dict[str, float]) -> float:
     return sum(weights[k] * v for k, v in breakdown.items()) / sum(weights.values())
 
@@ -229,9 +239,18 @@ def test_sweep_choch_ob_signal(d: int, side: Side) -> None:
     assert_evidence(
         ob.evidence,
         [
-            {"role": "sweep", "id": "pools:3", "index": 13, "time": time_of(13), "top": p(d, 99), "bottom": p(d, 99)},
+            sweep_link(d, rows, 3, 99.0),
             {"role": "choch", "id": "breaks:1", "index": 15, "time": time_of(15), "level": p(d, 106)},
-            {"role": "zone", "id": "order_blocks:1", "index": 15, "time": time_of(15), **zone(d, 101.9, 98)},
+            # refined to the last down-close candle, 13 itself here
+            {
+                "role": "zone",
+                "id": "order_blocks:1",
+                "index": 15,
+                "time": time_of(15),
+                **zone(d, 101.9, 98),
+                "first_index": 13,
+                "last_index": 13,
+            },
         ],
     )
 
@@ -243,7 +262,8 @@ def test_sweep_choch_ob_quality_breakdown() -> None:
     rr = (122.0 - 101.9) / (101.9 - (98.0 - 0.25 * a))
     expected = {
         "bias": 56.0 / 70.0,  # confidence / high_confidence
-        "sweep": 0.6 + 0.2 * 0 + 0.2 * min(1.0, (99.0 - 98.0) / a),  # one member, swept 1.0 below the pool
+        # an internal swing low (strength 0.6), swept 1.0 below, in ATR of the sweep candle 13
+        "sweep": 0.6 + 0.2 * min(1.0, (99.0 - 98.0) / atr_at(LONG, 13)),
         "displacement": min(1.0, (106.5 - 98.0) / a / 3.0),  # (CHoCH close - block bottom) / ATR, over 3
         "freshness": 1.0,  # the block was not touched by candle 15 (state changes start at 16)
         "premium_discount": (0.5 - (101.9 - 98.0) / (107.0 - 98.0)) / 0.5,  # entry at 43.3% of 98 .. 107
@@ -258,7 +278,7 @@ def test_sweep_choch_ob_quality_breakdown() -> None:
     assert ob.breakdown == pytest.approx(expected, abs=1e-12)
     quality = weighted(expected, CONFIG.quality_weights)
     assert ob.quality == pytest.approx(quality, abs=1e-12)
-    assert quality == pytest.approx(0.718890, abs=1e-6)
+    assert quality == pytest.approx(0.719843, abs=1e-6)  # depth in ATR of the sweep candle (was at the break)
 
 
 @pytest.mark.parametrize(
@@ -285,7 +305,7 @@ def test_session_component(
 
 
 def test_sweep_of_equal_lows() -> None:
-    """sweep_choch_ob after a sweep of two equal lows: the sweep links the grown pool and scores +0.2."""
+    """sweep_choch_ob after a sweep of two equal lows: the sweep links the grown pool, strength 0.8, not 0.6."""
     result = view(EQUAL_LOWS, CHOCH_N)
     grown = pick(result.pools, "side", "members", "bottom", "top", "superseded_index", "swept_index")
     assert grown[3] == (-1, 1, 99.0, 99.0, 12, -1)  # the lone low, grown into row 5 at 12
@@ -293,10 +313,9 @@ def test_sweep_of_equal_lows() -> None:
     a = atr_at(EQUAL_LOWS, 15)
     [ob, _] = evaluate(result, 1, lambda: bias(Direction.BULLISH), CONFIG)
     assert isinstance(ob, Candidate)
-    assert ob.breakdown["sweep"] == pytest.approx(0.6 + 0.2 * (2 - 1) + 0.2 * min(1.0, (99.0 - 98.0) / a), abs=1e-12)
-    assert ob.evidence[0] == pytest.approx(
-        {"role": "sweep", "id": "pools:5", "index": 13, "time": time_of(13), "top": 99.05, "bottom": 99.0}
-    )
+    depth = (99.0 - 98.0) / atr_at(EQUAL_LOWS, 13)
+    assert ob.breakdown["sweep"] == pytest.approx(min(1.0, 0.8 + 0.2 * min(1.0, depth)), abs=1e-12)
+    assert ob.evidence[0] == pytest.approx(sweep_link(1, EQUAL_LOWS, 5, 99.0, "equal_lows"))
     assert ob.stop == pytest.approx(98.0 - 0.25 * a, abs=1e-12)
 
 
@@ -317,7 +336,7 @@ def test_sweep_choch_fvg_signal(d: int, side: Side) -> None:
     rr = (122.0 - 102.2) / (102.2 - (98.0 - 0.25 * a))
     expected_breakdown = {
         "bias": 0.8,
-        "sweep": 0.6 + 0.2 * min(1.0, 1.0 / a),
+        "sweep": 0.6 + 0.2 * min(1.0, 1.0 / atr_at(rows, 13)),
         "displacement": min(1.0, (106.5 - 98.0) / a / 3.0),  # the break's order block (13) still scores it
         "freshness": 1.0,  # the gap is untouched
         "premium_discount": (0.5 - (102.2 - 98.0) / (107.0 - 98.0)) / 0.5,
@@ -340,7 +359,7 @@ def test_sweep_choch_fvg_signal(d: int, side: Side) -> None:
     assert_evidence(
         fvg.evidence,
         [
-            {"role": "sweep", "id": "pools:3", "index": 13, "time": time_of(13), "top": p(d, 99), "bottom": p(d, 99)},
+            sweep_link(d, rows, 3, 99.0),
             {"role": "choch", "id": "breaks:1", "index": 15, "time": time_of(15), "level": p(d, 106)},
             {"role": "zone", "id": "fvgs:3", "index": 15, "time": time_of(15), **zone(d, 102.2, 101.9)},
         ],
@@ -352,23 +371,24 @@ def test_sweep_choch_fvg_signal(d: int, side: Side) -> None:
 
 @pytest.mark.parametrize(("d", "side"), [(1, Side.BUY), (-1, Side.SELL)], ids=["long", "short"])
 def test_bos_continuation_signal(d: int, side: Side) -> None:
-    """bos_continuation: BOS of 108 in the bias direction, entry at its block top 107.8, stop under 103.5."""
+    """bos_continuation: BOS of 108 in the bias direction; the block 17-18 refined to its last down-close
+    candle 18 (103.5 .. 105.5): entry at 105.5, stop under 103.5."""
     rows = rows_for(d, LONG)
     result = view(rows, BOS_N)
     assert pick(result.breaks, "formed_index", "confirmed_index", "direction", "kind")[2] == (16, 20, d, BOS)
     assert pick(result.order_blocks, "break_row", "formed_index", "end_index")[2] == (2, 17, 18)
     assert result.trend[20, 1] == 0  # the swing scope (50/50) confirms no swing in 21 candles
     a = atr_at(rows, 20)
-    entry = p(d, 107.8)
+    entry = p(d, 105.5)
     stop = p(d, 103.5) - d * 0.25 * a  # no sweep: below the block only
-    rr = (122.0 - 107.8) / (107.8 - (103.5 - 0.25 * a))
+    rr = (122.0 - 105.5) / (105.5 - (103.5 - 0.25 * a))
     expected_breakdown = {
         "bias": 0.8,
         "sweep": 0.5,  # stands in for the sweep: the swing scope (50/50) has no trend in 21 candles
         "displacement": min(1.0, (109.0 - 103.5) / a / 3.0),
         "freshness": 1.0,
-        # range: swing high 108 (16) trailed to 109.5 by candle 20, swing low 103.5 (18); 107.8 is at 72%
-        "premium_discount": 0.0,
+        # range: swing high 108 (16) trailed to 109.5 by candle 20, swing low 103.5 (18); 105.5 is at 1/3
+        "premium_discount": (0.5 - (105.5 - 103.5) / (109.5 - 103.5)) / 0.5,
         "session": 1.0,
         "rr": min(1.0, rr / 4.0),
     }
@@ -381,14 +401,22 @@ def test_bos_continuation_signal(d: int, side: Side) -> None:
     assert bos.stop == pytest.approx(stop, abs=1e-9)
     assert bos.targets == pytest.approx((p(d, 122.0), p(d, 126.0)), abs=1e-9)  # 108 was run at 20
     assert bos.rr == pytest.approx(rr, rel=1e-9)
-    assert rr == pytest.approx(2.78723, abs=1e-5)
+    assert rr == pytest.approx(16.5 / (2.0 + 0.25 * a), rel=1e-12)
     assert bos.breakdown == pytest.approx(expected_breakdown, abs=1e-9)
     assert bos.quality == pytest.approx(weighted(expected_breakdown, CONFIG.quality_weights), abs=1e-9)
     assert_evidence(
         bos.evidence,
         [
             {"role": "bos", "id": "breaks:2", "index": 20, "time": time_of(20), "level": p(d, 108)},
-            {"role": "zone", "id": "order_blocks:2", "index": 20, "time": time_of(20), **zone(d, 107.8, 103.5)},
+            {
+                "role": "zone",
+                "id": "order_blocks:2",
+                "index": 20,
+                "time": time_of(20),
+                **zone(d, 105.5, 103.5),
+                "first_index": 18,
+                "last_index": 18,
+            },
         ],
     )
 
@@ -443,13 +471,30 @@ def test_bias_not_with_the_setup(direction: Direction, reason: str) -> None:
 
 @pytest.mark.parametrize(("d", "reason"), [(1, "not_in_discount"), (-1, "not_in_premium")], ids=["long", "short"])
 def test_entry_not_in_discount(d: int, reason: str) -> None:
-    """sweep_choch_ob whose block top 105.5 sits at 83% of the range 98 .. 107: not in discount."""
+    """sweep_choch_ob on the whole block 11..13 (``ob_candles`` 0 or 3): its top 105.5 sits at 83% of the
+    range 98 .. 107, not in discount."""
     rows = rows_for(d, PREMIUM)
     result = view(rows, CHOCH_N)
     block = pick(result.order_blocks, "break_row", "formed_index", "end_index", "top", "bottom")[1]
     assert block[:3] == (1, 11, 13)
     assert (block[3], block[4]) == pytest.approx((zone(d, 105.5, 98.0)["top"], zone(d, 105.5, 98.0)["bottom"]))
-    assert evaluate(result, 1, lambda: with_bias(d), CONFIG)[0] == Rejection("sweep_choch_ob", reason)
+    for count in (0, 3):
+        config = replace(CONFIG, ob_candles=count)
+        assert evaluate(result, 1, lambda: with_bias(d), config)[0] == Rejection("sweep_choch_ob", reason)
+
+
+@pytest.mark.parametrize("d", [1, -1], ids=["long", "short"])
+@pytest.mark.parametrize(("count", "top"), [(1, 101.9), (2, 102.2)])
+def test_block_refined_to_its_last_opposite_candles(d: int, count: int, top: float) -> None:
+    """The same block refined to its last down-close candle (13: 98 .. 101.9) or last two (12-13: 98 .. 102.2,
+    candle 12's high): both tops sit in discount (at 43% and 47% of 98 .. 107), so the setup is taken."""
+    rows = rows_for(d, PREMIUM)
+    ob = evaluate(view(rows, CHOCH_N), 1, lambda: with_bias(d), replace(CONFIG, ob_candles=count))[0]
+    assert isinstance(ob, Candidate)
+    assert ob.entry == pytest.approx(p(d, top), abs=1e-9)
+    link = ob.evidence[-1]
+    assert (link["first_index"], link["last_index"]) == (14 - count, 13)
+    assert (link["top"], link["bottom"]) == pytest.approx((zone(d, top, 98.0)["top"], zone(d, top, 98.0)["bottom"]))
 
 
 @pytest.mark.parametrize(("d", "reason"), [(1, "not_in_discount"), (-1, "not_in_premium")], ids=["long", "short"])

@@ -12,9 +12,10 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig, SwingLength
 
-__all__ = ["EVIDENCE", "QUALITY", "SETUPS", "AnalysisConfig"]
+__all__ = ["ENTRIES", "EVIDENCE", "QUALITY", "SETUPS", "AnalysisConfig"]
 
 SETUPS = ("sweep_choch_ob", "sweep_choch_fvg", "bos_continuation")
+ENTRIES = ("proximal", "mean", "ote")
 EVIDENCE = ("swing_structure", "internal_structure", "premium_discount", "order_blocks", "fvgs", "liquidity_draw")
 QUALITY = ("bias", "sweep", "displacement", "freshness", "premium_discount", "session", "rr")
 
@@ -51,6 +52,12 @@ class AnalysisConfig:
     min_candles: int = 30  # closed candles a timeframe needs before it may vote
     setups: tuple[str, ...] = SETUPS
     stop_buffer_atr: float = 0.25
+    # A sweep reaches at least this far beyond the level (the tolerance that makes two highs "equal":
+    # a smaller poke is noise, not a stop hunt), and closes back inside within this many candles.
+    sweep_depth_atr: float = 0.1
+    sweep_close_candles: int = 3
+    ob_candles: int = 1  # the block's last opposite candles that form the zone; 0: the detector's whole block
+    entry: str = "proximal"  # the zone's proximal edge, its mean threshold (50%), or its overlap with OTE
     min_rr: float = 2.0
     quality_weights: dict[str, float] = field(
         default_factory=lambda: {
@@ -80,7 +87,11 @@ class AnalysisConfig:
         unknown = set(self.setups) - set(SETUPS)
         if unknown:
             raise ConfigError(f"unknown setups {sorted(unknown)}; choose from {', '.join(SETUPS)}", key="setups")
-        for key in ("neutral_band", "stop_buffer_atr", "min_rr"):
+        if self.entry not in ENTRIES:
+            raise ConfigError(f"unknown entry {self.entry!r}; choose from {', '.join(ENTRIES)}", key="entry")
+        if self.ob_candles < 0:
+            raise ConfigError(f"must be >= 0, got {self.ob_candles}", key="ob_candles")
+        for key in ("neutral_band", "stop_buffer_atr", "min_rr", "sweep_depth_atr"):
             _non_negative(getattr(self, key), key)
         if not 0 <= self.medium_confidence <= self.high_confidence:
             raise ConfigError("need 0 <= medium_confidence <= high_confidence", key="medium_confidence")
@@ -88,7 +99,7 @@ class AnalysisConfig:
             raise ConfigError(f"must be at most 100, got {self.high_confidence}", key="high_confidence")
         if not 0 <= self.a_plus <= 1:
             raise ConfigError(f"must be between 0 and 1, got {self.a_plus}", key="a_plus")
-        for key in ("min_candles", "expiry_candles"):
+        for key in ("min_candles", "expiry_candles", "sweep_close_candles"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, key)}", key=key)
 

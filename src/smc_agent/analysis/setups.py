@@ -10,12 +10,21 @@ Every rule is mirrored for shorts; a long is described here.
 * ``bos_continuation``: an internal BOS in the bias direction; entry at the top of the break's order
   block, or of the latest unfilled FVG of the leg if it has none.
 
-For both sweep setups the entry must sit in discount of the entry timeframe's dealing range. The
-stop goes below the lower of the sweep extreme and the zone, minus ``stop_buffer_atr`` x ATR. Targets
-are the untaken buy-side pools above the entry, nearest first (TP1, TP2). The first rule that fails
-names the rejection, checked in this order: no sweep, no zone, bias, premium/discount, no target,
-reward-to-risk below ``min_rr``, quality below ``a_plus``. (A stop equal to the entry, possible
-only for a zone with no height while ATR warms up, is rejected as ``zero_risk``.)
+A sweep is a resting level of any kind (:mod:`smc_agent.analysis.liquidity`: equal lows, swing
+lows, the previous day's, week's or month's low, a session low) first traded through after the
+swing high formed, at least ``sweep_depth_atr`` x ATR deep, with a close back above it within
+``sweep_close_candles`` candles, by the break; the strongest kind wins, then the lowest level.
+
+The zone is refined as traders draw it: the order block's last ``ob_candles`` down-close candles
+(0 keeps the detector's whole block). The entry is the zone's proximal edge (``entry = "proximal"``),
+its mean threshold (``"mean"``, 50%), or the proximal edge of its overlap with the dealing range's
+OTE band (``"ote"``; no overlap is ``no_ote_overlap``). For both sweep setups the entry must sit in
+discount of the entry timeframe's dealing range. The stop goes below the lower of the lowest price
+since the sweep and the zone, minus ``stop_buffer_atr`` x ATR. Targets are the untaken buy-side
+levels of every kind above the entry, nearest first (TP1, TP2). The first rule that fails names the
+rejection, checked in this order: no sweep, no zone, bias, no OTE overlap, premium/discount, no
+target, reward-to-risk below ``min_rr``, quality below ``a_plus``. (A stop equal to the entry,
+possible only for a zone with no height while ATR warms up, is rejected as ``zero_risk``.)
 """
 
 from __future__ import annotations
@@ -29,20 +38,17 @@ import numpy.typing as npt
 
 from smc_agent.analysis.bias import Bias
 from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.analysis.liquidity import Sweep, find_sweep, recent, untaken_beyond
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.model import Direction, Side
 from smc_agent.smc import layout as L
 from smc_agent.smc.detector import SmcResult
+from smc_agent.smc.ranges import OTE_HIGH, OTE_LOW
 from smc_agent.smc.structure import CHOCH
-from smc_agent.smc.tables import ObjectTable
 
 __all__ = ["Candidate", "Rejection", "evaluate", "targets_beyond"]
 
 INTERNAL = 0
-# Setups look only at the most recent rows of each detector table, so the cost of a new break does not
-# grow with the length of the history. Everything a setup uses is recent: the break's own order
-# block, gaps formed in the leg that broke, and pools still live (the detectors track at most 32 a side).
-RECENT_ROWS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +92,8 @@ def evaluate(
         return []
     # What every setup of this break shares, found once: the sweep before it and its order block.
     s, i = int(breaks.col("formed_index")[row]), int(breaks.col("confirmed_index")[row])
-    context = _Context(row, direction, s, i, _sweep(view, direction, s, i) if reversal else None, _blocks_of(view, row))
+    sweep = find_sweep(view, -direction, s, i, config.sweep_depth_atr, config.sweep_close_candles) if reversal else None
+    context = _Context(row, direction, s, i, sweep, _blocks_of(view, row))
     return [_one(view, context, name, bias, config) for name in names]
 
 
@@ -96,7 +103,7 @@ class _Context:
     d: int
     s: int  # where the broken swing formed
     i: int  # the breaking candle
-    sweep: int | None  # pools row of the sweep, for reversals
+    sweep: Sweep | None  # for reversals
     blocks: npt.NDArray[np.intp]  # the order block the break created (zero or one row)
 
 
@@ -111,30 +118,30 @@ def _one(
     if setup != "bos_continuation":
         if sweep is None:
             return Rejection(setup, "no_sweep")
-        evidence.append(_link(view, "sweep", "pools", sweep, int(view.pools.col("swept_index")[sweep])))
+        evidence.append(_sweep_link(view, sweep))
     evidence.append(_link(view, "choch" if setup != "bos_continuation" else "bos", "breaks", row, i))
 
-    zone = _zone(view, setup, ctx.blocks, d, int(view.pools.col("swept_index")[sweep]) if sweep is not None else s, i)
+    zone = _zone(view, setup, ctx.blocks, d, sweep.level.taken if sweep is not None else s, i, config.ob_candles)
     if zone is None:
         return Rejection(setup, "no_zone")
-    table, zrow = zone
-    zone_top, zone_bottom = float(view.tables[table].col("top")[zrow]), float(view.tables[table].col("bottom")[zrow])
-    evidence.append(_link(view, "zone", table, zrow, int(view.tables[table].col("confirmed_index")[zrow])))
+    evidence.append(zone.link(view))
 
     wanted = Direction.BULLISH if d == 1 else Direction.BEARISH
     bias = bias_of()
     if bias.direction is not wanted:
         return Rejection(setup, "bias_neutral" if bias.direction is Direction.NEUTRAL else "bias_against")
 
-    entry = zone_top if d == 1 else zone_bottom
     top, bottom = float(view.pd_top[i]), float(view.pd_bottom[i])
+    entry = _entry(zone, d, top, bottom, config.entry)
+    if entry is None:
+        return Rejection(setup, "no_ote_overlap")
     position = (entry - bottom) / (top - bottom) if top > bottom else 0.5
     if setup != "bos_continuation" and (position >= 0.5 if d == 1 else position <= 0.5):
         return Rejection(setup, "not_in_discount" if d == 1 else "not_in_premium")
 
-    far = zone_bottom if d == 1 else zone_top
+    far = zone.bottom if d == 1 else zone.top
     if sweep is not None:
-        taken = slice(int(view.pools.col("swept_index")[sweep]), i + 1)
+        taken = slice(sweep.level.taken, i + 1)
         far = min(far, float(low[taken].min())) if d == 1 else max(far, float(high[taken].max()))
     buffer = config.stop_buffer_atr * atr if np.isfinite(atr) else 0.0
     stop = far - d * buffer
@@ -153,60 +160,98 @@ def _one(
     if quality < config.a_plus:
         return Rejection(setup, "below_a_plus")
     side = Side.BUY if d == 1 else Side.SELL
-    return Candidate(setup, side, entry, stop, tuple(targets[:2]), rr, quality, breakdown, tuple(evidence), zone)
-
-
-def _recent(table: ObjectTable) -> tuple[int, Callable[[str], npt.NDArray[Any]]]:
-    """The first row worth scanning and a column reader from it on (see ``RECENT_ROWS``)."""
-    start = max(0, len(table) - RECENT_ROWS)
-    return start, lambda name: table.col(name)[start:]
+    return Candidate(
+        setup, side, entry, stop, tuple(targets[:2]), rr, quality, breakdown, tuple(evidence), (zone.table, zone.row)
+    )
 
 
 def targets_beyond(view: SmcResult, d: int, entry: float) -> list[float]:
-    """Untaken opposing pools beyond the entry, nearest first: buy-side above a long, sell-side below a short."""
-    _, col = _recent(view.pools)
-    live = (col("side") == d) & (col("swept_index") < 0) & (col("run_index") < 0)
-    live &= (col("superseded_index") < 0) & (col("expired_index") < 0)
-    levels = col("top" if d == 1 else "bottom")[live]
-    beyond = levels[d * (levels - entry) > 0]
-    return sorted({float(x) for x in beyond}, key=lambda x: d * (x - entry))
-
-
-def _sweep(view: SmcResult, d: int, s: int, i: int) -> int | None:
-    """The deepest opposite-side pool swept after the broken swing formed, up to the break."""
-    start, col = _recent(view.pools)
-    swept = col("swept_index")
-    rows = np.flatnonzero((col("side") == -d) & (swept >= s) & (swept <= i))
-    if rows.size == 0:
-        return None
-    levels = col("bottom" if d == 1 else "top")[rows]
-    return start + int(rows[np.argmin(d * levels)])
+    """Untaken opposing liquidity of every kind beyond the entry, nearest first: buy-side above a long,
+    sell-side below a short."""
+    return untaken_beyond(view, d, entry)
 
 
 def _blocks_of(view: SmcResult, row: int) -> npt.NDArray[np.intp]:
     """The order block that break ``row`` created (none when the break's leg had no candles)."""
-    start, col = _recent(view.order_blocks)
+    start, col = recent(view.order_blocks)
     return np.flatnonzero(col("break_row") == row) + start
 
 
+@dataclass(frozen=True, slots=True)
+class _Zone:
+    """The entry zone: a detector row and the edges the setup trades (an order block refined)."""
+
+    table: str
+    row: int
+    top: float
+    bottom: float
+    candles: tuple[int, int] | None = None  # the refined block's first and last candle
+
+    def link(self, view: SmcResult) -> dict[str, Any]:
+        link = _link(view, "zone", self.table, self.row, int(view.tables[self.table].col("confirmed_index")[self.row]))
+        link["top"], link["bottom"] = self.top, self.bottom
+        if self.candles is not None:
+            link["first_index"], link["last_index"] = self.candles
+        return link
+
+
 def _zone(
-    view: SmcResult, setup: str, blocks: npt.NDArray[np.intp], d: int, start: int, i: int
-) -> tuple[str, int] | None:
+    view: SmcResult, setup: str, blocks: npt.NDArray[np.intp], d: int, start: int, i: int, ob_candles: int
+) -> _Zone | None:
     if setup != "sweep_choch_fvg" and len(blocks):
-        return "order_blocks", int(blocks[0])
+        return _refined_block(view, int(blocks[0]), d, ob_candles)
     if setup == "sweep_choch_ob":
         return None
-    first, col = _recent(view.fvgs)
+    first, col = recent(view.fvgs)
     formed = col("formed_index")
     open_ = (col("filled_index") < 0) & (col("superseded_index") < 0) & (col("expired_index") < 0)
     rows = np.flatnonzero(open_ & (col("direction") == d) & (formed >= start) & (formed <= i))
-    return ("fvgs", first + int(rows[-1])) if rows.size else None
+    if not rows.size:
+        return None
+    row = first + int(rows[-1])
+    return _Zone("fvgs", row, float(view.fvgs.col("top")[row]), float(view.fvgs.col("bottom")[row]))
+
+
+def _refined_block(view: SmcResult, row: int, d: int, ob_candles: int) -> _Zone:
+    """The block's last ``ob_candles`` opposite candles (down-closes for a bullish block), or the whole
+    block as the detectors draw it (down to the leg's extreme) when ``ob_candles`` is 0."""
+    blocks = view.order_blocks
+    if ob_candles == 0:
+        return _Zone("order_blocks", row, float(blocks.col("top")[row]), float(blocks.col("bottom")[row]))
+    first, last = int(blocks.col("formed_index")[row]), int(blocks.col("end_index")[row])
+    candles = view.candles
+    opens, closes = candles.open[first : last + 1], candles.close[first : last + 1]
+    opposite = np.flatnonzero(d * (closes - opens) < 0)
+    # A leg without a down-close candle has its lowest candle as the block (see smc.order_blocks).
+    picked = first + (opposite[-ob_candles:] if opposite.size else np.arange(last - first + 1)[-ob_candles:])
+    lo, hi = int(picked[0]), int(picked[-1])
+    top = float(candles.high[lo : hi + 1].max())
+    bottom = float(candles.low[lo : hi + 1].min())
+    return _Zone("order_blocks", row, top, bottom, (lo, hi))
+
+
+def _entry(zone: _Zone, d: int, range_top: float, range_bottom: float, rule: str) -> float | None:
+    """The entry price in ``zone`` by ``rule`` (see the module docstring); None when OTE misses the zone."""
+    if rule == "proximal":
+        return zone.top if d == 1 else zone.bottom
+    if rule == "mean":
+        return (zone.top + zone.bottom) / 2
+    height = range_top - range_bottom
+    if not height > 0:
+        return None
+    # The 62-79% retracement of the leg, measured from the end a long buys back from (the range top).
+    near = range_top - OTE_LOW * height if d == 1 else range_bottom + OTE_LOW * height
+    far = range_top - OTE_HIGH * height if d == 1 else range_bottom + OTE_HIGH * height
+    low, high = max(min(near, far), zone.bottom), min(max(near, far), zone.top)
+    if low > high:
+        return None
+    return high if d == 1 else low
 
 
 def _quality(
     view: SmcResult,
     ctx: _Context,
-    zone: tuple[str, int],
+    zone: _Zone,
     position: float,
     rr: float,
     bias: Bias,
@@ -214,19 +259,12 @@ def _quality(
 ) -> dict[str, float]:
     """Each component from 0 to 1; docs/user-guide.md explains them."""
     d, i, sweep, blocks = ctx.d, ctx.i, ctx.sweep, ctx.blocks
-    atr = float(view.atr[i])
     if sweep is not None:
-        pools = view.pools
-        level = float(pools.col("bottom" if d == 1 else "top")[sweep])
-        taken = slice(int(pools.col("swept_index")[sweep]), i + 1)
-        extreme = float(view.candles.low[taken].min() if d == 1 else view.candles.high[taken].max())
-        depth = abs(level - extreme) / atr if atr > 0 else 0.0
-        members = int(pools.col("members")[sweep])
-        sweep_score = min(1.0, 0.6 + 0.2 * (members - 1) + 0.2 * min(1.0, depth))
+        sweep_score = min(1.0, sweep.level.strength + 0.2 * min(1.0, sweep.depth_atr))
     else:  # continuation: the larger structure agreeing stands in for the sweep
         sweep_score = 1.0 if int(view.trend[i, 1]) == d else 0.5
     displacement = float(view.order_blocks.col("displacement_atr")[blocks[0]]) if len(blocks) else float("nan")
-    table, zrow = zone
+    table, zrow = zone.table, zone.row
     if table == "order_blocks":
         fresh = 1.0 if view.order_blocks.col("mitigated_index")[zrow] < 0 else 0.3
     else:
@@ -244,6 +282,16 @@ def _quality(
         "session": session,
         "rr": min(1.0, rr / (2 * config.min_rr)) if config.min_rr > 0 else 1.0,
     }
+
+
+def _sweep_link(view: SmcResult, sweep: Sweep) -> dict[str, Any]:
+    """The sweep's link: the level (its kind, price and table row) and the candle that first took it."""
+    level = sweep.level
+    link = _link(view, "sweep", level.table, level.row, level.taken)
+    link.pop("top", None), link.pop("bottom", None)
+    link.update(kind=level.kind, level=level.price, extreme=sweep.extreme, depth_atr=sweep.depth_atr)
+    link["closed_back_index"] = sweep.closed_back
+    return link
 
 
 def _link(view: SmcResult, role: str, table: str, row: int, at: int) -> dict[str, Any]:
