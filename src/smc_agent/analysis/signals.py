@@ -4,9 +4,11 @@ A signal is created at the close of the candle that completed its setup, as ``pe
 later entry candle, for a long (shorts mirror):
 
 * the candle opens at or below the stop: ``invalidated`` (price went through the stop before entry);
-* else its low reaches the entry: ``triggered``; the strategy that trades it then records ``filled``
-  (with the fill price) when the entry fills, and ``closed`` (with the R achieved) when the position
-  is flat again, through :meth:`SignalEngine.settle`;
+* else its low reaches the entry: ``triggered``, unless a strategy trades the signal
+  (:meth:`SignalEngine.follow`): then the venue decides, and the strategy records ``triggered`` (with the
+  fill price) at the entry's first fill, ``filled`` once the whole entry has filled and ``closed`` (with
+  the R achieved) when the trade is flat again, through :meth:`SignalEngine.settle`; a traded signal may
+  also end there as ``invalidated`` with the strategy's reason (the risk gate refused it, say);
 * else its high takes TP1's liquidity before entry: the targets are recomputed from the liquidity
   still untaken; if reward-to-risk stays at or above the minimum the signal gets a new *version*
   (same id), otherwise it is ``invalidated``;
@@ -52,6 +54,7 @@ class SignalEngine:
         self._tf_ms = parse_timeframe(timeframe)
         self._signals: dict[str, Signal] = {}
         self._pending: list[str] = []
+        self._followed: set[str] = set()  # traded signals: the venue's fills, not a touch, trigger them
         self._breaks_seen = 0
         self.rejections: Counter[tuple[str, str]] = Counter()
         # Every creation and change with the index of the candle at whose close it happened: the
@@ -63,6 +66,11 @@ class SignalEngine:
         """Every signal, latest version, in order of creation."""
         return list(self._signals.values())
 
+    def follow(self, signal_id: str) -> None:
+        """Leave triggering ``signal_id`` to its trade: a touch of the entry is not a fill (the venue may
+        round the limit, fill part of it, or the gate may refuse it), so the strategy settles it."""
+        self._followed.add(signal_id)
+
     def settle(
         self,
         signal_id: str,
@@ -73,7 +81,8 @@ class SignalEngine:
         r_multiple: float | None = None,
         reason: str | None = None,
     ) -> Signal:
-        """Record what trading made of a signal (filled, closed); returns its new state.
+        """Record what trading made of a signal (triggered, filled, closed, or why it ended); returns its new
+        state. A pending signal settled here leaves the lifecycle's candle rules.
 
         Only the trading engine knows this, so it is not part of :attr:`history`, which holds what the
         analysis alone decides (and what the look-ahead proofs compare).
@@ -127,6 +136,8 @@ class SignalEngine:
         still: list[str] = []
         for signal_id in self._pending:
             signal = self._signals[signal_id]
+            if signal.status is not SignalStatus.PENDING:
+                continue  # settled by its trade
             new = self._step(signal, index, close_ms, open_, high, low)
             if new is not signal:
                 self._signals[signal_id] = new
@@ -140,7 +151,8 @@ class SignalEngine:
         def targets_now() -> list[float]:
             return targets_beyond(self.mtf.entry.result(copy=False), signal.side.sign, signal.entry)
 
-        return advance(signal, index, close_ms, open_, high, low, self.config, targets_now)
+        touch = signal.id not in self._followed
+        return advance(signal, index, close_ms, open_, high, low, self.config, targets_now, touch_triggers=touch)
 
 
 def advance(
@@ -152,16 +164,22 @@ def advance(
     low: float,
     config: AnalysisConfig,
     targets_now: Callable[[], list[float]],
+    *,
+    touch_triggers: bool = True,
 ) -> Signal:
     """A pending signal after one more closed candle (see the module docstring for the rules).
 
     ``targets_now`` gives the untaken opposing liquidity beyond the entry, nearest first; it is
-    called only when TP1's liquidity was taken before entry.
+    called only when TP1's liquidity was taken before entry. Without ``touch_triggers`` (a traded
+    signal) a candle reaching the entry changes nothing: the fill, if any, triggers it.
     """
     d = signal.side.sign
+    reached = d * ((low if d == 1 else high) - signal.entry) <= 0
+    if reached and not touch_triggers:
+        return signal  # the venue's fill decides, and the entry order is still working
     if d * (open_ - signal.stop) <= 0:
         return _ended(signal, SignalStatus.INVALIDATED, close_ms, "gap_through_stop")
-    if d * ((low if d == 1 else high) - signal.entry) <= 0:
+    if reached:
         return _ended(signal, SignalStatus.TRIGGERED, close_ms)
     # Liquidity is taken by trading beyond the pool, not by touching it (as the detectors define a sweep).
     if d * ((high if d == 1 else low) - signal.targets[0]) > 0:

@@ -38,6 +38,7 @@ _ZERO = Decimal(0)
 @dataclass(slots=True)
 class _Open:
     trade_id: str
+    symbol: str
     side: Side
     entry_ms: int
     quantity: Decimal = Decimal(0)
@@ -141,22 +142,43 @@ class Recorder:
         self._changed = True
 
     def _on_fill(self, fill: OrderFilled) -> None:
+        """Book a fill on its bracket's trade: an entry's own fills and its legs' (``parent``) fills.
+
+        One symbol may hold several brackets at once, so trades are keyed by their entry, not by symbol.
+        A fill that no bracket owns (a flatten) closes the trades open on its symbol, oldest first, and
+        what is left of it opens a trade of its own.
+        """
         order = fill.order
-        trade = self._open.get(order.symbol)
-        if trade is None:
-            command = self._commands.get(order.parent or order.client_order_id)
-            trade_id = command.signal_id if command is not None else order.client_order_id
-            trade = self._open[order.symbol] = _Open(trade_id, order.side, fill.event_ms)
-        if order.side is trade.side:
-            trade.quantity += fill.quantity
-            trade.cost += fill.price * fill.quantity
+        key = order.parent or order.client_order_id
+        trade = self._open.get(key)
+        command = self._commands.get(key)
+        if trade is None and command is not None and order.side is command.side:
+            trade = self._open[key] = _Open(command.signal_id, order.symbol, order.side, fill.event_ms)
+        if trade is not None:
+            self._book(key, trade, fill, fill.quantity)
+            return
+        left = fill.quantity
+        for open_key, t in list(self._open.items()):
+            if left and t.symbol == order.symbol and t.side is not order.side:
+                taken = min(left, t.quantity - t.closed)
+                self._book(open_key, t, fill, taken)
+                left -= taken
+        if left:
+            key = order.client_order_id
+            self._book(key, self._open.setdefault(key, _Open(key, order.symbol, order.side, fill.event_ms)), fill, left)
+
+    def _book(self, key: str, trade: _Open, fill: OrderFilled, quantity: Decimal) -> None:
+        """``quantity`` of ``fill`` (with its share of the fee) on ``trade``; finish it once all is out."""
+        if fill.order.side is trade.side:
+            trade.quantity += quantity
+            trade.cost += fill.price * quantity
         else:
-            trade.closed += fill.quantity
-            trade.proceeds += fill.price * fill.quantity
-        trade.fees += fill.fee
+            trade.closed += quantity
+            trade.proceeds += fill.price * quantity
+        trade.fees += fill.fee if quantity == fill.quantity else fill.fee * quantity / fill.quantity
         if trade.closed and trade.closed >= trade.quantity:
-            del self._open[order.symbol]
-            self.trades.append(self._finish(order.symbol, trade, fill.event_ms))
+            del self._open[key]
+            self.trades.append(self._finish(trade.symbol, trade, fill.event_ms))
 
     def _finish(self, symbol: str, t: _Open, exit_ms: int) -> Trade:
         entry = t.cost / t.quantity

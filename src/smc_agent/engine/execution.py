@@ -11,8 +11,11 @@ orders, because exchanges differ on everything else:
   without its stop.
 * **Breakeven.** When TP1 fills and ``breakeven_after_tp1`` is on, the stop moves to the entry price for
   what remains, again new stop first, then the cancel.
-* **Siblings.** When a symbol's position is flat again, execution cancels every exit order left on it
-  and what is left of its entry (reason ``"position closed"``); it does not rely on the venue to.
+* **Siblings.** When a bracket's exits have taken all it filled, execution cancels its other legs and
+  what is left of its entry; after a partial exit the stop is resized to what stays open. When a
+  symbol's position is flat again (a flatten), it cancels every exit order left on it and what is left
+  of its entries (reason ``"position closed"``). It does not rely on the venue for either: one symbol
+  may hold several brackets, and a leg left working would close another bracket's share.
 * **Ids** are short, deterministic and exchange-safe (:func:`~smc_agent.engine.ids.order_id`).
 
 State is event-sourced: :meth:`Execution.apply` folds :class:`~smc_agent.events.EntryAccepted` and the
@@ -214,18 +217,28 @@ class Execution:
             bracket = self._brackets.get(order.client_order_id)
             if bracket is not None:
                 self._protect(bracket)
-            elif order.tag == "tp1":
-                bracket = self._brackets.get(order.parent or "")
-                if bracket is not None and bracket.plan.breakeven_after_tp1 and bracket.open > 0:
-                    bracket.stop_price = bracket.plan.command.entry
-                    self._protect(bracket)
+                return
+            bracket = self._brackets.get(order.parent or "")
+            if bracket is None:
+                return
+            if bracket.open <= 0:
+                self._close_bracket(bracket, POSITION_CLOSED)
+                return
+            if order.tag == "tp1" and bracket.plan.breakeven_after_tp1:
+                bracket.stop_price = bracket.plan.command.entry
+            self._protect(bracket)
 
     def _close_siblings(self, symbol: str) -> None:
         for bracket in [b for b in self._brackets.values() if b.plan.command.symbol == symbol]:
-            for leg in list(bracket.legs):
-                self._venue.cancel(leg, POSITION_CLOSED)
-            if bracket.entry_active and bracket.filled:
-                self._venue.cancel(bracket.plan.entry_id, POSITION_CLOSED)
+            if bracket.filled:
+                self._close_bracket(bracket, POSITION_CLOSED)
+
+    def _close_bracket(self, bracket: _Bracket, reason: str) -> None:
+        """Cancel a filled bracket's working legs and what is left of its entry."""
+        for leg in list(bracket.legs):
+            self._venue.cancel(leg, reason)
+        if bracket.entry_active:
+            self._venue.cancel(bracket.plan.entry_id, reason)
 
     def _protect(self, bracket: _Bracket) -> None:
         """Bring the stop and the take-profits to what is filled and not yet exited."""
