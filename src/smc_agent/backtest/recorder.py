@@ -165,12 +165,15 @@ class Recorder:
         command = self._by_trade.get(t.trade_id)
         stop_distance = abs(command.entry - command.stop) if command else None
         risk = abs(entry - command.stop) * t.quantity if command else Decimal(0)
-        planned = abs(command.targets[0] - command.entry) / stop_distance if command and stop_distance else None
+        planned: list[Decimal] = []  # TP1's and TP2's distances in stop distances
+        if command and stop_distance:
+            planned = [abs(target - command.entry) / stop_distance for target in command.targets[:2]]
         return Trade(
             id=t.trade_id, symbol=symbol, side=t.side, setup=command.setup if command else "unknown",
             session=self._sessions(t.entry_ms), entry_ms=t.entry_ms, exit_ms=exit_ms, entry_price=entry,
             exit_price=exit_price, quantity=t.quantity, risk=risk, pnl=pnl, fees=t.fees,
-            r_multiple=pnl / risk if risk else Decimal(0), stop_distance=stop_distance, planned_rr=planned,
+            r_multiple=pnl / risk if risk else Decimal(0), stop_distance=stop_distance,
+            planned_rr=planned[0] if planned else None, planned_rr2=planned[1] if len(planned) > 1 else None,
         )  # fmt: skip
 
 
