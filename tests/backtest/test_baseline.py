@@ -38,14 +38,16 @@ def random_walk(n: int = 600, seed: int = 3) -> Candles:
                                symbol="RW")  # fmt: skip
 
 
-LONG = EntryPlan(Side.BUY, D(5), (D(10),))
-SHORT = EntryPlan(Side.SELL, D(5), (D(10),))
+LONG = EntryPlan(Side.BUY, D(5), (D(10),), market=True)
+SHORT = EntryPlan(Side.SELL, D(5), (D(10),), market=True)
 
 
-def trade(side: Side = Side.BUY, *, stop: str = "5", rr: str | None = "2", rr2: str | None = None) -> Trade:
+def trade(
+    side: Side = Side.BUY, *, stop: str = "5", rr: str | None = "2", rr2: str | None = None, market: bool = True
+) -> Trade:
     return Trade("t", "UP", side, "ob", "none", 0, HOUR_MS, D(100), D(100), D(2), risk=D(2) * D(stop), pnl=D(0),
                  fees=D(0), r_multiple=D(0), stop_distance=D(stop), planned_rr=None if rr is None else D(rr),
-                 planned_rr2=None if rr2 is None else D(rr2))  # fmt: skip
+                 planned_rr2=None if rr2 is None else D(rr2), market_entry=market)  # fmt: skip
 
 
 def test_a_long_fills_at_the_next_open_and_takes_its_target() -> None:
@@ -67,6 +69,34 @@ def test_a_short_on_a_rising_market_is_stopped_for_minus_one_r() -> None:
     candles = rising()
     (t,) = run_backtest(candles, RandomEntry("UP", [SHORT], [int(candles.time[3])]), FREE).trades
     assert (t.exit_ms, t.exit_price, t.r_multiple) == (9 * HOUR_MS, D(108), D(-1))
+
+
+def test_a_limit_entry_rests_at_the_close_and_pays_the_maker_fee() -> None:
+    # A buy limit at candle 3's close, 103: candle 4's low is 103, so it fills there, with the stop at 98
+    # and the target at 113, reached in candle 13 as above: R = 10 / 5, less the fees. At a maker fee of
+    # 2 bp and a taker fee of 5 bp, the entry and the target (both resting orders) pay 2 bp each.
+    candles = rising()
+    fees = EngineSettings(fees=FeeModel(D(2), D(5)), slippage_bps=D(0), tick_size=D("0.5"), risk=FREE.risk)
+    limit = EntryPlan(Side.BUY, D(5), (D(10),))
+    (t,) = run_backtest(candles, RandomEntry("UP", [limit], [int(candles.time[3])]), fees).trades
+    assert (t.entry_ms, t.entry_price, t.exit_price) == (5 * HOUR_MS, D(103), D(113))
+    assert not t.market_entry
+    assert t.fees == (D(103) + D(113)) * t.quantity * D("0.0002")
+    assert t.r_multiple == (D(10) * t.quantity - t.fees) / t.risk
+
+
+def test_a_limit_the_market_runs_away_from_is_placed_again_after_resting() -> None:
+    # Closes climb by 2 for five candles (each low is close - 1, above the previous close), then by 1.
+    # The buy limit at candle 0's close (100) is never reached; after resting 3 candles it is withdrawn
+    # at candle 3's close and placed again at 106, which candle 4's low of 107 misses too; after 3 more
+    # the one placed at candle 6's close (110) fills in candle 7, whose low is 110.
+    close = np.array([100.0, 102, 104, 106, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120])
+    candles = Candles.from_arrays(np.arange(close.size) * HOUR_MS, close - 0.5, close + 0.5, close - 1.0, close,
+                                  timeframe="1h", symbol="UP")  # fmt: skip
+    limit = EntryPlan(Side.BUY, D(4), (D(8),))
+    (t,) = run_backtest(candles, RandomEntry("UP", [limit], [0], rest=3), FREE).trades
+    assert (t.entry_price, t.entry_ms) == (D(110), 8 * HOUR_MS)
+    assert t.exit_price == D(118)
 
 
 def test_costs_are_the_engine_s_own() -> None:
@@ -155,7 +185,8 @@ def test_draw_seed_keeps_every_plan_and_enters_before_the_last_candle() -> None:
 
 def test_plans_copy_side_stop_and_both_targets() -> None:
     (plan,) = plans_from_trades([trade(Side.SELL, stop="4", rr="2.5", rr2="4")])
-    assert plan == EntryPlan(Side.SELL, D(4), (D(10), D(16)))
+    assert plan == EntryPlan(Side.SELL, D(4), (D(10), D(16)), market=True)
+    assert not plans_from_trades([trade(market=False)])[0].market
     with pytest.raises(ValueError, match="no target"):
         plans_from_trades([trade(rr=None)])
     unstopped = Trade("u", "UP", Side.BUY, "ob", "none", 0, 1, D(1), D(1), D(1), risk=D(0), pnl=D(0), fees=D(0),

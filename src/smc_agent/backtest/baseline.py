@@ -8,15 +8,17 @@ random trade pays what the strategy's trades pay and is managed as they are (TP1
 What a seed keeps and what it draws:
 
 * **Plans.** Every strategy trade gives one plan (:func:`plans_from_trades`): its side, its stop
-  distance and its target distances (TP1, and TP2 when it had one) in price. A seed enters *all*
+  distance and its target distances (TP1, and TP2 when it had one) in price, and its kind of entry
+  (market, or a limit order, which pays maker fees and no slippage). A seed enters *all*
   of them, so it has as many trades as the strategy, the same long/short mix and the same
   distances; it draws only their order (a permutation of the plans, so no plan is tied to the
   time its trade happened, which would copy the strategy's timing of sides).
 * **Entry times.** ``len(plans)`` distinct candles drawn uniformly from all but the last (an order
   placed at a close fills at the next open), sorted; plan ``j`` of the permutation goes in at the
-  ``j``-th. A random trade is a market order at the close of its candle, with its stop and targets at
-  the plan's distances from that close; one trade at a time, so a plan whose candle comes while a
-  trade is open waits until the symbol is flat (see :class:`RandomEntry`).
+  ``j``-th: at the close of that candle, with its stop and targets at the plan's distances from that
+  close, at market or with a limit at the close that is placed again at each close until it fills;
+  one trade at a time, so a plan whose candle comes while a trade is open waits until the symbol is
+  flat (see :class:`RandomEntry`).
 
 Seed ``k`` is ``numpy.random.default_rng(seed0 + k)`` (:func:`draw_seed`), so each run is
 reproducible alone and the first 10 runs of a 50-run baseline are the 10 runs of a 10-run one.
@@ -78,7 +80,7 @@ def plans_from_trades(trades: Sequence[Trade]) -> list[EntryPlan]:
         if t.planned_rr is None:
             raise ValueError(f"trade {t.id} had no target; the baseline cannot mirror it")
         ratios = (t.planned_rr,) if t.planned_rr2 is None else (t.planned_rr, t.planned_rr2)
-        plans.append(EntryPlan(t.side, stop, tuple(rr * stop for rr in ratios)))
+        plans.append(EntryPlan(t.side, stop, tuple(rr * stop for rr in ratios), t.market_entry))
     return plans
 
 

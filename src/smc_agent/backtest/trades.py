@@ -47,7 +47,8 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     above), and ``planned_rr`` is the planned target distance in multiples of the stop distance
     (``None`` means the trade had no fixed target); ``planned_rr2`` is the same for a second target
     (TP2), ``None`` when there was one target. The realised R is *not* a stand-in for the planned
-    target: a trade stopped out at -1R may well have aimed for 3R.
+    target: a trade stopped out at -1R may well have aimed for 3R. ``market_entry`` says whether the
+    entry was a market order (else a limit order at a price), which decides its fees and slippage.
     """
 
     id: str
@@ -67,6 +68,7 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     stop_distance: Decimal | None = None
     planned_rr: Decimal | None = None
     planned_rr2: Decimal | None = None
+    market_entry: bool = False
 
     def __post_init__(self) -> None:
         if self.exit_ms < self.entry_ms:
