@@ -75,6 +75,9 @@ def test_bad_options_are_one_line_errors(shared_data_path: Callable[[str], Path]
     code, _, err = _run("--data", eurusd, "--train", "60d")
     assert code == 2
     assert "only apply with --walk-forward" in err
+    code, _, err = _run("--data", eurusd, "--grid", "min_rr=2,3")
+    assert code == 2
+    assert "--grid only applies with --walk-forward" in err
     code, _, err = _run("--data", eurusd, "--walk-forward", "--train", "60d")
     assert code == 2
     assert "needs --train and --test" in err

@@ -29,7 +29,7 @@ sampled only there (the engine still sees every candle before, so it is warm).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +55,7 @@ from smc_agent.model.enums import Direction
 __all__ = [
     "DEFAULT_HORIZON",
     "EDGE_COLUMNS",
+    "EdgeOptions",
     "EdgeStudy",
     "HitRate",
     "MarketEdge",
@@ -254,22 +255,47 @@ class MarketEdge:
 
 
 @dataclass(frozen=True, slots=True)
-class EdgeStudy:
-    """Every market's answer, with the settings that produced them."""
+class EdgeOptions:
+    """How every market is studied: the strategy and its settings, the tests' sizes, and walk-forward.
 
-    strategy: str
-    horizon: int
-    every: int
-    seeds: int
-    walk_forward: WalkForwardPlan | None
+    ``every`` is how often the bias is read, in entry candles (None: every ``horizon`` candles).
+    """
+
+    strategy: str = "smc"
+    tz: str | None = None
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    analysis: AnalysisConfig | None = None
+    horizon: int = DEFAULT_HORIZON
+    every: int | None = None
+    seeds: int = BASELINE_SEEDS
+    walk: WalkForwardPlan | None = None
+
+    def __post_init__(self) -> None:
+        if self.horizon < 1:
+            raise ConfigError(f"must be at least 1 candle, got {self.horizon}", key="horizon")
+        if self.every is not None and self.every < 1:
+            raise ConfigError(f"must be at least 1 candle, got {self.every}", key="bias-every")
+        if self.seeds < 0:
+            raise ConfigError(f"must be >= 0, got {self.seeds}", key="baseline-seeds")
+
+    @property
+    def step(self) -> int:
+        return self.horizon if self.every is None else self.every
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStudy:
+    """Every market's answer, with the options that produced them."""
+
+    options: EdgeOptions
     markets: list[MarketEdge]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``research edge --json`` document (docs/api.md)."""
-        walk = self.walk_forward
+        o, walk = self.options, self.options.walk
         return {
-            "strategy": self.strategy, "horizon": self.horizon, "bias_every": self.every,
-            "baseline_seeds": self.seeds, "correction": "holm",
+            "strategy": o.strategy, "horizon": o.horizon, "bias_every": o.step, "baseline_seeds": o.seeds,
+            "correction": "holm",
             "walk_forward": None if walk is None else {"train": walk.train, "test": walk.test,
                                                        "grid": dict(walk.grid), "objective": walk.objective},
             "markets": [market.to_dict() for market in self.markets],
@@ -277,28 +303,17 @@ class EdgeStudy:
 
 
 def study_market(
-    name: str,
-    candles: Candles,
-    *,
-    strategy: str = "smc",
-    htfs: Sequence[str] = (),
-    tz: str | None = None,
-    settings: EngineSettings | None = None,
-    analysis: AnalysisConfig | None = None,
-    horizon: int = DEFAULT_HORIZON,
-    every: int | None = None,
-    seeds: int = BASELINE_SEEDS,
-    walk: WalkForwardPlan | None = None,
-    executor: Executor | None = None,
+    name: str, candles: Candles, htfs: Sequence[str], options: EdgeOptions, executor: Executor | None = None
 ) -> MarketEdge:
     """One market's backtest (or walk-forward), baseline and bias hit rate (see the module docstring)."""
-    settings = settings or EngineSettings()
-    step = horizon if every is None else every
+    o, walk, settings = options, options.walk, options.settings
     if walk is None:
-        result = run_backtest(candles, make_strategy(strategy, candles, htfs, tz=tz, analysis=analysis), settings)
+        strategy = make_strategy(o.strategy, candles, htfs, tz=o.tz, analysis=o.analysis)
+        result = run_backtest(candles, strategy, settings)
         metrics, trades, start, stop, used = result.metrics, result.trades, 0, len(candles), settings
     else:
-        spec = StrategySpec(strategy, candles.symbol or UNNAMED, candles.timeframe, tuple(htfs), tz, settings, analysis)
+        spec = StrategySpec(o.strategy, candles.symbol or UNNAMED, candles.timeframe, tuple(htfs), o.tz, settings,
+                            o.analysis)  # fmt: skip
         wf = walk_forward(candles, spec, walk.grid, train=walk.train, test=walk.test, objective=walk.objective,
                           executor=executor)  # fmt: skip
         metrics, trades = wf.metrics, wf.trades
@@ -306,9 +321,9 @@ def study_market(
         # The gate of the windows' runs: with the defaults' own implied risk settings (a grid's risk.* values
         # vary by window; the random runs keep the base ones).
         used = spec.build({})[1]
-    baseline, skipped = _baseline(candles[start:stop], trades, used, seeds, executor)
-    indices, signs = sample_bias(candles, htfs, every=step, start=start, config=analysis, tz=tz)
-    hit = bias_hit_rate(candles.close, indices, signs, horizon, every=step, start=start, stop=stop)
+    baseline, skipped = _baseline(candles[start:stop], trades, used, o.seeds, executor)
+    indices, signs = sample_bias(candles, htfs, every=o.step, start=start, config=o.analysis, tz=o.tz)
+    hit = bias_hit_rate(candles.close, indices, signs, o.horizon, every=o.step, start=start, stop=stop)
     span = candles[start:stop]
     end_ms = int(span.time[-1]) + span.timeframe_ms
     return MarketEdge(name, candles.symbol or UNNAMED, candles.timeframe, int(span.time[0]), end_ms, len(span),
@@ -329,34 +344,14 @@ def _baseline(
 
 
 def edge_study(
-    markets: Sequence[tuple[str, Candles]],
-    *,
-    strategy: str = "smc",
-    htfs: Mapping[str, Sequence[str]] | None = None,
-    tz: str | None = None,
-    settings: EngineSettings | None = None,
-    analysis: AnalysisConfig | None = None,
-    horizon: int = DEFAULT_HORIZON,
-    every: int | None = None,
-    seeds: int = BASELINE_SEEDS,
-    walk: WalkForwardPlan | None = None,
-    executor: Executor | None = None,
+    markets: Sequence[tuple[str, Candles, Sequence[str]]], options: EdgeOptions, executor: Executor | None = None
 ) -> EdgeStudy:
-    """:func:`study_market` for each ``(name, candles)``, then Holm's correction across them.
-
-    ``htfs`` gives each market's higher timeframes by name (default: none given, no higher timeframe).
-    """
-    if seeds < 0:
-        raise ConfigError(f"must be >= 0, got {seeds}", key="baseline-seeds")
-    studied = [
-        study_market(name, candles, strategy=strategy, htfs=(htfs or {}).get(name, ()), tz=tz, settings=settings,
-                     analysis=analysis, horizon=horizon, every=every, seeds=seeds, walk=walk, executor=executor)
-        for name, candles in markets
-    ]  # fmt: skip
+    """:func:`study_market` for each ``(name, candles, higher timeframes)``, then Holm's correction across them."""
+    studied = [study_market(name, candles, htfs, options, executor) for name, candles, htfs in markets]
     baseline_holm = holm([m.baseline.p_value if m.baseline else None for m in studied])
     bias_holm = holm([m.bias.p_value for m in studied])
     corrected = [_with_holm(m, b, h) for m, b, h in zip(studied, baseline_holm, bias_holm, strict=True)]
-    return EdgeStudy(strategy, horizon, horizon if every is None else every, seeds, walk, corrected)
+    return EdgeStudy(options, corrected)
 
 
 def _with_holm(market: MarketEdge, baseline_p: float | None, bias_p: float | None) -> MarketEdge:
@@ -389,13 +384,13 @@ def edge_rows(study: EdgeStudy) -> list[list[str]]:
 
 def edge_markdown(study: EdgeStudy) -> str:
     """The study as a Markdown page: the settings, one table row per market, and what the columns mean."""
-    walk = study.walk_forward
+    o, walk = study.options, study.options.walk
     scope = (f"out of sample: walk-forward, train {walk.train}, test {walk.test}" if walk
              else "in sample: one backtest of each whole file")  # fmt: skip
     lines = [
-        f"# Is the edge real? ({study.strategy})", "",
-        f"Figures are {scope}. Baseline: {study.seeds} random-entry runs per market with the strategy's "
-        f"trade plans. Bias: sampled every {study.every} candles, judged over the next {study.horizon}. "
+        f"# Is the edge real? ({o.strategy})", "",
+        f"Figures are {scope}. Baseline: {o.seeds} random-entry runs per market with the strategy's "
+        f"trade plans. Bias: sampled every {o.step} candles, judged over the next {o.horizon}. "
         "p-values corrected across markets with Holm's method, each family on its own.", "",
         "| " + " | ".join(EDGE_COLUMNS) + " |", "|" + "---|" * len(EDGE_COLUMNS),
         *("| " + " | ".join(row) + " |" for row in edge_rows(study)), "",

@@ -16,21 +16,33 @@ from rich.table import Table
 
 from smc_agent.analysis.report_log import atomic_write
 from smc_agent.backtest.baseline import BASELINE_SEEDS
-from smc_agent.backtest.edge import DEFAULT_HORIZON, EDGE_COLUMNS, EdgeStudy, WalkForwardPlan, edge_markdown, edge_rows
+from smc_agent.backtest.edge import (
+    DEFAULT_HORIZON,
+    EDGE_COLUMNS,
+    EdgeOptions,
+    EdgeStudy,
+    WalkForwardPlan,
+    edge_markdown,
+    edge_rows,
+)
 from smc_agent.backtest.executors import make_executor
 from smc_agent.backtest.grid import parse_grid
-from smc_agent.backtest.optimize import OBJECTIVES, check_objective
+from smc_agent.backtest.optimize import check_objective
 from smc_agent.cli.common import (
     ConfigOption,
     FixOption,
     FormatOption,
     HtfOption,
+    ObjectiveOption,
     StrategyOption,
+    TestOption,
     TfOption,
+    TrainOption,
     TzOption,
     data_request,
     fail,
     user_errors,
+    walk_windows,
 )
 from smc_agent.config import load_config
 from smc_agent.service import edge_request, htf_list
@@ -68,18 +80,12 @@ def edge_command(
     walk: Annotated[
         bool, typer.Option("--walk-forward", help="Report out-of-sample figures from rolling windows.")
     ] = False,
-    train: Annotated[
-        str | None, typer.Option("--train", help="Train window: a candle count (5000) or a duration (30d).")
-    ] = None,
-    test: Annotated[
-        str | None, typer.Option("--test", help="Test window, the same kind as --train (1000 or 7d).")
-    ] = None,
+    train: TrainOption = None,
+    test: TestOption = None,
     grid: Annotated[
         str | None, typer.Option("--grid", help="Parameters each train window chooses from (default: none).")
     ] = None,
-    objective: Annotated[
-        str, typer.Option("--objective", help=f"What a train window maximises: one of {', '.join(OBJECTIVES)}.")
-    ] = "net_profit_pct",
+    objective: ObjectiveOption = "net_profit_pct",
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes for the walk-forward and the baseline runs.")
     ] = 1,
@@ -91,21 +97,18 @@ def edge_command(
     fix: FixOption = False,
 ) -> None:
     """Per market: trades, win rate, expectancy, drawdown, the random-entry baseline and the bias's hit rate."""
-    if walk and (train is None or test is None):
-        fail("--walk-forward needs --train and --test (candle counts such as 5000, or durations such as 30d)")
-    if not walk and (train is not None or test is not None or grid is not None):
-        fail("--train, --test and --grid only apply with --walk-forward")
+    windows = walk_windows(walk, train, test)
+    if windows is None and grid is not None:
+        fail("--grid only applies with --walk-forward")
     with user_errors():
         check_objective(objective)
-        plan = WalkForwardPlan(train, test, parse_grid(grid) if grid else {}, objective) if train and test else None
+        plan = None if windows is None else WalkForwardPlan(*windows, parse_grid(grid) if grid else {}, objective)
         requests = [data_request(path, format, tz, None, tf, fix, False) for path in data]
         settings = load_config(config)
+        options = EdgeOptions(strategy, tz, settings.engine, settings.analysis, horizon, bias_every, baseline_seeds,
+                              plan)  # fmt: skip
         with make_executor(workers) as executor:
-            study = edge_request(
-                requests, strategy=strategy, htfs=htf_list(htf), settings=settings.engine,
-                analysis=settings.analysis, horizon=horizon, every=bias_every, seeds=baseline_seeds, walk=plan,
-                executor=executor,
-            )  # fmt: skip
+            study = edge_request(requests, options, htfs=htf_list(htf), executor=executor)
         if markdown is not None:
             _write(markdown, edge_markdown(study), "Markdown report")
         if json_path is not None:
@@ -121,14 +124,14 @@ def _write(path: Path, text: str, what: str) -> None:
 
 
 def _print(study: EdgeStudy) -> None:
-    walk = study.walk_forward
+    o, walk = study.options, study.options.walk
     scope = f"out of sample (train {walk.train}, test {walk.test})" if walk else "in sample"
     # At least 100 columns: a pipe reports 80, which would cut the file names and the p-values.
     console = Console(width=max(Console().width, 100))
     rows = edge_rows(study)
     # Two tables, so that each fits a terminal: the figures, then the tests (the market in both).
     split = EDGE_COLUMNS.index("rand pct")
-    for title, columns in ((f"{study.strategy}, {scope}", range(split)),
+    for title, columns in ((f"{o.strategy}, {scope}", range(split)),
                            ("Is the edge real?", (0, *range(split, len(EDGE_COLUMNS))))):  # fmt: skip
         table = Table(title=title, title_justify="left")
         for k in columns:
@@ -137,8 +140,8 @@ def _print(study: EdgeStudy) -> None:
             table.add_row(*(row[k] for k in columns))
         console.print(table)
     console.print(
-        f"baseline: {study.seeds} random-entry runs per market; bias read every {study.every} candles, judged "
-        f"over the next {study.horizon}; p (Holm): corrected across the {len(study.markets)} markets"
+        f"baseline: {o.seeds} random-entry runs per market; bias read every {o.step} candles, judged "
+        f"over the next {o.horizon}; p (Holm): corrected across the {len(study.markets)} markets"
     )
     for market in study.markets:
         if market.baseline_skipped:

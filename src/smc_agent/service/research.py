@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from smc_agent.analysis.config import AnalysisConfig
-from smc_agent.backtest.baseline import BASELINE_SEEDS
-from smc_agent.backtest.edge import DEFAULT_HORIZON, EdgeStudy, WalkForwardPlan, edge_study
+from smc_agent.backtest.edge import EdgeOptions, EdgeStudy, edge_study
 from smc_agent.backtest.executors import Executor
-from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, load_timeframe
@@ -19,15 +16,9 @@ __all__ = ["edge_request"]
 
 def edge_request(
     requests: Sequence[AnalysisRequest],
+    options: EdgeOptions,
     *,
-    strategy: str = "smc",
     htfs: list[str] | None = None,
-    settings: EngineSettings | None = None,
-    analysis: AnalysisConfig | None = None,
-    horizon: int = DEFAULT_HORIZON,
-    every: int | None = None,
-    seeds: int = BASELINE_SEEDS,
-    walk: WalkForwardPlan | None = None,
     executor: Executor | None = None,
 ) -> EdgeStudy:
     """Load each file as one market (named by its file name) and study the edge on each.
@@ -36,8 +27,8 @@ def edge_request(
     """
     if not requests:
         raise ConfigError("give at least one candle file", key="data")
-    markets: list[tuple[str, Candles]] = []
-    frames: dict[str, list[str]] = {}
+    markets: list[tuple[str, Candles, list[str]]] = []
+    names: set[str] = set()
     seen: set[Path] = set()
     for request in requests:
         where = request.path.resolve()
@@ -45,12 +36,10 @@ def edge_request(
             raise ConfigError(f"{request.path} is given twice", key="data")
         seen.add(where)
         # A market is named by its file name, or by its whole path where two files share a name.
-        name = request.path.name if request.path.name not in frames else str(request.path)
+        name = request.path.name if request.path.name not in names else str(request.path)
+        names.add(name)
         candles = load_timeframe(request)
         if len(candles) < 2:
             raise ConfigError(f"{request.path}: fewer than two candles", key="data")
-        markets.append((name, candles))
-        frames[name] = htfs if htfs is not None else default_htfs(candles.timeframe, analysis)
-    tz = requests[0].tz
-    return edge_study(markets, strategy=strategy, htfs=frames, tz=tz, settings=settings, analysis=analysis,
-                      horizon=horizon, every=every, seeds=seeds, walk=walk, executor=executor)  # fmt: skip
+        markets.append((name, candles, htfs if htfs is not None else default_htfs(candles.timeframe, options.analysis)))
+    return edge_study(markets, options, executor)
