@@ -9,24 +9,25 @@ What a seed keeps and what it draws:
 
 * **Plans.** Every strategy trade gives one plan (:func:`plans_from_trades`): its side, its stop
   distance and its target distances (TP1, and TP2 when it had one) in price, and its kind of entry
-  (market, or a limit order, which pays maker fees and no slippage). A seed enters *all*
-  of them, so it has as many trades as the strategy, the same long/short mix and the same
-  distances; it draws only their order (a permutation of the plans, so no plan is tied to the
-  time its trade happened, which would copy the strategy's timing of sides).
+  (market, or a limit order, which pays maker fees and no slippage). A seed enters *all* of them, so
+  it has as many trades as the strategy, the same long/short mix and the same distances; it draws
+  only their order (a permutation of the plans, so no plan is tied to the time its trade happened,
+  which would copy the strategy's timing of sides).
 * **Entry times.** ``len(plans)`` distinct candles drawn uniformly from all but the last (an order
   placed at a close fills at the next open), sorted; plan ``j`` of the permutation goes in at the
   ``j``-th: at the close of that candle, with its stop and targets at the plan's distances from that
-  close, at market or with a limit at the close that is placed again at each close until it fills;
-  one trade at a time, so a plan whose candle comes while a trade is open waits until the symbol is
-  flat (see :class:`RandomEntry`).
+  close, at market or with a limit at the close that rests and is placed again at a later close when
+  16 candles have not filled it; one trade at a time, so a plan whose candle comes while a trade is
+  open waits until the symbol is flat (see :class:`RandomEntry`).
 
 Seed ``k`` is ``numpy.random.default_rng(seed0 + k)`` (:func:`draw_seed`), so each run is
 reproducible alone and the first 10 runs of a 50-run baseline are the 10 runs of a 10-run one.
 A seed may close fewer trades than the strategy (a plan the gate refused, or one still open at the
 end); ``random_trades`` in the JSON says so.
 
-The seeds are independent backtests, so they go through an
-:class:`~smc_agent.backtest.executors.Executor` (a process pool of two in the command line).
+The total R compared is net of fees, as the strategy's own. The seeds are independent backtests,
+so they go through an :class:`~smc_agent.backtest.executors.Executor`: serial by default, since for a
+few dozen seeds a process pool spends more starting its workers than it saves (docs/user-guide.md).
 """
 
 from __future__ import annotations
