@@ -13,18 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from smc_agent.backtest.baseline import BASELINE_SEEDS, MONTE_CARLO_RUNS, edge_tests
 from smc_agent.backtest.html_charts import plotly_js
-from smc_agent.backtest.html_report import (
-    BASELINE_SEEDS,
-    MONTE_CARLO_RUNS,
-    Zone,
-    edge_tests,
-    format_metric,
-    write_html_report,
-    zones_from_signals,
-)
+from smc_agent.backtest.html_report import Zone, format_metric, write_html_report, zones_from_signals
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
-from smc_agent.backtest.significance import Baseline, MonteCarlo
+from smc_agent.backtest.significance import EdgeTests
 from smc_agent.bootstrap import EngineSettings
 from smc_agent.core.errors import ReportError
 from smc_agent.data.candles import Candles
@@ -33,7 +26,7 @@ from smc_agent.strategy.smc import SmcStrategy
 
 BTC = "crypto/BTC-PERP_1m_2022-01.csv"
 EURUSD = "forex/EURUSD_15m_mt5.csv"
-BALANCE = EngineSettings().initial_balance
+SETTINGS = EngineSettings()
 # A script, stylesheet, frame or import that names a location is a network fetch when the page opens.
 REMOTE = re.compile(r"<(script|link|iframe|img)\b[^>]*\b(src|href)\s*=|@import|url\(\s*['\"]?https?:", re.I)
 
@@ -42,8 +35,7 @@ REMOTE = re.compile(r"<(script|link|iframe|img)\b[^>]*\b(src|href)\s*=|@import|u
 class Run:
     candles: Candles
     result: BacktestResult
-    baseline: Baseline | None
-    monte_carlo: MonteCarlo | None
+    edge: EdgeTests
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +44,7 @@ def btc(shared_data_path: Callable[[str], Path]) -> Run:
     candles = load_candles(shared_data_path(BTC))[:5000]
     result = run_backtest(candles, make_strategy("sma_cross", candles, []))
     assert len(result.trades) >= 5, "a report with no trades would test little"
-    return Run(candles, result, *edge_tests(candles, result.trades, initial_balance=BALANCE))
+    return Run(candles, result, edge_tests(result, SETTINGS))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +55,7 @@ def eurusd(shared_data_path: Callable[[str], Path]) -> tuple[Run, SmcStrategy]:
     assert isinstance(strategy, SmcStrategy)
     result = run_backtest(candles, strategy)
     assert result.trades, "the real file has SMC trades; an empty list would test nothing"
-    return Run(candles, result, *edge_tests(candles, result.trades, initial_balance=BALANCE)), strategy
+    return Run(candles, result, EdgeTests(None, None)), strategy
 
 
 def _write(run: Run, path: Path, **extra: Any) -> str:
@@ -72,8 +64,7 @@ def _write(run: Run, path: Path, **extra: Any) -> str:
         candles=run.candles,
         result=run.result,
         title="BTC-PERP 1m <sma>",
-        baseline=run.baseline,
-        monte_carlo=run.monte_carlo,
+        edge=run.edge,
         strategy="sma_cross",
         **extra,
     )
@@ -128,17 +119,21 @@ def test_every_scalar_metric_and_breakdown_appears_formatted(btc: Run, tmp_path:
 
 
 def test_the_edge_section_states_the_counts_and_the_p_value(btc: Run, tmp_path: Path) -> None:
-    assert btc.baseline is not None
-    assert btc.monte_carlo is not None
-    assert btc.baseline.seeds == BASELINE_SEEDS == 200
-    assert btc.monte_carlo.drawdowns_pct.size == MONTE_CARLO_RUNS == 1000
+    baseline, monte_carlo = btc.edge.baseline, btc.edge.monte_carlo
+    assert baseline is not None
+    assert monte_carlo is not None
+    assert baseline.seeds == BASELINE_SEEDS == 50
+    assert monte_carlo.drawdowns_pct.size == MONTE_CARLO_RUNS == 1000
     page = _write(btc, tmp_path / "r.html")
     assert "Is the edge real?" in page
-    assert "200 times (seeds 0 to 199)" in page
-    assert f"p = {btc.baseline.p_value:.3f}" in page
-    assert f"{btc.baseline.percentile:.1f}%" in page
+    assert "run through the same engine (fills, slippage, fees, risk gate) 50 times (seeds 0 to 49)" in page
+    low, high = int(baseline.trades.min()), int(baseline.trades.max())
+    closed = f"{low:,}" if low == high else f"{low:,} to {high:,}"
+    assert f"each random run closed {closed} trades" in page
+    assert f"p = {baseline.p_value:.3f}" in page
+    assert f"{baseline.percentile:.1f}%" in page
     assert "1,000 random orders" in page
-    for value in (btc.monte_carlo.p5, btc.monte_carlo.p50, btc.monte_carlo.p95):
+    for value in (monte_carlo.p5, monte_carlo.p50, monte_carlo.p95):
         assert f"{value:.2f}%" in page
 
 
@@ -146,16 +141,20 @@ def test_without_significance_the_page_says_so(btc: Run, tmp_path: Path) -> None
     path = tmp_path / "r.html"
     write_html_report(path, candles=btc.candles, result=btc.result, title="t")
     page = path.read_text(encoding="utf-8")
-    assert "No random-entry baseline" in page
+    assert "No random-entry baseline was given." in page
     assert "No Monte Carlo reshuffle" in page
     assert 'id="baseline-chart"' not in page
+    write_html_report(path, candles=btc.candles, result=btc.result, title="t",
+                      edge=EdgeTests(None, btc.edge.monte_carlo, "it was turned off (0 seeds)"))  # fmt: skip
+    assert "No random-entry baseline: it was turned off (0 seeds)." in path.read_text(encoding="utf-8")
 
 
 def test_a_backtest_without_trades_still_gives_a_page(btc: Run, tmp_path: Path) -> None:
     candles = btc.candles[:30]
     result = run_backtest(candles, make_strategy("sma_cross", candles, []))
     assert not result.trades
-    assert edge_tests(candles, result.trades, initial_balance=BALANCE) == (None, None)
+    edge = edge_tests(result, SETTINGS)
+    assert (edge.baseline, edge.monte_carlo) == (None, None)
     path = write_html_report(tmp_path / "empty.html", candles=candles, result=result, title="empty")
     page = path.read_text(encoding="utf-8")
     assert "No closed trades." in page
@@ -166,7 +165,7 @@ def test_a_backtest_without_trades_still_gives_a_page(btc: Run, tmp_path: Path) 
 def test_the_same_input_gives_a_byte_identical_file(btc: Run, tmp_path: Path) -> None:
     first = tmp_path / "a.html"
     _write(btc, first)
-    again = Run(btc.candles, btc.result, *edge_tests(btc.candles, btc.result.trades, initial_balance=BALANCE))
+    again = Run(btc.candles, btc.result, edge_tests(btc.result, SETTINGS))
     second = tmp_path / "b.html"
     _write(again, second)
     assert first.read_bytes() == second.read_bytes()
@@ -223,7 +222,7 @@ def test_cli_report_option_writes_the_page(shared_data_path: Callable[[str], Pat
     assert f"report: {out}" in result.stdout
     page = out.read_text(encoding="utf-8")
     assert "2021-12-31 23:01:00 UTC to 2022-01-04 00:00:00 UTC" in page
-    assert "200 times" in page
+    assert "50 times (seeds 0 to 49)" in page
     assert "1,000 random orders" in page
     assert REMOTE.search(page) is None
 

@@ -25,11 +25,15 @@ def test_two_files_trade_one_account_with_metrics_per_symbol(shared_data_path: C
     assert {t["symbol"] for t in document["trades"]} == {"ADA/BTC", "DASH/BTC"}
     per = {s: m["trades"] for s, m in document["by_symbol"].items()}
     assert sum(per.values()) == document["metrics"]["trades"] == len(document["trades"])
-    code, single, err = _run("--data", ada, "--to", "2018-01-20", "--json")
+    assert document["baseline"] is None, "random entries mirror one market at a time"
+    assert document["monte_carlo"]["runs"] == 1000
+    code, single, err = _run("--data", ada, "--to", "2018-01-20", "--json", "--baseline-seeds", "3")
     assert code == 0, err
     alone = json.loads(single)
-    assert "by_symbol" not in alone  # one file: the documented shape, unchanged
-    assert set(alone) == {"metrics", "trades", "equity"}
+    assert "by_symbol" not in alone  # one file: the documented shape
+    assert set(alone) == {"metrics", "trades", "equity", "baseline", "monte_carlo"}
+    assert alone["baseline"]["seeds"] == 3
+    assert alone["baseline"]["strategy_trades"] == alone["metrics"]["trades"]
 
 
 def test_the_same_market_twice_is_refused_naming_both_files(shared_data_path: Callable[[str], Path]) -> None:

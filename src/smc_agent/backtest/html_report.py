@@ -12,8 +12,8 @@ The page holds: the run (symbol, timeframe, period, strategy); every scalar of
 :meth:`~smc_agent.backtest.metrics.Metrics.to_dict` and the breakdowns by setup, side and session;
 the equity and drawdown curves; candlesticks with each trade's entry, exit and, for SMC signals, the
 zone that triggered it (:func:`zones_from_signals`); the trade list; and, when given, the
-random-entry baseline and the Monte Carlo drawdowns of :mod:`~smc_agent.backtest.significance`
-(:func:`edge_tests` computes both with the CLI's defaults).
+random-entry baseline and the Monte Carlo drawdowns (:func:`smc_agent.backtest.baseline.edge_tests`
+computes both with the CLI's defaults).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-
-import numpy as np
 
 from smc_agent.analysis.report_log import atomic_write
 from smc_agent.backtest.html_charts import (
@@ -37,26 +35,14 @@ from smc_agent.backtest.html_charts import (
     price_chart,
 )
 from smc_agent.backtest.runner import BacktestResult
-from smc_agent.backtest.significance import Baseline, MonteCarlo, monte_carlo_drawdowns, random_entry_baseline
+from smc_agent.backtest.significance import Baseline, EdgeTests, MonteCarlo
 from smc_agent.backtest.trades import Trade
 from smc_agent.backtest.zones import Zone, zones_from_signals
 from smc_agent.core.errors import ReportError
 from smc_agent.core.timefmt import format_time
 from smc_agent.data.candles import Candles
 
-__all__ = [
-    "BASELINE_SEEDS",
-    "MAX_CHART_POINTS",
-    "MONTE_CARLO_RUNS",
-    "Zone",
-    "edge_tests",
-    "format_metric",
-    "write_html_report",
-    "zones_from_signals",
-]
-
-BASELINE_SEEDS = 200
-MONTE_CARLO_RUNS = 1_000
+__all__ = ["MAX_CHART_POINTS", "Zone", "format_metric", "write_html_report", "zones_from_signals"]
 
 
 def format_metric(name: str, value: object) -> str:
@@ -85,30 +71,6 @@ def format_metric(name: str, value: object) -> str:
     return f"{number:,.2f}"
 
 
-def edge_tests(
-    candles: Candles,
-    trades: Sequence[Trade],
-    *,
-    initial_balance: Decimal,
-    seeds: int = BASELINE_SEEDS,
-    runs: int = MONTE_CARLO_RUNS,
-    seed: int = 0,
-) -> tuple[Baseline | None, MonteCarlo | None]:
-    """The random-entry baseline and the Monte Carlo drawdowns, or None where they cannot be made.
-
-    Without trades there is nothing to compare. The baseline also needs every trade to have a stop
-    and a holding time shorter than the data; a trade that breaks that leaves it out (the page says
-    so) rather than failing the report.
-    """
-    if not trades:
-        return None, None
-    try:
-        baseline: Baseline | None = random_entry_baseline(candles, trades, seeds=seeds, seed0=seed)
-    except ValueError:
-        baseline = None
-    return baseline, monte_carlo_drawdowns(trades, runs=runs, seed=seed, initial_balance=initial_balance)
-
-
 def write_html_report(
     path: Path,
     *,
@@ -116,8 +78,7 @@ def write_html_report(
     result: BacktestResult,
     title: str,
     zones: Mapping[str, tuple[float, float, int, int]] | None = None,
-    baseline: Baseline | None = None,
-    monte_carlo: MonteCarlo | None = None,
+    edge: EdgeTests | None = None,
     strategy: str | None = None,
 ) -> Path:
     """Write the report for ``result`` on ``candles`` to ``path`` and return the path.
@@ -126,7 +87,7 @@ def write_html_report(
     The file is written to a temporary file beside it and renamed into place, so it is never half
     written. A directory that is missing or not writable raises :class:`ReportError` naming the file.
     """
-    page = _page(candles, result, title, zones or {}, baseline, monte_carlo, strategy)
+    page = _page(candles, result, title, zones or {}, edge or EdgeTests(None, None), strategy)
     try:
         atomic_write(path, lambda handle: handle.write(page.encode("utf-8")))
     except OSError as exc:
@@ -175,8 +136,7 @@ def _page(
     result: BacktestResult,
     title: str,
     zones: Mapping[str, tuple[float, float, int, int]],
-    baseline: Baseline | None,
-    monte_carlo: MonteCarlo | None,
+    edge: EdgeTests,
     strategy: str | None,
 ) -> str:
     sections = [
@@ -185,7 +145,7 @@ def _page(
         _equity(result),
         _price(candles, result.trades, zones),
         _trades(result.trades),
-        _edge(baseline, monte_carlo, len(result.trades)),
+        _edge(edge, len(result.trades)),
     ]
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{_e(title)}</title>\n'
@@ -294,44 +254,52 @@ def _trades(trades: Sequence[Trade]) -> str:
     return f'<h2>Trades</h2>\n<div class="scroll">{_table(header, rows, numeric_from=6)}</div>'
 
 
-def _edge(baseline: Baseline | None, monte_carlo: MonteCarlo | None, trades: int) -> str:
+def _edge(edge: EdgeTests, trades: int) -> str:
     parts = ["<h2>Is the edge real?</h2>"]
-    if baseline is None:
-        parts.append(
-            '<p class="note">No random-entry baseline: it needs at least one closed trade, each with a stop and '
-            "held for less than the whole test.</p>"
-        )
+    if edge.baseline is None:
+        why = f": {edge.baseline_skipped}" if edge.baseline_skipped else " was given"
+        parts.append(f'<p class="note">No random-entry baseline{_e(why)}.</p>')
     else:
-        p5, p50, p95 = (float(v) for v in np.percentile(baseline.total_r, [5, 50, 95]))
-        summary = [("mean", float(np.mean(baseline.total_r))), ("5th percentile", p5), ("median", p50),
-                   ("95th percentile", p95)]  # fmt: skip
-        parts.append(
-            f"<h3>Random entries</h3>\n<p>The strategy's {trades:,} trades were moved to random entry candles "
-            f"{baseline.seeds:,} times (seeds {baseline.seed0} to {baseline.seed0 + baseline.seeds - 1}), keeping "
-            "side, stop distance, planned reward to risk, money at risk and fees. The strategy's total of "
-            f"<b>{baseline.strategy_total_r:.2f} R</b> is above <b>{baseline.percentile:.1f}%</b> of the random runs; "
-            f"<b>p = {baseline.p_value:.3f}</b> (the share of random runs that did at least as well). A small p "
-            "(below 0.05, say) is evidence that the entries add something over the market and the trade "
-            "management; a large one means random entries did as well.</p>\n"
-            + _table(["random total R", "value"], [[k, f"{v:.2f}"] for k, v in summary])
-            + figure_html(baseline_chart(baseline))
-        )
-    if monte_carlo is None:
+        parts.append(_baseline(edge.baseline, trades))
+    if edge.monte_carlo is None:
         parts.append('<p class="note">No Monte Carlo reshuffle: it needs at least one closed trade.</p>')
     else:
-        mc = monte_carlo
-        rows = [
-            ["strategy (exit order)", f"{mc.strategy_drawdown_pct:.2f}%"],
-            ["5th percentile", f"{mc.p5:.2f}%"],
-            ["median", f"{mc.p50:.2f}%"],
-            ["95th percentile", f"{mc.p95:.2f}%"],
-            ["runs worse than the strategy", f"{mc.prob_exceeds * 100:.1f}%"],
-        ]
-        parts.append(
-            f"<h3>Monte Carlo drawdowns</h3>\n<p>The same trades in {mc.drawdowns_pct.size:,} random orders "
-            f"(seed {mc.seed}) give the same profit but other equity paths; their maximum drawdowns (trade by "
-            "trade, in percent of the running peak) say how much of the backtest's drawdown was luck.</p>\n"
-            + _table(["maximum drawdown", "value"], rows)
-            + figure_html(monte_carlo_chart(mc))
-        )
+        parts.append(_monte_carlo(edge.monte_carlo))
     return "\n".join(parts)
+
+
+def _baseline(baseline: Baseline, trades: int) -> str:
+    random_r = baseline.to_dict()["random_total_r"]
+    assert isinstance(random_r, dict)
+    summary = [(label, random_r[key]) for key, label in (("min", "minimum"), ("p25", "25th percentile"),
+               ("p50", "median"), ("p75", "75th percentile"), ("max", "maximum"), ("mean", "mean"))]  # fmt: skip
+    counts = sorted({int(baseline.trades.min()), int(baseline.trades.max())})
+    closed = " to ".join(f"{n:,}" for n in counts)
+    return (
+        f"<h3>Random entries</h3>\n<p>The strategy's {trades:,} trade plans (side, stop and target distances) "
+        f"were entered at random candles and run through the same engine (fills, slippage, fees, risk gate) "
+        f"{baseline.seeds:,} times (seeds {baseline.seed0} to {baseline.seed0 + baseline.seeds - 1}); each random "
+        f"run closed {closed} trades. The strategy's total of <b>{baseline.strategy_total_r:.2f} R</b> is above "
+        f"<b>{baseline.percentile:.1f}%</b> of the random runs; <b>p = {baseline.p_value:.3f}</b> (the share of "
+        "random runs that did at least as well). A small p (below 0.05, say) is evidence that the entries add "
+        "something over the market and the trade management; a large one means random entries did as well.</p>\n"
+        + _table(["random total R", "value"], [[k, f"{v:.2f}"] for k, v in summary])
+        + figure_html(baseline_chart(baseline))
+    )
+
+
+def _monte_carlo(mc: MonteCarlo) -> str:
+    rows = [
+        ["strategy (exit order)", f"{mc.strategy_drawdown_pct:.2f}%"],
+        ["5th percentile", f"{mc.p5:.2f}%"],
+        ["median", f"{mc.p50:.2f}%"],
+        ["95th percentile", f"{mc.p95:.2f}%"],
+        ["runs worse than the strategy", f"{mc.prob_exceeds * 100:.1f}%"],
+    ]
+    return (
+        f"<h3>Monte Carlo drawdowns</h3>\n<p>The same trades in {mc.drawdowns_pct.size:,} random orders "
+        f"(seed {mc.seed}) give the same profit but other equity paths; their maximum drawdowns (trade by "
+        "trade, in percent of the running peak) say how much of the backtest's drawdown was luck.</p>\n"
+        + _table(["maximum drawdown", "value"], rows)
+        + figure_html(monte_carlo_chart(mc))
+    )

@@ -70,6 +70,7 @@ class Recorder:
         self._sessions = sessions or SessionNamer()
         self._commands: dict[str, OrderCommand] = {}  # by entry order id
         self._by_trade: dict[str, OrderCommand] = {}  # by signal (trade) id
+        self._market_entries: set[str] = set()  # signal (trade) ids whose entry was a market order
         self._open: dict[str, _Open] = {}
         self._balance = initial_balance
         self._held: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (signed quantity, average price)
@@ -131,6 +132,8 @@ class Recorder:
 
     def _on_entry(self, event: EntryAccepted) -> None:
         self._commands[event.entry_id] = self._by_trade[event.command.signal_id] = event.command
+        if event.market:
+            self._market_entries.add(event.command.signal_id)
 
     def _on_position(self, event: PositionChanged) -> None:
         signed = event.quantity if event.side is Side.BUY else -event.quantity
@@ -187,12 +190,16 @@ class Recorder:
         command = self._by_trade.get(t.trade_id)
         stop_distance = abs(command.entry - command.stop) if command else None
         risk = abs(entry - command.stop) * t.quantity if command else Decimal(0)
-        planned = abs(command.targets[0] - command.entry) / stop_distance if command and stop_distance else None
+        planned: list[Decimal] = []  # TP1's and TP2's distances in stop distances
+        if command and stop_distance:
+            planned = [abs(target - command.entry) / stop_distance for target in command.targets[:2]]
         return Trade(
             id=t.trade_id, symbol=symbol, side=t.side, setup=command.setup if command else "unknown",
             session=self._sessions(t.entry_ms), entry_ms=t.entry_ms, exit_ms=exit_ms, entry_price=entry,
             exit_price=exit_price, quantity=t.quantity, risk=risk, pnl=pnl, fees=t.fees,
-            r_multiple=pnl / risk if risk else Decimal(0), stop_distance=stop_distance, planned_rr=planned,
+            r_multiple=pnl / risk if risk else Decimal(0), stop_distance=stop_distance,
+            planned_rr=planned[0] if planned else None, planned_rr2=planned[1] if len(planned) > 1 else None,
+            market_entry=t.trade_id in self._market_entries,
         )  # fmt: skip
 
 

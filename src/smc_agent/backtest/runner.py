@@ -16,6 +16,7 @@ from typing import Any
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.backtest.metrics import Metrics, compute_metrics
 from smc_agent.backtest.recorder import Recorder, SessionNamer
+from smc_agent.backtest.significance import EdgeTests
 from smc_agent.backtest.trades import EquityCurve, EquityPoint, RecordedCurve, Trade
 from smc_agent.backtest.zones import Zone, zones_from_signals
 from smc_agent.bootstrap import build
@@ -128,13 +129,17 @@ def realised_curve(trades: Sequence[Trade], initial: Decimal, start_ms: int, end
     return curve
 
 
-def backtest_json(result: BacktestResult) -> dict[str, Any]:
-    """``{"metrics", "trades", "equity"}``: money as strings (exact Decimals), times ISO-8601 UTC."""
-    return {
+def backtest_json(result: BacktestResult, edge: EdgeTests | None = None) -> dict[str, Any]:
+    """``{"metrics", "trades", "equity"}``: money as strings (exact Decimals), times ISO-8601 UTC;
+    with ``edge``, also its ``"baseline"`` and ``"monte_carlo"`` (null where not made)."""
+    document: dict[str, Any] = {
         "metrics": result.metrics.to_dict(),
         "trades": [_trade(t) for t in result.trades],
         "equity": [[iso_utc(p.time_ms), str(p.equity)] for p in result.equity],
     }
+    if edge is not None:
+        document.update(edge.to_dict())
+    return document
 
 
 def _trade(t: Trade) -> dict[str, Any]:

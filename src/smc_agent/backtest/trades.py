@@ -45,8 +45,10 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     random-entry baseline copies: ``stop_distance`` is ``|entry - stop|`` in price (``None`` means
     ``risk / quantity``, which is the same number when the engine filled ``risk`` by the definition
     above), and ``planned_rr`` is the planned target distance in multiples of the stop distance
-    (``None`` means the trade had no fixed target). The realised R is *not* a stand-in for the
-    planned target: a trade stopped out at -1R may well have aimed for 3R.
+    (``None`` means the trade had no fixed target); ``planned_rr2`` is the same for a second target
+    (TP2), ``None`` when there was one target. The realised R is *not* a stand-in for the planned
+    target: a trade stopped out at -1R may well have aimed for 3R. ``market_entry`` says whether the
+    entry was a market order (else a limit order at a price), which decides its fees and slippage.
     """
 
     id: str
@@ -65,6 +67,8 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     r_multiple: Decimal
     stop_distance: Decimal | None = None
     planned_rr: Decimal | None = None
+    planned_rr2: Decimal | None = None
+    market_entry: bool = False
 
     def __post_init__(self) -> None:
         if self.exit_ms < self.entry_ms:
@@ -75,8 +79,9 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
             raise ValueError(f"trade {self.id}: risk and fees must be >= 0, got {self.risk} and {self.fees}")
         if self.stop_distance is not None and self.stop_distance <= 0:
             raise ValueError(f"trade {self.id}: stop_distance must be > 0, got {self.stop_distance}")
-        if self.planned_rr is not None and self.planned_rr <= 0:
-            raise ValueError(f"trade {self.id}: planned_rr must be > 0, got {self.planned_rr}")
+        for name, rr in (("planned_rr", self.planned_rr), ("planned_rr2", self.planned_rr2)):
+            if rr is not None and rr <= 0:
+                raise ValueError(f"trade {self.id}: {name} must be > 0, got {rr}")
 
     @property
     def effective_stop_distance(self) -> Decimal:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from smc_agent.cli import bench, data
+from smc_agent.cli import bench, data, research
 from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
 from smc_agent.cli.optimize import optimize_command
@@ -56,6 +56,7 @@ app.command("optimize")(optimize_command)
 app.command("report")(report_command)
 app.add_typer(data.app, name="data")
 app.add_typer(bench.app, name="bench")
+app.add_typer(research.app, name="research")
 
 
 def main() -> None:

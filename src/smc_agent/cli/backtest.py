@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from smc_agent.backtest.html_report import edge_tests, write_html_report
+from smc_agent.backtest.baseline import BASELINE_SEEDS, edge_tests
+from smc_agent.backtest.html_report import write_html_report
 from smc_agent.backtest.runner import BacktestResult, backtest_json
+from smc_agent.backtest.significance import EdgeTests
 from smc_agent.cli.common import (
     ConfigOption,
     DemoOption,
@@ -30,6 +31,7 @@ from smc_agent.cli.common import (
     user_errors,
 )
 from smc_agent.config import load_config
+from smc_agent.config.engine import EngineSettings
 from smc_agent.service import backtest_request, htf_list
 
 __all__ = ["backtest_command"]
@@ -52,6 +54,14 @@ def backtest_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here (works offline).")
     ] = None,
+    baseline_seeds: Annotated[
+        int,
+        typer.Option(
+            "--baseline-seeds",
+            min=0,
+            help="Random-entry backtests to judge the strategy against, for --json and --report (0: none).",
+        ),
+    ] = BASELINE_SEEDS,
     format: FormatOption = None,
     tz: TzOption = None,
     symbol: SymbolOption = None,
@@ -72,11 +82,12 @@ def backtest_command(
         )  # fmt: skip
     if trades is not None:
         _write_trades(result, trades)
-    if report is not None:
+    edge = _edge(result, settings.engine, baseline_seeds) if as_json or report is not None else None
+    if report is not None and edge is not None:
         with user_errors():
-            _write_report(result, strategy, report, settings.engine.initial_balance)
+            _write_report(result, strategy, report, edge)
     if as_json:
-        document = backtest_json(result)
+        document = backtest_json(result, edge)
         if len(result.by_symbol) > 1:
             document["by_symbol"] = {symbol: m.to_dict() for symbol, m in result.by_symbol.items()}
         typer.echo(json.dumps(document, separators=(",", ":")))
@@ -97,15 +108,20 @@ def _write_trades(result: BacktestResult, path: Path) -> None:
         fail(f"{path}: cannot write the trade log: {exc.strerror}")
 
 
-def _write_report(result: BacktestResult, strategy: str, path: Path, initial_balance: Decimal) -> Path:
+def _edge(result: BacktestResult, settings: EngineSettings, seeds: int) -> EdgeTests:
+    """The baseline and Monte Carlo tests, run in this process: for a few dozen seeds a pool of two
+    spends more starting its workers than it saves (docs/user-guide.md has the timings)."""
+    with user_errors():
+        return edge_tests(result, settings, seeds=seeds)
+
+
+def _write_report(result: BacktestResult, strategy: str, path: Path, edge: EdgeTests) -> Path:
     """The HTML report, with the random-entry baseline and the Monte Carlo drawdowns when there are trades."""
     candles = result.candles
-    baseline, monte_carlo = edge_tests(candles, result.trades, initial_balance=initial_balance)
     title = f"Backtest {candles.symbol} {candles.timeframe}, {strategy}"
     return write_html_report(
-        path, candles=candles, result=result, title=title, zones=result.zones, baseline=baseline,
-        monte_carlo=monte_carlo, strategy=strategy,
-    )  # fmt: skip
+        path, candles=candles, result=result, title=title, zones=result.zones, edge=edge, strategy=strategy
+    )
 
 
 def _print(result: BacktestResult) -> None:

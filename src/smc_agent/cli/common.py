@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from smc_agent.backtest.optimize import OBJECTIVES
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.data.loaders import FORMATS
@@ -26,11 +27,15 @@ __all__ = [
     "FormatOption",
     "HtfOption",
     "JsonOption",
+    "ObjectiveOption",
     "SymbolOption",
+    "TestOption",
+    "TrainOption",
     "TzOption",
     "data_request",
     "fail",
     "user_errors",
+    "walk_windows",
 ]
 
 EXIT_USER_ERROR = 2
@@ -74,6 +79,22 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
 TfOption = Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")]
+TrainOption = Annotated[
+    str | None, typer.Option("--train", help="Train window: a candle count (5000) or a duration (30d).")
+]
+TestOption = Annotated[str | None, typer.Option("--test", help="Test window, the same kind as --train (1000 or 7d).")]
+ObjectiveOption = Annotated[
+    str, typer.Option("--objective", help=f"What a train window maximises: one of {', '.join(OBJECTIVES)}.")
+]
+
+
+def walk_windows(walk: bool, train: str | None, test: str | None) -> tuple[str, str] | None:
+    """``--walk-forward`` with its ``--train`` and ``--test``, or None without it; a usage error otherwise."""
+    if walk and (train is None or test is None):
+        fail("--walk-forward needs --train and --test (candle counts such as 5000, or durations such as 30d)")
+    if not walk and (train is not None or test is not None):
+        fail("--train and --test only apply with --walk-forward")
+    return (train, test) if train is not None and test is not None else None
 
 
 def _known_strategy(name: str) -> str:

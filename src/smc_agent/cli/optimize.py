@@ -23,7 +23,7 @@ from rich.table import Table
 from smc_agent.backtest.executors import ProgressHook, make_executor
 from smc_agent.backtest.grid import StrategySpec, parse_grid
 from smc_agent.backtest.metrics import Metrics
-from smc_agent.backtest.optimize import OBJECTIVES, OptimizeResult, check_objective, optimize, optimize_json
+from smc_agent.backtest.optimize import OptimizeResult, check_objective, optimize, optimize_json
 from smc_agent.backtest.walkforward import WalkForwardResult, walk_forward, walk_forward_json
 from smc_agent.cli.common import (
     DataOption,
@@ -32,13 +32,17 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     JsonOption,
+    ObjectiveOption,
     StrategyOption,
     SymbolOption,
+    TestOption,
     TfOption,
+    TrainOption,
     TzOption,
     data_request,
     fail,
     user_errors,
+    walk_windows,
 )
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
@@ -61,15 +65,9 @@ def optimize_command(
     walk: Annotated[
         bool, typer.Option("--walk-forward", help="Optimise on rolling train windows, test on the next window.")
     ] = False,
-    train: Annotated[
-        str | None, typer.Option("--train", help="Train window: a candle count (5000) or a duration (30d).")
-    ] = None,
-    test: Annotated[
-        str | None, typer.Option("--test", help="Test window, the same kind as --train (1000 or 7d).")
-    ] = None,
-    objective: Annotated[
-        str, typer.Option("--objective", help=f"What to maximise: one of {', '.join(OBJECTIVES)}.")
-    ] = "net_profit_pct",
+    train: TrainOption = None,
+    test: TestOption = None,
+    objective: ObjectiveOption = "net_profit_pct",
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes to use (default: one per core; 1 runs in-process).")
     ] = None,
@@ -90,10 +88,7 @@ def optimize_command(
     as_json: JsonOption = False,
 ) -> None:
     """Backtest every combination of a parameter grid and rank them, or walk them forward."""
-    if walk and (train is None or test is None):
-        fail("--walk-forward needs --train and --test (candle counts such as 5000, or durations such as 30d)")
-    if not walk and (train is not None or test is not None):
-        fail("--train and --test only apply with --walk-forward")
+    windows = walk_windows(walk, train, test)
     if workers is not None and dask_scheduler is not None:
         fail("give --workers or --dask-scheduler, not both (the Dask cluster decides its workers)")
     with user_errors():
@@ -106,9 +101,9 @@ def optimize_command(
             tuple(frames if frames is not None else default_htfs(candles.timeframe)), tz,
         )  # fmt: skip
         with make_executor(workers, dask_scheduler) as executor, _progress_bar() as progress:
-            if walk and train is not None and test is not None:
+            if windows is not None:
                 result: OptimizeResult | WalkForwardResult = walk_forward(
-                    candles, spec, space, train=train, test=test, objective=objective, executor=executor,
+                    candles, spec, space, train=windows[0], test=windows[1], objective=objective, executor=executor,
                     progress=progress,
                 )  # fmt: skip
             else:

@@ -4,7 +4,8 @@ Each function takes plain arguments, does one job end to end and returns domain 
 JSON-ready dicts, so that every front end shows the same thing. The use cases live here, above the
 packages that compute (``analysis``, ``backtest``) and never in them, so those packages stay
 usable without a file system and the layers point one way. Import from this package:
-:mod:`.analysis` holds the analysis and backtest requests, :mod:`.reports` the daily report.
+:mod:`.analysis` holds the analysis and backtest requests, :mod:`.reports` the daily report,
+:mod:`.research` the studies across markets.
 """
 
 from smc_agent.service.analysis import (
@@ -20,6 +21,7 @@ from smc_agent.service.analysis import (
     signals_request,
 )
 from smc_agent.service.reports import report_request, write_reports
+from smc_agent.service.research import edge_request
 
 __all__ = [
     "AnalysisRequest",
@@ -28,6 +30,7 @@ __all__ = [
     "backtest_request",
     "bias_request",
     "default_htfs",
+    "edge_request",
     "htf_list",
     "load_timeframe",
     "report_request",

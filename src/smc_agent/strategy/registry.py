@@ -5,6 +5,10 @@ nothing else decides by a strategy's name or class. A strategy's capabilities ar
 (the SMC strategy draws the zone behind each trade and names trading sessions by its own settings)
 instead of being found out with ``isinstance``.
 
+``random_entry`` (:class:`~smc_agent.strategy.random_entry.RandomEntry`) is known here so that the
+runner can look it up like any other, but it is not in :data:`STRATEGIES`, the table users choose
+from: it mirrors another strategy's trades, and only the backtest baseline can build it.
+
 >>> sorted(STRATEGIES), strategy_kind("sma_cross").params["fast"]
 (['sma_cross', 'smc'], 'int')
 """
@@ -21,6 +25,7 @@ from smc_agent.analysis.signals import SignalEngine
 from smc_agent.core.errors import ConfigError
 from smc_agent.smc.config import DEFAULT_KILLZONES, DEFAULT_SESSIONS, SessionWindow
 from smc_agent.strategy.base import Strategy
+from smc_agent.strategy.random_entry import RandomEntry
 from smc_agent.strategy.sma_cross import SmaCross
 from smc_agent.strategy.smc import SmcStrategy
 
@@ -109,8 +114,25 @@ STRATEGIES: dict[str, StrategyKind] = {
 }
 
 
+def _built_by_the_baseline(symbol: str, timeframe: str, options: StrategyOptions) -> Strategy:
+    raise ConfigError(
+        f"{RandomEntry.kind} mirrors another strategy's trades and is built by the backtest baseline; "
+        f"choose from {', '.join(STRATEGIES)}",
+        key="strategy",
+    )
+
+
+# Kinds the runner must know but users cannot choose.
+_INTERNAL: dict[str, StrategyKind] = {
+    RandomEntry.kind: StrategyKind(
+        RandomEntry.kind, "random entries with another strategy's trade plans (the baseline)", {},
+        _built_by_the_baseline,
+    ),
+}  # fmt: skip
+
+
 def strategy_kind(name: str) -> StrategyKind:
-    kind = STRATEGIES.get(name)
+    kind = STRATEGIES.get(name) or _INTERNAL.get(name)
     if kind is None:
         raise ConfigError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}", key="strategy")
     return kind
