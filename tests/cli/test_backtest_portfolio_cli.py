@@ -29,7 +29,10 @@ def test_two_files_trade_one_account_with_metrics_per_symbol(shared_data_path: C
     assert code == 0, err
     alone = json.loads(single)
     assert "by_symbol" not in alone  # one file: the documented shape, unchanged
-    assert set(alone) == {"metrics", "trades", "equity"}
+    assert set(alone) == {"metrics", "costs", "trades", "equity"}
+    # An altcoin/BTC pair is crypto spot, by its name.
+    spot = "crypto_spot: maker 10 bps, taker 10 bps of the notional"
+    assert alone["costs"]["ADA/BTC"] == {"type": "crypto_spot", "origin": "symbol name", "model": spot}
 
 
 def test_the_same_market_twice_is_refused_naming_both_files(shared_data_path: Callable[[str], Path]) -> None:

@@ -20,15 +20,20 @@ def test_smc_strategy_on_eurusd_15m(shared_data_path: Callable[[str], Path]) -> 
     candles = load_candles(shared_data_path("forex/EURUSD_15m_mt5.csv"))
     result = run_backtest(candles, make_strategy("smc", candles, ["1h", "4h", "1d"]))
     assert len(result.trades) == 2
-    assert result.equity[-1].equity == D("11330.40013665061933470")
+    assert result.equity[-1].equity == D("11151.65069848320400")
+    assert result.costs["EURUSD"].kind == "forex"  # from the symbol's name
 
     first = result.trades[0]
     # Signal 2023-01-19 05:45: buy limit 1.07911, stop 1.0780633 rounded down to the tick 1.07806,
-    # single target 1.08874. Size = 1% of 10,000 over the 0.00105 stop distance, down to 1e-8 lots.
-    quantity = (D("100") / D("0.00105")).quantize(D("0.00000001"), rounding="ROUND_FLOOR")
-    assert first.quantity == quantity
+    # single target 1.08874. Forex costs a unit and a side: half the default 0.5-pip spread (0.000025)
+    # plus 3.5 per 100,000 (0.000035); the limit entry slips nothing, the stop exit 1 bp of 1.07806.
+    # Size = 1% of 10,000 over the 0.00105 stop distance plus those costs, down to 1e-8 lots.
+    per_side = D("0.000025") + D("0.000035")
+    costs = 2 * per_side + D("1.07806") * D("0.0001")
+    quantity = (D("100") / (D("0.00105") + costs)).quantize(D("0.00000001"), rounding="ROUND_FLOOR")
+    assert first.quantity == quantity == D("78259.14105897")
     assert (first.entry_price, first.exit_price) == (D("1.07911"), D("1.08874"))
-    fees = (D("1.07911") + D("1.08874")) * quantity * D("2") / D("10000")  # maker 2 bps in and out
+    fees = 2 * per_side * quantity  # a half spread and a commission in, and again out
     assert first.fees == fees
     assert first.pnl == (D("1.08874") - D("1.07911")) * quantity - fees
     assert first.setup == "sweep_choch_ob"
@@ -38,7 +43,7 @@ def test_sma_cross_on_btc_perp_1m(shared_data_path: Callable[[str], Path]) -> No
     candles = load_candles(shared_data_path("crypto/BTC-PERP_1m_2022-01.csv"))
     result = run_backtest(candles, SmaCross(candles.symbol))
     assert len(result.trades) == 66
-    assert result.equity[-1].equity == D("9436.22922036604780")
+    assert result.equity[-1].equity == D("9467.22864660248520")
     # With the default risk rules, the third and later crosses of each day are refused (symbol layer).
     assert {r.layer for r in result.rejections} == {"symbol"}
     assert len(result.rejections) == 1824

@@ -20,7 +20,8 @@ planned trade: the entry's fee (maker for a limit entry, taker and slippage for 
 stop's taker exit with slippage. With ``c`` those costs a unit, ``d`` the stop distance and ``g`` the
 reward to TP1, the size is ``risk / (d + c)`` and the reward:risk checked is ``(g - c) / (d + c)``.
 A model with a fixed part (a minimum commission, a flat brokerage) is solved by rescaling the size
-until its loss fits. Without a cost model (a gate built alone) costs are zero and no leverage cap applies.
+until its loss fits. Without a cost model (a gate built alone) costs are zero and no leverage cap applies;
+with ``count_costs`` off, costs are zero and the caps apply.
 
 A denial publishes :class:`~smc_agent.events.RiskRejected` (so the journal stores it and the
 dashboard shows it) and nothing else happens. The account layer also refuses entries while the operator
@@ -135,8 +136,9 @@ class RiskGate:
                 raise ConfigError(f"{symbol!r} maps to the instrument {instrument.symbol!r}", key="instruments")
         self._config = config
         self._instruments = dict(instruments)
-        self._costs = dict(costs or {})
-        self._leverage = {s: config.max_leverage[str(m.kind)] for s, m in self._costs.items()}
+        self._leverage = {s: config.max_leverage[str(m.kind)] for s, m in (costs or {}).items()}
+        self._kinds = {s: m.kind for s, m in (costs or {}).items()}
+        self._costs = dict(costs or {}) if config.count_costs else {}
         self._groups = {symbol: config.groups_of(symbol) for symbol in instruments}
         self._clock = clock
         self._bus = bus
@@ -460,7 +462,7 @@ class RiskGate:
         leverage = self._leverage.get(symbol)
         if leverage is not None and raw * entry > leverage * equity:
             raw = leverage * equity / entry
-            capped = f", cut to the {self._costs[symbol].kind} leverage cap of {_fmt(leverage)}×"
+            capped = f", cut to the {self._kinds[symbol]} leverage cap of {_fmt(leverage)}×"
         quantity = instrument.round_qty(raw)
         if quantity <= 0:
             return (

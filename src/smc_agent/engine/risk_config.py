@@ -64,6 +64,9 @@ class RiskConfig:
       size is cut down to it. Kinds not given keep :data:`DEFAULT_LEVERAGE`.
     * ``max_cost_share``: an entry whose expected round-trip costs (fees, spread and slippage to the
       stop) exceed this share of its risk is refused (``costs_too_high``).
+    * ``count_costs``: size, check ``max_cost_share`` and measure reward:risk with the expected costs
+      (the default). Off, sizes come from the stop distance alone, as before costs were counted, and a
+      stop-out then loses more than ``risk_per_trade`` by its fees and slippage.
     """
 
     risk_per_trade: Decimal = Decimal("0.01")
@@ -82,6 +85,7 @@ class RiskConfig:
     max_orders_per_minute: int = 60
     max_leverage: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LEVERAGE))
     max_cost_share: Decimal = Decimal("0.25")
+    count_costs: bool = True
 
     def __post_init__(self) -> None:
         for key in ("risk_per_trade", "min_rr", "max_total_exposure", "max_cost_share", *_FRACTIONS):
