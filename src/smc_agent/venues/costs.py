@@ -150,7 +150,7 @@ class FeeModel(RoundTrip):
         return price * quantity * (self.maker_bps if maker else self.taker_bps) / _BP
 
     def fill_fee(self, side: Side, price: Decimal, quantity: Decimal, *, maker: bool) -> Decimal:
-        return price * quantity * (self.maker_bps if maker else self.taker_bps) / _BP
+        return self.fee(price, quantity, maker=maker)  # the same on either side
 
     def describe(self) -> str:
         return f"{self.kind}: maker {_fmt(self.maker_bps)} bps, taker {_fmt(self.taker_bps)} bps of the notional"
