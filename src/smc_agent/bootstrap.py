@@ -16,10 +16,10 @@ even then it is refused until a live venue exists, so nothing here can place a r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from smc_agent.config.engine import UNNAMED, EngineSettings
+from smc_agent.config.engine import UNNAMED, DataSource, EngineSettings, MarketCosts
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import ReplayClock, SimulatedClock
 from smc_agent.core.errors import ConfigError
@@ -57,6 +57,7 @@ class System:
     venue: SimulatedVenue
     instruments: dict[str, Instrument]
     entry: dict[str, Candles]  # each symbol's entry stream
+    costs: dict[str, MarketCosts]  # each symbol's kind of market and cost model
 
     @property
     def bus(self) -> EventBus:
@@ -97,11 +98,13 @@ def build(
     speed: float = float("inf"),
     journal: Journal | None = None,
     session_id: str = "",
+    sources: Mapping[str, DataSource] | None = None,
 ) -> System:
     """Assemble a system for ``mode`` around the one kernel.
 
     Each symbol trades the finest timeframe among its streams (its entry stream); its strategy is
-    ``strategy(entry candles)``. ``speed`` paces a paper replay (a multiple of real time).
+    ``strategy(entry candles)``. ``speed`` paces a paper replay (a multiple of real time). ``sources``
+    tell, by symbol, what each file says about its market (its format, an MT5 spread).
     """
     settings = settings or EngineSettings()
     if mode is Mode.LIVE:
@@ -124,9 +127,12 @@ def build(
     instruments = {symbol: settings.instrument(candles) for symbol, candles in entry.items()}
     slippages = {symbol: settings.slippage(candles) for symbol, candles in entry.items()}
     slippage = next(iter(slippages.values())) if len(slippages) == 1 else SymbolSlippage(slippages)
-    venue = SimulatedVenue(bus, clock, instruments, settings.fees, slippage, volume_share=settings.volume_share)
+    given = sources or {}
+    costs = {symbol: settings.market_costs(instrument, given.get(symbol)) for symbol, instrument in instruments.items()}
+    models = {symbol: market.model for symbol, market in costs.items()}
+    venue = SimulatedVenue(bus, clock, instruments, models, slippage, volume_share=settings.volume_share)
     portfolio = Portfolio(bus, settings.initial_balance)
-    risk = RiskGate(settings.risk, instruments, clock, bus, portfolio)
+    risk = RiskGate(settings.risk, instruments, clock, bus, portfolio, models)
     execution = Execution(bus, clock, venue, instruments, settings.execution, portfolio.position_of)
     strategies = {symbol: strategy(candles) for symbol, candles in entry.items()}
     timeframes = {symbol: candles.timeframe for symbol, candles in entry.items()}
@@ -134,4 +140,4 @@ def build(
     feed = ReplayFeed(named)
     writer = None if journal is None else JournalWriter(bus, journal)
     session = Session(session_id, mode, clock, bus, kernel, feed.streams, writer)
-    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry)
+    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry, costs)

@@ -90,6 +90,9 @@ def test_report_names_the_run_and_every_trade(btc: Run, tmp_path: Path) -> None:
     page = _write(btc, tmp_path / "r.html")
     for fact in ("BTC-PERP", "1m", "sma_cross", "2021-12-31 23:01:00 UTC", f"{len(btc.candles):,}"):
         assert fact in page
+    # Which cost model the symbol paid, and why: a perpetual, by its name.
+    assert ("<dt>costs of BTC-PERP</dt><dd>crypto_perp: maker 2 bps, taker 5 bps of the notional "
+            "(type from the symbol name)</dd>") in page  # fmt: skip
     for trade in btc.result.trades:
         assert html.escape(trade.id) in page
         assert f"{float(trade.r_multiple):.3f}" in page

@@ -31,9 +31,12 @@ def test_two_files_trade_one_account_with_metrics_per_symbol(shared_data_path: C
     assert code == 0, err
     alone = json.loads(single)
     assert "by_symbol" not in alone  # one file: the documented shape
-    assert set(alone) == {"metrics", "trades", "equity", "baseline", "monte_carlo"}
+    assert set(alone) == {"metrics", "costs", "trades", "equity", "baseline", "monte_carlo"}
     assert alone["baseline"]["seeds"] == 3
     assert alone["baseline"]["strategy_trades"] == alone["metrics"]["trades"]
+    # An altcoin/BTC pair is crypto spot, by its name.
+    spot = "crypto_spot: maker 10 bps, taker 10 bps of the notional"
+    assert alone["costs"]["ADA/BTC"] == {"type": "crypto_spot", "origin": "symbol name", "model": spot}
 
 
 def test_the_same_market_twice_is_refused_naming_both_files(shared_data_path: Callable[[str], Path]) -> None:

@@ -69,7 +69,10 @@ def at(i: int, start: int = T0) -> int:
 def engine_settings(risk: RiskConfig | None = None, slippage_bps: str = "0") -> EngineSettings:
     return EngineSettings(
         initial_balance=D("10000"),
-        risk=risk or RiskConfig(),
+        # These scenarios check the kernel's mechanics on round sizes; sizing with costs has its own
+        # scenarios (test_cost_sizing.py).
+        risk=risk or RiskConfig(count_costs=False),
+        instrument_type="crypto_perp",  # leveraged up to 5x, so a 4% risk over a 3% stop fits
         fees=FeeModel(D("2"), D("5")),
         slippage_bps=D(slippage_bps),
         tick_size=D("0.01"),
@@ -509,7 +512,7 @@ def test_daily_loss_limit_through_a_losing_position_refuses_entries_but_not_exit
     trading day and ACTIVE again.
     """
     start = _ms(4, 23, 50)  # candle 9 closes at 2024-03-05 00:00 UTC
-    risk = RiskConfig(risk_per_trade=D("0.04"), loss_cooldown_minutes=0, max_trades_per_day=10)
+    risk = RiskConfig(risk_per_trade=D("0.04"), loss_cooldown_minutes=0, max_trades_per_day=10, count_costs=False)
     rows = [
         (100.5, 100.8, 99.8, 100.6),
         (100.5, 100.8, 99.9, 100.0),  # 1: entry filled at 100
@@ -553,6 +556,7 @@ def test_drawdown_kill_switch_through_real_losses_halts_entries_but_not_exits() 
         daily_loss_limit=D("0.5"),
         loss_cooldown_minutes=0,
         max_trades_per_day=10,
+        count_costs=False,
     )
     rows = [
         (100.5, 100.8, 99.8, 100.6),

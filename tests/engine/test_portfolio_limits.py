@@ -60,8 +60,8 @@ def _named(reason: str) -> list[str]:
 
 def test_golden_portfolio_of_five_altcoins(alts: list[Candles]) -> None:
     result = run_backtest(alts, "sma_cross", ACCOUNT)
-    assert len(result.trades) == 115
-    assert {s: m.trades for s, m in result.by_symbol.items()} == dict(zip(SYMBOLS, (22, 24, 23, 22, 24), strict=True))
+    assert len(result.trades) == 114
+    assert {s: m.trades for s, m in result.by_symbol.items()} == dict(zip(SYMBOLS, (22, 23, 23, 22, 24), strict=True))
     # The account's drawdown kill switch trips on the way (10% from the peak): entries stop, exits go on.
     assert any(r.layer is RiskLayer.ACCOUNT and "max drawdown" in r.reason for r in result.rejections)
     assert str(result.equity[-1].equity) == GOLDEN_EQUITY
@@ -129,4 +129,4 @@ def test_a_correlation_group_holds_one_position_per_direction(alts: list[Candles
     assert not [r for r in ungrouped.rejections if r.layer is RiskLayer.PORTFOLIO]
 
 
-GOLDEN_EQUITY = "1.079048588467268"  # pinned from the engine; flat at the end, so it is the balance
+GOLDEN_EQUITY = "0.99191232318996"  # pinned from the engine; flat at the end, so it is the balance

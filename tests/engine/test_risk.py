@@ -89,7 +89,10 @@ class Rig:
         # The stop comes back as it will rest: rounded to the tick away from the entry.
         rounding = Rounding.DOWN if command.side is Side.BUY else Rounding.UP
         stop = None if command.reduce_only else INSTRUMENTS[command.symbol].round_price(command.stop, rounding)
-        assert self.gate.check(command) == RiskDecision(True, D(quantity), stop=stop)
+        decision = self.gate.check(command)
+        # Without cost models the gate's reward:risk is the plain one: reward over the stop distance.
+        rr = None if stop is None else (command.targets[0] - command.entry) / (command.entry - stop)
+        assert decision == RiskDecision(True, D(quantity), stop=stop, rr=rr)
         assert self.take(RiskRejected) == []
         if not command.reduce_only:  # the entry is withdrawn, so that it counts towards no later limit
             entry = Order(order_id(command.signal_id, "e"), command.symbol, command.side, OrderType.LIMIT, D(quantity),

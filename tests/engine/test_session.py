@@ -21,6 +21,7 @@ from scripted import SYMBOL, Script, readable_ids
 from smc_agent.bootstrap import EngineSettings, Mode, System, build
 from smc_agent.core.logs import configure_logging
 from smc_agent.engine.risk import OrderCommand
+from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.events import (
     CandleClosed,
     CommandHandled,
@@ -48,7 +49,9 @@ def at(i: int) -> int:
 
 
 def settings() -> EngineSettings:
-    return EngineSettings(fees=FeeModel(D("2"), D("5")), slippage_bps=D(0), tick_size=D("0.01"), lot_size=D("0.01"))
+    # Round sizes for the session's mechanics: sizing with costs has its own scenarios (test_cost_sizing.py).
+    return EngineSettings(fees=FeeModel(D("2"), D("5")), slippage_bps=D(0), tick_size=D("0.01"), lot_size=D("0.01"),
+                          risk=RiskConfig(count_costs=False))  # fmt: skip
 
 
 def entry(signal_id: str = "sig1", *, expire_ms: int | None = None) -> OrderCommand:

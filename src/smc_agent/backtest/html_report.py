@@ -169,6 +169,10 @@ def _header(candles: Candles, result: BacktestResult, title: str, strategy: str 
         ("candles", f"{len(candles):,}"),
         ("strategy", strategy or "n/a"),
         ("trades", f"{len(result.trades):,}"),
+        *(
+            (f"costs of {symbol}", f"{m.model.describe()} (type from the {m.origin})")
+            for symbol, m in result.costs.items()
+        ),
     ]
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
     refused = ""

@@ -2,8 +2,8 @@
 
 The backtest is the paper/live kernel fed by a replay: :func:`run_backtest` builds a system with
 :func:`smc_agent.bootstrap.build`, records trades and equity from the events, and computes the
-metrics. The ``--json`` document (``{"metrics", "trades", "equity"}``) is stable and documented in
-docs/api.md; the same input always gives byte-identical output.
+metrics. The ``--json`` document (``{"metrics", "costs", "trades", "equity"}``) is stable and documented
+in docs/api.md; the same input always gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from smc_agent.backtest.significance import EdgeTests
 from smc_agent.backtest.trades import EquityCurve, EquityPoint, RecordedCurve, Trade
 from smc_agent.backtest.zones import Zone, zones_from_signals
 from smc_agent.bootstrap import build
-from smc_agent.config.engine import UNNAMED, EngineSettings
+from smc_agent.config.engine import UNNAMED, DataSource, EngineSettings, MarketCosts
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.events import RiskRejected
@@ -42,6 +42,7 @@ class BacktestResult:
     zones: dict[str, Zone]  # the zone behind each SMC trade, by trade id (empty for other strategies)
     by_symbol: dict[str, Metrics] = field(default_factory=dict)  # each symbol's trades alone (see realised_curve)
     streams: dict[str, Candles] = field(default_factory=dict)  # every symbol's entry candles
+    costs: dict[str, MarketCosts] = field(default_factory=dict)  # each symbol's kind of market and cost model
 
 
 def make_strategy(
@@ -61,11 +62,13 @@ def run_backtest(
     htfs: Sequence[str] = (),
     tz: str | None = None,
     analysis: AnalysisConfig | None = None,
+    sources: dict[str, DataSource] | None = None,
 ) -> BacktestResult:
     """One pass of the candles through the kernel, as backtest or as paper trading on the files.
 
     ``strategy`` is a strategy object (one symbol), or a name from the registry, built for each
-    symbol with ``htfs``, ``tz`` and ``analysis``; all symbols share one account.
+    symbol with ``htfs``, ``tz`` and ``analysis``; all symbols share one account. ``sources`` say what
+    each symbol's file tells of its market (see :func:`smc_agent.bootstrap.build`).
     """
     settings = settings or EngineSettings()
     built: list[Strategy] = []
@@ -76,7 +79,7 @@ def run_backtest(
         built.append(made)
         return made
 
-    system = build(mode, streams, create, settings)
+    system = build(mode, streams, create, settings, sources=sources)
     first = next(iter(system.entry.values()))
     # The curve starts at the initial balance, at the first candle's open, so that a loss on the very
     # first candle is a drawdown from it.
@@ -100,7 +103,7 @@ def run_backtest(
         for made in built:
             zones.update(zones_from_signals(signal_engine(made)))
     return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, first, zones, by_symbol,
-                          dict(system.entry))  # fmt: skip
+                          dict(system.entry), dict(system.costs))  # fmt: skip
 
 
 def _metrics(trades: list[Trade], equity: EquityCurve, settings: EngineSettings, candles: Candles) -> Metrics:
@@ -130,13 +133,15 @@ def realised_curve(trades: Sequence[Trade], initial: Decimal, start_ms: int, end
 
 
 def backtest_json(result: BacktestResult, edge: EdgeTests | None = None) -> dict[str, Any]:
-    """``{"metrics", "trades", "equity"}``: money as strings (exact Decimals), times ISO-8601 UTC;
-    with ``edge``, also its ``"baseline"`` and ``"monte_carlo"`` (null where not made)."""
-    document: dict[str, Any] = {
-        "metrics": result.metrics.to_dict(),
-        "trades": [_trade(t) for t in result.trades],
-        "equity": [[iso_utc(p.time_ms), str(p.equity)] for p in result.equity],
-    }
+    """``{"metrics", "costs", "trades", "equity"}``: money as strings (exact Decimals), times ISO-8601
+    UTC; ``costs`` gives each symbol's kind of market, how it was chosen, and its cost model (left out
+    of a result stitched from several runs, which does not keep them); with ``edge``, also its
+    ``"baseline"`` and ``"monte_carlo"`` (null where not made)."""
+    document: dict[str, Any] = {"metrics": result.metrics.to_dict()}
+    if result.costs:
+        document["costs"] = {symbol: market.to_dict() for symbol, market in result.costs.items()}
+    document["trades"] = [_trade(t) for t in result.trades]
+    document["equity"] = [[iso_utc(p.time_ms), str(p.equity)] for p in result.equity]
     if edge is not None:
         document.update(edge.to_dict())
     return document

@@ -144,6 +144,8 @@ def _print(result: BacktestResult) -> None:
             per.add_row(symbol, *(_cell(row.get(k)) for k in ("trades", "win_rate", "expectancy_r", "net_profit_pct",
                                                                 "max_drawdown_pct")))  # fmt: skip
         console.print(per)
+    for symbol, market in result.costs.items():
+        console.print(f"costs of {symbol}: {market.model.describe()} (type from the {market.origin})")
     if result.rejections:
         console.print(f"{len(result.rejections)} orders refused by the risk gate; first: {result.rejections[0].reason}")
 

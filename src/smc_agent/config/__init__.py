@@ -5,7 +5,11 @@ same rules whichever way it arrives::
 
     [account]             # EngineSettings: initial_balance, fees, slippage_model, slippage_bps, tick_size, ...
     initial_balance = 25000
-    fees = "binance_futures"          # a profile name, or { maker_bps = 2, taker_bps = 5 }
+    instrument_type = "auto"          # or crypto_spot, crypto_perp, forex, futures, us_equity, india
+    fees = "binance_futures"          # crypto maker/taker: a profile name, or { maker_bps = 2, taker_bps = 5 }
+
+    [costs.forex]         # CostSettings: one table per kind of market (crypto_spot, ..., india)
+    spread_pips = 0.5
 
     [risk]                # RiskConfig: risk_per_trade, min_rr, max_trades_per_day, daily_loss_limit, ...
     risk_per_trade = 0.005
@@ -14,7 +18,8 @@ same rules whichever way it arrives::
 
     [analysis]            # AnalysisConfig: timeframe_weights, min_rr, a_plus, expiry_candles, ...
 
-    [instruments."EUR/USD"]   # InstrumentSettings of one symbol: tick_size, lot_size, min_notional, quote_currency
+    [instruments."EUR/USD"]   # InstrumentSettings of one symbol: type, tick_size, lot_size, min_notional, ...
+    type = "forex"
     tick_size = 0.00001
 
 An unknown section or key, a value of the wrong type, or one that breaks a rule is refused at startup
@@ -37,12 +42,15 @@ from smc_agent.config.engine import EngineSettings, InstrumentSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.engine.execution import ExecutionConfig
 from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.venues.cost_models import CostSettings
 from smc_agent.venues.costs import FeeModel
 
 __all__ = ["AppConfig", "load_config"]
 
-_SECTIONS: dict[str, type[Any]] = {"risk": RiskConfig, "execution": ExecutionConfig, "analysis": AnalysisConfig}
-_ACCOUNT_SKIP = {"risk", "execution", "instruments"}  # they have their own sections
+_SECTIONS: dict[str, type[Any]] = {
+    "risk": RiskConfig, "execution": ExecutionConfig, "costs": CostSettings, "analysis": AnalysisConfig,
+}  # fmt: skip
+_ACCOUNT_SKIP = {"risk", "execution", "costs", "instruments"}  # they have their own sections
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,8 @@ def load_config(path: Path | None) -> AppConfig:
         for symbol, table in _table(document.get("instruments", {}), "instruments", source).items()
     }
     engine = _validate(EngineSettings, {**account, "risk": built["risk"], "execution": built["execution"],
-                                        "instruments": instruments}, "account", source)  # fmt: skip
+                                        "costs": built["costs"], "instruments": instruments}, "account",
+                       source)  # fmt: skip
     return AppConfig(engine, built["analysis"])
 
 

@@ -4,6 +4,12 @@ Tick and lot sizes, the minimum notional and the quote currency come from ``inst
 per symbol, in the settings file's ``[instruments.SYMBOL]`` tables, and later from the exchange);
 a symbol without an entry uses ``tick_size`` (or, when that is not set, the finest price step its data
 uses) and ``lot_size``.
+
+**Costs.** Each symbol is a kind of market (:class:`~smc_agent.venues.costs.InstrumentType`), and its
+fees come from that kind's model in ``costs`` (see :mod:`smc_agent.venues.cost_models`). The kind is,
+first to answer: the symbol's ``type`` in ``instruments``; ``instrument_type`` when it is not "auto";
+the data (an MT5 file is forex) or the symbol's name (:func:`~smc_agent.venues.cost_models.detect_type`);
+else **crypto_spot**, the unleveraged default for a file whose name says nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +27,21 @@ from smc_agent.data.loaders import load_candles
 from smc_agent.engine.execution import ExecutionConfig
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.model.instrument import Instrument
-from smc_agent.venues.costs import AtrSeries, AtrSlippage, FeeModel, FixedBpsSlippage, SlippageModel, SpreadSlippage
+from smc_agent.venues.cost_models import CostSettings, detect_type
+from smc_agent.venues.costs import (
+    AtrSeries,
+    AtrSlippage,
+    CostModel,
+    FeeModel,
+    FixedBpsSlippage,
+    InstrumentType,
+    SlippageModel,
+    SpreadSlippage,
+)
 
-__all__ = ["UNNAMED", "EngineSettings", "InstrumentSettings"]
+__all__ = ["DEFAULT_TYPE", "UNNAMED", "DataSource", "EngineSettings", "InstrumentSettings", "MarketCosts"]
+
+DEFAULT_TYPE = InstrumentType.CRYPTO_SPOT  # a file whose name and format say nothing: unleveraged
 
 UNNAMED = "symbol"  # the instrument name for candles that carry none
 
@@ -36,6 +54,27 @@ class InstrumentSettings:
     lot_size: Decimal | None = None
     min_notional: Decimal = Decimal(0)
     quote_currency: str = ""
+    type: InstrumentType | None = None  # the kind of market; None: found as the module says
+
+
+@dataclass(frozen=True, slots=True)
+class DataSource:
+    """What a symbol's file says about its market: its format, and its mean spread in points (MT5)."""
+
+    format: str = ""
+    spread_points: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketCosts:
+    """A symbol's kind of market, how it was chosen, and the cost model it pays."""
+
+    kind: InstrumentType
+    origin: str  # "settings", "instrument_type", "data format", "symbol name" or "default"
+    model: CostModel
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": str(self.kind), "origin": self.origin, "model": self.model.describe()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +84,9 @@ class EngineSettings:
     initial_balance: Decimal = Decimal("10000")
     risk: RiskConfig = field(default_factory=RiskConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
-    fees: FeeModel = field(default_factory=lambda: FeeModel.profile("binance_futures"))
+    fees: FeeModel | None = None  # replaces the crypto kinds' maker/taker numbers of ``costs`` when given
+    instrument_type: Literal["auto", "crypto_spot", "crypto_perp", "forex", "futures", "us_equity", "india"] = "auto"
+    costs: CostSettings = field(default_factory=CostSettings)
     slippage_model: Literal["fixed", "atr", "spread"] = "fixed"
     slippage_bps: Decimal = Decimal("1")  # "fixed"; also the fallback while ATR warms up
     slippage_atr_fraction: Decimal = Decimal("0.05")  # "atr": of the entry timeframe's ATR(14)
@@ -73,6 +114,29 @@ class EngineSettings:
         if self.slippage_model == "spread" and self.bid_data and self.ask_data:  # both required above
             return SpreadSlippage(load_candles(self.bid_data), load_candles(self.ask_data))
         return fixed
+
+    def market_costs(self, instrument: Instrument, source: DataSource | None = None) -> MarketCosts:
+        """The kind of market ``instrument`` is (see the module for the order), and its cost model."""
+        symbol = instrument.symbol
+        given = self.instruments.get(symbol, InstrumentSettings()).type
+        source = source or DataSource()
+        found = detect_type(symbol, source.format)
+        if given is not None:
+            kind, origin = given, "settings"
+        elif self.instrument_type != "auto":
+            kind, origin = InstrumentType(self.instrument_type), "instrument_type"
+        elif found is not None:
+            kind, origin = found, "data format" if source.format == "mt5" else "symbol name"
+        else:
+            kind, origin = DEFAULT_TYPE, "default"
+        # MT5 quotes spreads in points, the price's last digit: the finest step of the data.
+        spread = None
+        if self.slippage_model == "spread":  # the bid and ask files put the spread in the fill prices
+            spread = (Decimal(0), "in the bid/ask fill prices")
+        elif source.spread_points is not None:
+            spread = (Decimal(repr(source.spread_points)) * instrument.tick_size, "the data's mean")
+        model = self.costs.model(kind, symbol, slippage_bps=self.slippage_bps, fees=self.fees, spread=spread)
+        return MarketCosts(kind, origin, model)
 
     def instrument(self, candles: Candles) -> Instrument:
         """The instrument that ``candles`` trade: from ``instruments``, else the defaults and the data."""

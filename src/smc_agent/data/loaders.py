@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from smc_agent.core.errors import DataError
@@ -60,7 +61,15 @@ from smc_agent.data.frames import (
 )
 from smc_agent.data.timeframes import format_timeframe, parse_timeframe
 
-__all__ = ["FORMATS", "RawCandles", "detect_format", "load_candles", "read_candles", "symbol_from_path"]
+__all__ = [
+    "FORMATS",
+    "RawCandles",
+    "detect_format",
+    "load_candles",
+    "mean_spread",
+    "read_candles",
+    "symbol_from_path",
+]
 
 FORMATS = ("mt5", "csv", "binance", "freqtrade-json", "feather", "parquet")
 
@@ -185,6 +194,22 @@ def load_candles(
     raw = read_candles(path, format=format, tz=tz, symbol=symbol, timeframe=timeframe, fix=fix)
     validation.check(raw.candles, path=raw.path, rows=raw.rows, columns=raw.columns)
     return raw.candles
+
+
+def mean_spread(path: str | Path, format: str | None = None) -> float | None:
+    """The mean of an MT5 file's ``Spread`` column, in points (the price's last digit); None for
+    other formats, or without the column. Forex costs charge half of it a side. The mean, not the
+    median: brokers often write a bar's *lowest* spread, mostly 0 on ECN feeds, whose median is free."""
+    file = existing_file(path)
+    if (format or detect_format(file)) != "mt5":
+        return None
+    table = _READERS["mt5"](file)
+    column = find_column(column_lookup(table.frame.columns), ("spread",))
+    if column is None:
+        return None
+    values = to_float(table.frame[column], rows=table.rows, path=str(file), field=column)
+    finite = values[np.isfinite(values)]
+    return float(np.mean(finite)) if finite.size else None
 
 
 def _known_format(name: str, file: Path) -> str:

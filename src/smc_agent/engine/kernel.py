@@ -166,7 +166,7 @@ class TradingKernel:
             return False, f"a manual {order.type.value} order is not supported here: send a market or a priced limit"
         command = OrderCommand(order.symbol, order.side, price, order.stop_loss, order.take_profit,
                                order.command_id, "manual", quantity=order.quantity)  # fmt: skip
-        decision = self._risk.check(command)
+        decision = self._risk.check(command, market=market)
         if not decision.accepted:
             return False, f"denied by the {decision.layer} layer: {decision.reason}"
         executed = command if decision.stop is None else command.with_stop(decision.stop)
@@ -175,7 +175,7 @@ class TradingKernel:
 
     def _handle(self, command: Command) -> None:
         if isinstance(command, Enter):
-            decision = self._risk.check(command.command)
+            decision = self._risk.check(command.command, market=command.market)
             if decision.accepted:
                 # Execute the command as sized: with the stop rounded as it will rest.
                 executed = command.command if decision.stop is None else command.command.with_stop(decision.stop)

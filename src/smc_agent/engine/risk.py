@@ -3,14 +3,25 @@
 Risk is a gate, not advice. A strategy asks for a trade (:class:`OrderCommand`); the gate sizes it from
 equity and the stop, and checks five layers in order, the first failure winning:
 
-1. **trade**: the stop is on the right side of the entry, the targets beyond it, reward:risk to TP1 is
-   at least ``min_rr``, and the size (``risk_per_trade`` × equity / stop distance, rounded *down* to the
-   lot size so a stop-out never loses more than allowed) is above zero and the instrument's minimum notional;
+1. **trade**: the stop is on the right side of the entry, the targets beyond it; the size is
+   ``risk_per_trade`` × equity / (stop distance + the expected round-trip costs a unit), so a stop-out
+   loses ``risk_per_trade`` of equity with fees, spread and slippage included (see *Costs* below), cut to
+   the market's ``max_leverage`` and rounded *down* to the lot size; it must be above zero and the
+   instrument's minimum notional; costs above ``max_cost_share`` of the risk are refused
+   (``costs_too_high``), and reward:risk to TP1 *after costs* must be at least ``min_rr``;
 2. **symbol**: at most ``max_trades_per_day`` accepted entries per symbol per trading day, and a cooldown
    after a losing trade on that symbol;
 3. **portfolio**: open positions, total exposure, and one direction per correlation group;
 4. **day**: the daily loss limit (state REDUCING until the next trading day);
 5. **account**: the drawdown kill switch and the manual kill (state HALTED until :meth:`RiskGate.reset`).
+
+**Costs.** Each symbol's :class:`~smc_agent.venues.costs.CostModel` estimates the round trip of the
+planned trade: the entry's fee (maker for a limit entry, taker and slippage for a market one) and the
+stop's taker exit with slippage. With ``c`` those costs a unit, ``d`` the stop distance and ``g`` the
+reward to TP1, the size is ``risk / (d + c)`` and the reward:risk checked is ``(g - c) / (d + c)``.
+A model with a fixed part (a minimum commission, a flat brokerage) is solved by rescaling the size
+until its loss fits. Without a cost model (a gate built alone) costs are zero and no leverage cap applies;
+with ``count_costs`` off, costs are zero and the caps apply.
 
 A denial publishes :class:`~smc_agent.events.RiskRejected` (so the journal stores it and the
 dashboard shows it) and nothing else happens. The account layer also refuses entries while the operator
@@ -66,12 +77,15 @@ from smc_agent.events import (
 from smc_agent.model.commands import OrderCommand
 from smc_agent.model.enums import BUY, RiskLayer, Side, TradingState
 from smc_agent.model.instrument import DOWN, UP, Instrument
+from smc_agent.venues.costs import CostModel
 
 __all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
 
 _RATE_WINDOW_MS = 60_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIT = Decimal("1.000000001")  # a sized loss within a billionth of the budget has converged
+COSTS_TOO_HIGH = "costs_too_high"
 
 
 class RiskDecision(msgspec.Struct, frozen=True, gc=False):
@@ -82,6 +96,7 @@ class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     layer: RiskLayer | None = None
     reason: str | None = None
     stop: Decimal | None = None  # the stop the size was computed for, rounded as it will rest
+    rr: Decimal | None = None  # reward:risk to TP1 after the expected costs
 
 
 class AccountView(Protocol):
@@ -114,12 +129,16 @@ class RiskGate:
         clock: Clock,
         bus: EventBus,
         account: AccountView,
+        costs: Mapping[str, CostModel] | None = None,
     ) -> None:
         for symbol, instrument in instruments.items():
             if symbol != instrument.symbol:
                 raise ConfigError(f"{symbol!r} maps to the instrument {instrument.symbol!r}", key="instruments")
         self._config = config
         self._instruments = dict(instruments)
+        self._leverage = {s: config.max_leverage[str(m.kind)] for s, m in (costs or {}).items()}
+        self._kinds = {s: m.kind for s, m in (costs or {}).items()}
+        self._costs = dict(costs or {}) if config.count_costs else {}
         self._groups = {symbol: config.groups_of(symbol) for symbol in instruments}
         self._clock = clock
         self._bus = bus
@@ -175,17 +194,18 @@ class RiskGate:
     def entries_today(self) -> dict[str, int]:
         return dict(self._entries)
 
-    def check(self, command: OrderCommand) -> RiskDecision:
-        """Accept ``command`` with a quantity, or deny it (publishing :class:`RiskRejected`)."""
+    def check(self, command: OrderCommand, *, market: bool = True) -> RiskDecision:
+        """Accept ``command`` with a quantity, or deny it (publishing :class:`RiskRejected`); ``market``
+        says whether the entry is a market order (taker, slips) or a limit (maker)."""
         now = self._clock.now_ms()
         equity = self._observe(now)
         try:
             if command.reduce_only:
                 return self._check_exit(command, now)
-            sized = self._size(command, equity)
+            sized = self._size(command, equity, not market)
             if isinstance(sized, str):
                 return self._deny(command, RiskLayer.TRADE, sized, now)
-            quantity, notional, stop = sized
+            quantity, notional, stop, rr = sized
             # The remaining layers in order; the first denial wins and later layers are not evaluated.
             layer, reason = RiskLayer.SYMBOL, self._symbol_denial(command.symbol, now)
             if reason is None:
@@ -199,7 +219,7 @@ class RiskGate:
             self._entries[command.symbol] = self._entries.get(command.symbol, 0) + 1
             self._working[order_id(command.signal_id, "e")] = (command.symbol, command.side, notional)
             self._dirty = True
-            return RiskDecision(True, quantity, stop=stop)
+            return RiskDecision(True, quantity, stop=stop, rr=rr)
         finally:
             self._flush(now)
 
@@ -409,8 +429,10 @@ class RiskGate:
 
     # -- the layers ------------------------------------------------------------------------------
 
-    def _size(self, command: OrderCommand, equity: Decimal) -> tuple[Decimal, Decimal, Decimal] | str:
-        """Layer 1: (quantity, notional, rounded stop) of a well-formed trade, or why it is not one."""
+    def _size(
+        self, command: OrderCommand, equity: Decimal, maker: bool
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal] | str:
+        """Layer 1: (quantity, notional, rounded stop, rr after costs) of a well-formed trade, or why not."""
         symbol, side, entry, stop = command.symbol, command.side, command.entry, command.stop
         instrument = self._instruments.get(symbol)
         if instrument is None:
@@ -433,26 +455,26 @@ class RiskGate:
         for n, target in enumerate(command.targets, 1):
             if (target - entry) * side.sign <= 0:
                 return f"TP{n} {target} is not {above} the entry {entry} on {symbol} for a {side.name}"
-        rr = (command.targets[0] - entry) * side.sign / distance
-        if rr < self._config.min_rr:
-            return (
-                f"reward:risk to TP1 is {_fmt(rr, ROUND_FLOOR)}, below the minimum "
-                f"{_fmt(self._config.min_rr)} on {symbol}"
-            )
         risk = self._config.risk_per_trade * equity
-        raw = risk / distance
+        costs = self._costs.get(symbol)
+        raw = risk / distance if costs is None else self._fit(costs, command, stop, distance, risk, maker)
+        capped = ""
+        leverage = self._leverage.get(symbol)
+        if leverage is not None and raw * entry > leverage * equity:
+            raw = leverage * equity / entry
+            capped = f", cut to the {self._kinds[symbol]} leverage cap of {_fmt(leverage)}×"
         quantity = instrument.round_qty(raw)
         if quantity <= 0:
             return (
                 f"size rounds to 0 on {symbol}: risking {_fmt(risk)} over a stop distance of {_fmt(distance)} "
-                f"buys {_sig(raw)} units, less than the lot size {_fmt(instrument.lot_size)}"
+                f"buys {_sig(raw)} units{capped}, less than the lot size {_fmt(instrument.lot_size)}"
             )
         if command.quantity is not None:  # a size asked for: never more than the budget allows
             if command.quantity > quantity:
                 return (
                     f"quantity {_fmt(command.quantity)} on {symbol} risks more than "
                     f"{_pct(self._config.risk_per_trade)} of equity: at most {_fmt(quantity)} over a stop "
-                    f"distance of {_fmt(distance)}"
+                    f"distance of {_fmt(distance)}{capped}"
                 )
             quantity = instrument.round_qty(command.quantity)
             if quantity <= 0:
@@ -465,7 +487,38 @@ class RiskGate:
                 f"notional {_fmt(notional)} ({_fmt(quantity)} × {entry}) on {symbol} is below the "
                 f"instrument's minimum {_fmt(instrument.min_notional)}"
             )
-        return quantity, notional, stop
+        per_unit = Decimal(0)
+        if costs is not None:
+            per_unit = costs.round_trip(side, entry, stop, quantity, maker_entry=maker) / quantity
+        if per_unit > self._config.max_cost_share * distance:
+            return (
+                f"{COSTS_TOO_HIGH}: expected round-trip costs of {_sig(per_unit)} a unit on {symbol} are "
+                f"{_fmt(100 * per_unit / distance, ROUND_CEILING)}% of the stop distance {_fmt(distance)} "
+                f"(max {_pct(self._config.max_cost_share)}; {costs.describe() if costs else ''})"
+            )
+        reward = (command.targets[0] - entry) * side.sign
+        rr = (reward - per_unit) / (distance + per_unit)
+        if rr < self._config.min_rr:
+            gross = f" after costs ({_fmt(reward / distance, ROUND_FLOOR)} before)" if per_unit else ""
+            return (
+                f"reward:risk to TP1 is {_fmt(rr, ROUND_FLOOR)}{gross}, below the minimum "
+                f"{_fmt(self._config.min_rr)} on {symbol}"
+            )
+        return quantity, notional, stop, rr
+
+    @staticmethod
+    def _fit(costs: CostModel, command: OrderCommand, stop: Decimal, distance: Decimal, risk: Decimal,
+             maker: bool) -> Decimal:  # fmt: skip
+        """The size whose stop-out loses ``risk`` with costs: ``risk / (distance + costs a unit)``, found
+        by rescaling (one step when costs are proportional; a fixed charge takes one or two more)."""
+        quantity = risk / distance
+        for _ in range(4):
+            loss = quantity * distance + costs.round_trip(command.side, command.entry, stop, quantity,
+                                                          maker_entry=maker)  # fmt: skip
+            if loss <= risk * _FIT:
+                break
+            quantity = quantity * risk / loss
+        return quantity
 
     def _symbol_denial(self, symbol: str, now: int) -> str | None:
         config = self._config

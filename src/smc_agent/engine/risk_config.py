@@ -15,12 +15,14 @@ smc_agent.core.errors.ConfigError: key max_open_positions: must be >= 1, got 0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.timefmt import resolve_tz
 from smc_agent.model.instrument import to_decimal
+from smc_agent.venues.costs import InstrumentType
 
 __all__ = ["RiskConfig"]
 
@@ -29,6 +31,12 @@ _FRACTIONS = {
     "daily_loss_limit": "a fraction of the day's starting equity",
     "max_drawdown": "a fraction of the peak equity",
 }
+# Notional over equity per kind of market: spot crypto and cash equities are unleveraged; 5x on
+# perpetuals and NSE intraday, 10x on futures, 30x on major forex pairs (the EU retail limit).
+DEFAULT_LEVERAGE: Mapping[str, Decimal] = {
+    InstrumentType.CRYPTO_SPOT: Decimal(1), InstrumentType.CRYPTO_PERP: Decimal(5), InstrumentType.FOREX: Decimal(30),
+    InstrumentType.FUTURES: Decimal(10), InstrumentType.US_EQUITY: Decimal(1), InstrumentType.INDIA: Decimal(5),
+}  # fmt: skip
 _COUNTS = {"max_trades_per_day": 1, "loss_cooldown_minutes": 0, "max_open_positions": 1, "max_orders_per_minute": 1}
 
 
@@ -51,6 +59,14 @@ class RiskConfig:
     * ``day_tz``: the IANA zone whose midnight starts a trading day (counts and the daily limit reset).
     * ``max_orders_per_minute``: orders of every kind sent to the venue in the last 60 s, above which
       new entries are refused (exits still pass): a runaway loop must not flood an exchange.
+    * ``max_leverage``: the most notional over equity one entry may have, by kind of market
+      (``crypto_spot``, ``crypto_perp``, ``forex``, ``futures``, ``us_equity``, ``india``); a larger
+      size is cut down to it. Kinds not given keep :data:`DEFAULT_LEVERAGE`.
+    * ``max_cost_share``: an entry whose expected round-trip costs (fees, spread and slippage to the
+      stop) exceed this share of its risk is refused (``costs_too_high``).
+    * ``count_costs``: size, check ``max_cost_share`` and measure reward:risk with the expected costs
+      (the default). Off, sizes come from the stop distance alone, as before costs were counted, and a
+      stop-out then loses more than ``risk_per_trade`` by its fees and slippage.
     """
 
     risk_per_trade: Decimal = Decimal("0.01")
@@ -67,10 +83,19 @@ class RiskConfig:
     max_drawdown: Decimal = Decimal("0.10")
     day_tz: str = "UTC"
     max_orders_per_minute: int = 60
+    max_leverage: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LEVERAGE))
+    max_cost_share: Decimal = Decimal("0.25")
+    count_costs: bool = True
 
     def __post_init__(self) -> None:
-        for key in ("risk_per_trade", "min_rr", "max_total_exposure", *_FRACTIONS):
+        for key in ("risk_per_trade", "min_rr", "max_total_exposure", "max_cost_share", *_FRACTIONS):
             object.__setattr__(self, key, _decimal(getattr(self, key), key))
+        object.__setattr__(self, "max_leverage", _leverage(self.max_leverage))
+        if not 0 < self.max_cost_share <= 1:
+            raise ConfigError(
+                f"must be > 0 and <= 1 (costs over the risk, 0.25 is 25%), got {self.max_cost_share}",
+                key="max_cost_share",
+            )
         if not 0 < self.risk_per_trade <= 1:
             raise ConfigError(
                 f"must be > 0 and <= 1 (a fraction of equity, 0.01 is 1%), got {self.risk_per_trade}",
@@ -116,6 +141,22 @@ def _decimal(value: object, key: str) -> Decimal:
     if not number.is_finite():
         raise ConfigError(f"must be a finite number, got {value!r}", key=key)
     return number
+
+
+def _leverage(value: object) -> dict[str, Decimal]:
+    """The defaults with the kinds given replaced; an unknown kind or a cap <= 0 names its key."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"must be a table of kind = cap, such as {{ forex = 30 }}, got {value!r}", key="max_leverage")
+    caps = {str(k): v for k, v in DEFAULT_LEVERAGE.items()}
+    for kind, cap in value.items():
+        key = f"max_leverage.{kind}"
+        if kind not in caps:
+            raise ConfigError(f"unknown kind of market; known: {', '.join(caps)}", key=key)
+        number = _decimal(cap, key)
+        if number <= 0:
+            raise ConfigError(f"must be > 0 (notional over equity, 5 is 5×), got {cap}", key=key)
+        caps[str(kind)] = number
+    return caps
 
 
 def _count(value: object, key: str, least: int) -> None:

@@ -15,10 +15,10 @@ from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
-from smc_agent.config.engine import EngineSettings
+from smc_agent.config.engine import DataSource, EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
-from smc_agent.data.loaders import load_candles
+from smc_agent.data.loaders import detect_format, load_candles, mean_spread
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
@@ -158,12 +158,20 @@ def backtest_request(
             raise ConfigError(f"{seen[candles.symbol]} and {r.path} are both {candles.symbol}: give each file "
                               "its own market", key="data")  # fmt: skip
         seen[candles.symbol] = r.path
+    sources = {candles.symbol: _source(r) for r, candles in zip(requests, streams, strict=True)}
     first = streams[0]
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
         return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
-                            settings)  # fmt: skip
-    return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis)
+                            settings, sources=sources)  # fmt: skip
+    return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis,
+                        sources=sources)  # fmt: skip
+
+
+def _source(request: AnalysisRequest) -> DataSource:
+    """What the file says about its market, for its kind and costs (an MT5 file is forex, with spreads)."""
+    data_format = request.format or detect_format(request.path)
+    return DataSource(data_format, mean_spread(request.path, data_format))
 
 
 def _period(request: AnalysisRequest, start: str | None, end: str | None) -> Candles:

@@ -1,5 +1,8 @@
 """What a simulated fill costs: the fee (maker or taker, in basis points) and the slippage.
 
+Every market has its own :class:`CostModel` (see :mod:`smc_agent.venues.cost_models` for forex,
+futures and equities); :class:`FeeModel`, a percentage of the notional, is the crypto one.
+
 A backtest that fills every order at the touched price for free flatters every strategy, so the
 simulated venue charges both, with models that are small, explicit and swappable.
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
@@ -51,26 +55,105 @@ __all__ = [
     "AtrSeries",
     "AtrSlippage",
     "AtrSource",
+    "CostModel",
     "FeeModel",
     "FixedBpsSlippage",
+    "InstrumentType",
+    "RoundTrip",
     "SlippageModel",
     "SpreadSlippage",
     "SymbolSlippage",
 ]
 
 _BP = Decimal(10_000)
+_ZERO = Decimal(0)
+
+
+class InstrumentType(StrEnum):
+    """The kinds of market, each with its own cost model and leverage cap."""
+
+    CRYPTO_SPOT = "crypto_spot"
+    CRYPTO_PERP = "crypto_perp"
+    FOREX = "forex"
+    FUTURES = "futures"
+    US_EQUITY = "us_equity"
+    INDIA = "india"
+
+
+class CostModel(Protocol):
+    """What trading one market costs, in its quote currency.
+
+    ``fill_fee`` is the charge of one fill (commissions, taxes, a half spread); ``round_trip`` the
+    expected cost of a planned trade that enters at ``entry`` and is stopped out at ``stop``, with
+    ``slippage_bps`` of expected slippage on each taker leg: what the risk gate adds to the risk.
+    """
+
+    @property
+    def kind(self) -> InstrumentType: ...
+
+    @property
+    def slippage_bps(self) -> Decimal: ...
+
+    def fill_fee(self, side: Side, price: Decimal, quantity: Decimal, *, maker: bool) -> Decimal: ...
+
+    def round_trip(
+        self, side: Side, entry: Decimal, stop: Decimal, quantity: Decimal, *, maker_entry: bool = False
+    ) -> Decimal: ...
+
+    def describe(self) -> str:
+        """One line naming the model and its numbers, for reports."""
+        ...
+
+
+class _Fills(Protocol):
+    @property
+    def slippage_bps(self) -> Decimal: ...
+
+    def fill_fee(self, side: Side, price: Decimal, quantity: Decimal, *, maker: bool) -> Decimal: ...
+
+
+class RoundTrip:
+    """The round trip of any model with ``fill_fee`` and ``slippage_bps``: the entry fill (a maker
+    limit slips nothing), the stop's taker exit, and the slippage of each taker leg.
+
+    >>> model = FeeModel(Decimal(2), Decimal(5), slippage_bps=Decimal(10))
+    >>> model.round_trip(Side.BUY, Decimal(100), Decimal(90), Decimal(1))  # 0.1 + 0.09 slip, fees on slipped fills
+    Decimal('0.285005')
+    """
+
+    __slots__ = ()
+
+    def round_trip(
+        self: _Fills, side: Side, entry: Decimal, stop: Decimal, quantity: Decimal, *, maker_entry: bool = False
+    ) -> Decimal:
+        rate = self.slippage_bps / _BP
+        slip_in = _ZERO if maker_entry else entry * rate
+        slip_out = stop * rate
+        sign = side.sign
+        fees = self.fill_fee(side, entry + sign * slip_in, quantity, maker=maker_entry)
+        fees += self.fill_fee(side.opposite, stop - sign * slip_out, quantity, maker=False)
+        return quantity * (slip_in + slip_out) + fees
 
 
 @dataclass(frozen=True, slots=True)
-class FeeModel:
-    """Maker and taker fees in basis points of the notional; a negative maker fee is a rebate."""
+class FeeModel(RoundTrip):
+    """Maker and taker fees in basis points of the notional (crypto spot and perpetuals); a negative
+    maker fee is a rebate. Funding of perpetuals is not charged (no data file has a funding column)."""
 
     maker_bps: Decimal
     taker_bps: Decimal
+    kind: InstrumentType = InstrumentType.CRYPTO_PERP
+    slippage_bps: Decimal = _ZERO
 
     def fee(self, price: Decimal, quantity: Decimal, *, maker: bool) -> Decimal:
         """The fee in quote currency for a fill of ``quantity`` at ``price``; exact, not rounded."""
         return price * quantity * (self.maker_bps if maker else self.taker_bps) / _BP
+
+    def fill_fee(self, side: Side, price: Decimal, quantity: Decimal, *, maker: bool) -> Decimal:
+        return self.fee(price, quantity, maker=maker)  # the same on either side
+
+    def describe(self) -> str:
+        return f"{self.kind}: maker {_fmt(self.maker_bps)} bps, taker {_fmt(self.taker_bps)} bps of the notional"
 
     @classmethod
     def profile(cls, name: str) -> FeeModel:
@@ -86,9 +169,9 @@ FEE_PROFILES: Mapping[str, FeeModel] = MappingProxyType(
     {
         # Defaults only (round headline tiers: spot 0.1 %; USD-M futures 0.02 % / 0.05 %; an ECN forex
         # commission of about 5 USD per 100k notional per side). Override them for your account.
-        "binance_spot": FeeModel(Decimal("10"), Decimal("10")),
+        "binance_spot": FeeModel(Decimal("10"), Decimal("10"), InstrumentType.CRYPTO_SPOT),
         "binance_futures": FeeModel(Decimal("2"), Decimal("5")),
-        "forex_ecn": FeeModel(Decimal("0"), Decimal("0.5")),
+        "forex_ecn": FeeModel(Decimal("0"), Decimal("0.5"), InstrumentType.FOREX),
         "zero": FeeModel(Decimal("0"), Decimal("0")),
     }
 )
@@ -241,3 +324,7 @@ class SpreadSlippage:
 
 def _half(bid: float, ask: float) -> Decimal:
     return max(to_decimal(float(ask)) - to_decimal(float(bid)), Decimal(0)) / 2
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f")

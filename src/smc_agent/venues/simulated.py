@@ -46,7 +46,8 @@ kernel hands the venue each candle as market data, before anything else reacts t
    a bracket is execution's job, as on an exchange.
 7. Fill prices round to the tick against the trader (buys up, sells down). ``OrderFilled.slippage``
    is the per-unit distance from the reference price (open, limit or trigger) to the fill, rounding
-   included; quantities are Decimal; the fee is Decimal in the quote currency.
+   included; quantities are Decimal; the fee is Decimal in the quote currency, from the symbol's
+   :class:`~smc_agent.venues.costs.CostModel` (commissions, taxes, a forex half spread).
 8. An order with ``expire_ms`` is expired (:class:`OrderExpired`) by a clock timer at that time if it
    has not filled; when that time falls inside a candle, the order is gone before the candle is
    evaluated (the clock reaches each candle's close before the venue sees the candle).
@@ -102,7 +103,7 @@ from smc_agent.model.orders import (
     STOP,
     Order,
 )
-from smc_agent.venues.costs import FeeModel, SlippageModel
+from smc_agent.venues.costs import CostModel, SlippageModel
 
 __all__ = ["POSITION_CLOSED", "RejectRule", "SimulatedVenue"]
 
@@ -143,7 +144,7 @@ class SimulatedVenue:
         bus: EventBus,
         clock: Clock,
         instruments: Mapping[str, Instrument],
-        fees: FeeModel,
+        fees: CostModel | Mapping[str, CostModel],
         slippage: SlippageModel,
         *,
         volume_share: Decimal | None = None,
@@ -156,7 +157,9 @@ class SimulatedVenue:
         self._bus = bus
         self._clock = clock
         self._instruments = instruments
-        self._fees = fees
+        # One cost model for every symbol, or each symbol's own (its kind of market's fees).
+        self._fees: CostModel | None = None if isinstance(fees, Mapping) else fees
+        self._fees_of: Mapping[str, CostModel] = fees if isinstance(fees, Mapping) else {}
         self._slippage = slippage
         self._book: dict[str, _Resting] = {}  # active orders, in submission order
         # Per symbol, (a, b): a candle can fill a resting order only if its low <= a or its high >= b.
@@ -330,7 +333,8 @@ class SimulatedVenue:
         now = self._clock.now_ms()
         fill = OrderFilled(
             event_ms=now, known_ms=now, order=after, price=price, quantity=quantity,
-            fee=self._fees.fee(price, quantity, maker=maker), slippage=(price - base) * order.side.sign, maker=maker,
+            fee=(self._fees or self._fees_of[order.symbol]).fill_fee(order.side, price, quantity, maker=maker),
+            slippage=(price - base) * order.side.sign, maker=maker,
         )  # fmt: skip
         self._fills.append(fill)
         self._bus.publish(fill)
