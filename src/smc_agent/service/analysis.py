@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from smc_agent.analysis.bias import Bias
-from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.analysis.config import DEFAULT_HTFS, AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
@@ -91,10 +91,12 @@ def htf_list(text: str | None) -> list[str] | None:
 
 
 def default_htfs(timeframe: str, config: AnalysisConfig | None = None) -> list[str]:
-    """The weighted timeframes above the entry timeframe (1h, 4h and 1d by default), shortest first."""
+    """The higher timeframes when ``--htf`` is not given, shortest first: those ``timeframe_weights`` gives a
+    weight above 0, or 1h, 4h and 1d when it names none; only those above the entry timeframe."""
     weights = (config or AnalysisConfig()).timeframe_weights
+    named = [tf for tf, w in weights.items() if w > 0] if weights else list(DEFAULT_HTFS)
     base = parse_timeframe(timeframe)
-    return sorted((tf for tf, w in weights.items() if w > 0 and parse_timeframe(tf) > base), key=parse_timeframe)
+    return sorted((tf for tf in named if parse_timeframe(tf) > base), key=parse_timeframe)
 
 
 def signals_request(
