@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from smc_agent.analysis.signals import Signal, replay
 from smc_agent.backtest.grid import StrategySpec, parse_grid
-from smc_agent.backtest.runner import make_strategy, run_backtest
+from smc_agent.backtest.runner import backtest_json, make_strategy, run_backtest
 from smc_agent.backtest.walkforward import walk_forward
 from smc_agent.cli import app
 from smc_agent.core.timefmt import iso_utc
@@ -28,6 +28,7 @@ from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model import Direction
+from smc_agent.model.enums import Mode
 from smc_agent.strategy.registry import signal_engine
 from smc_agent.strategy.smc import SmcStrategy
 
@@ -129,3 +130,15 @@ def test_walk_forward_test_windows_warm_up_on_the_data_before_them(candles: Cand
     tested = [t for t in result.trades if t.id.startswith("w1:")]
     assert [(iso_utc(t.entry_ms), t.setup) for t in tested] == [("2023-04-26T02:15:00Z", "sweep_choch_ob")]
     assert result.windows[1].test_metrics.trades == 1
+
+
+def test_paper_mode_warms_up_like_a_backtest(candles: Candles) -> None:
+    """The warm-up is the same in both compositions: paper trading on the file gives the same result."""
+    _, hi = _window(candles, START, END)
+    runs = [
+        run_backtest(candles[:hi], make_strategy("smc", candles, HTFS), mode=mode, trade_from=_ms(START))
+        for mode in (Mode.BACKTEST, Mode.PAPER)
+    ]
+    backtest, paper = (backtest_json(r) for r in runs)
+    assert backtest == paper
+    assert len(backtest["trades"]) == 1
