@@ -173,9 +173,8 @@ def daily_levels(result: SmcResult) -> Evidence | None:
     then. The rule, for a long lean (shorts mirror):
 
     * today opened above PDH: bullish (it opened outside and above yesterday's range);
-    * opened inside, and PDL was taken today and price closed back above it: a sweep of sell-side
-      liquidity, bullish (reversal towards PDH); PDH taken and price still above it: bullish
-      (the break holds);
+    * opened inside, PDL taken today (PDH not) and the last close back inside: a sweep of sell-side
+      liquidity, bullish (reversal towards PDH); the last close above PDH: bullish (the break holds);
     * opened inside and nothing taken yet, or both taken and price back inside: neutral.
 
     Strength is 1 for a direction. None on a timeframe of a day or more (a day is one candle, so its
