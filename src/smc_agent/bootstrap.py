@@ -16,7 +16,7 @@ even then it is refused until a live venue exists, so nothing here can place a r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from smc_agent.config.engine import UNNAMED, DataSource, EngineSettings, MarketCosts
@@ -31,7 +31,7 @@ from smc_agent.engine.recovery import Replayer
 from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.session import Session
 from smc_agent.engine.state_log import log_state_changes
-from smc_agent.events import stamper
+from smc_agent.events import CandleClosed, stamper
 from smc_agent.events.journal import Journal, JournalWriter
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
@@ -77,10 +77,12 @@ class System:
         self.session.bus.seq = replayer.last_seq
         return replayer.last_seq
 
-    def run(self) -> None:
-        """Start the session, run every candle of the feed through it, and stop it."""
+    def run(self, history: Iterable[CandleClosed] = ()) -> None:
+        """Start the session, warm the strategies up on ``history`` (no orders), run every candle of the
+        feed through it, and stop it."""
         session = self.session
         session.start()
+        session.warm_up(history)
         if self.mode is Mode.BACKTEST:
             session.replay(self.feed)
         else:

@@ -3,14 +3,16 @@
 The streaming multi-timeframe engine builds each higher-timeframe bar as its entry candles close.
 The independent reference is the batch path: resample the *whole* file, run the detectors over it,
 and keep what was known after the higher-timeframe bars whose close time had passed by entry
-candle k (``as_of``). The bias from both must be identical; a bar used before it closed, or one
-missed, would change it.
+candle k (``as_of``), and the entry timeframe's own batch result after k candles for the previous
+day's levels. The bias from both must be identical; a bar used before it closed, or one missed,
+would change it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +58,10 @@ def test_bias_uses_only_closed_higher_timeframe_bars(
     config = AnalysisConfig(timeframe_weights={frame: 1.0 for frame in htfs}, min_candles=5)
     candles = _entry(shared_data_path, relpath, tz, tf)
     batch = _batch_views(candles, htfs, tz, config)
+    entry = analyze(candles, replace(config.entry_smc, calendar_tz=tz or "UTC"))
     engine = MultiTimeframeEngine(tf, htfs, config, symbol=candles.symbol, tz=tz)
     samples = set(np.random.default_rng(11).integers(50, len(candles), 25).tolist()) | {len(candles)}
-    checked = 0
+    checked = levels = 0
     for k, row in enumerate(zip(*(c.tolist() for c in (candles.time, *candles.columns)), strict=True), start=1):
         engine.update(*row)
         if k not in samples:
@@ -67,9 +70,12 @@ def test_bias_uses_only_closed_higher_timeframe_bars(
         views: dict[str, SmcResult | None] = {}
         for frame, (result, ends) in batch.items():
             views[frame] = result.as_of(int(np.searchsorted(ends, close, side="right")))
-        assert engine.bias().to_dict() == combine(views, config).to_dict(), f"{relpath} at entry candle {k}"
+        expected = combine(views, config, levels=entry.as_of(k))
+        assert engine.bias().to_dict() == expected.to_dict(), f"{relpath} at entry candle {k}"
+        levels += any(e.type == "daily_levels" for e in expected.signals)
         checked += 1
     assert checked == len(samples)
+    assert levels > len(samples) // 2  # the previous day's levels were part of most comparisons
 
 
 def test_signals_of_a_prefix_are_the_history_of_the_full_run(shared_data_path: Callable[[str], Path]) -> None:

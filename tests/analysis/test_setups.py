@@ -674,8 +674,8 @@ def test_config_errors_name_the_key(kwargs: dict[str, Any], key: str) -> None:
 def test_config_defaults_are_valid() -> None:
     """AnalysisConfig defaults: the documented weights, thresholds and setups."""
     config = AnalysisConfig()
-    assert config.timeframe_weights == {"1d": 0.5, "4h": 0.3, "1h": 0.2}
-    assert sum(config.evidence_weights.values()) == pytest.approx(1.0)
+    assert config.timeframe_weights == {}  # every timeframe gets the default rule's weight
+    assert sum(config.evidence_weights.values()) == pytest.approx(1.15)  # daily_levels 0.15 joined the six
     assert sum(config.quality_weights.values()) == pytest.approx(1.0)
     assert (config.min_rr, config.a_plus, config.stop_buffer_atr, config.expiry_candles) == (2.0, 0.8, 0.25, 24)
     assert config.setups == ("sweep_choch_ob", "sweep_choch_fvg", "bos_continuation")

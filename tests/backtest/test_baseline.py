@@ -23,6 +23,8 @@ FREE = EngineSettings(
     fees=FeeModel.profile("zero"), slippage_bps=D(0), tick_size=D("0.5"),
     risk=RiskConfig(max_trades_per_day=100, loss_cooldown_minutes=0),
 )  # fmt: skip
+# With costs, the plans' reward:risk of exactly 2 falls below 2 after them: the gate must let them pass.
+PAID_RISK = RiskConfig(max_trades_per_day=100, loss_cooldown_minutes=0, min_rr=D("1.5"))
 
 
 def rising(n: int = 200) -> Candles:
@@ -76,7 +78,7 @@ def test_a_limit_entry_rests_at_the_close_and_pays_the_maker_fee() -> None:
     # and the target at 113, reached in candle 13 as above: R = 10 / 5, less the fees. At a maker fee of
     # 2 bp and a taker fee of 5 bp, the entry and the target (both resting orders) pay 2 bp each.
     candles = rising()
-    fees = EngineSettings(fees=FeeModel(D(2), D(5)), slippage_bps=D(0), tick_size=D("0.5"), risk=FREE.risk)
+    fees = EngineSettings(fees=FeeModel(D(2), D(5)), slippage_bps=D(0), tick_size=D("0.5"), risk=PAID_RISK)
     limit = EntryPlan(Side.BUY, D(5), (D(10),))
     (t,) = run_backtest(candles, RandomEntry("UP", [limit], [int(candles.time[3])]), fees).trades
     assert (t.entry_ms, t.entry_price, t.exit_price) == (5 * HOUR_MS, D(103), D(113))
@@ -101,7 +103,7 @@ def test_a_limit_the_market_runs_away_from_is_placed_again_after_resting() -> No
 
 def test_costs_are_the_engine_s_own() -> None:
     candles = rising()
-    costly = EngineSettings(slippage_bps=D(20), tick_size=D("0.5"), risk=FREE.risk)
+    costly = EngineSettings(slippage_bps=D(20), tick_size=D("0.5"), risk=PAID_RISK)
     free = run_backtest(candles, RandomEntry("UP", [LONG], [int(candles.time[3])]), FREE).trades[0]
     paid = run_backtest(candles, RandomEntry("UP", [LONG], [int(candles.time[3])]), costly).trades[0]
     assert paid.fees > 0

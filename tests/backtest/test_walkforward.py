@@ -15,7 +15,8 @@ from optimize_support import btc_head
 from smc_agent.backtest.executors import ProcessExecutor
 from smc_agent.backtest.grid import StrategySpec, parse_grid
 from smc_agent.backtest.metrics import Metrics, compute_metrics
-from smc_agent.backtest.optimize import RunOutcome, objective_score, optimize
+from smc_agent.backtest.optimize import RunOutcome, objective_score
+from smc_agent.backtest.runner import run_backtest
 from smc_agent.backtest.trades import EquityPoint, Trade
 from smc_agent.backtest.walkforward import (
     WalkForwardResult,
@@ -126,16 +127,26 @@ def test_test_windows_are_contiguous_and_follow_their_train_windows(sma_walk: Wa
 
 @pytest.mark.parametrize("objective", ["net_profit_pct", "expectancy_r", "sharpe", "profit_factor"])
 def test_each_window_tests_the_best_of_its_train_window(btc_candles: Candles, objective: str) -> None:
+    """Each window's choice is the best of the combinations backtested on its train window, each warmed up
+    on every candle before that window (a plain run_backtest with trade_from, outside the walk-forward)."""
     spec = StrategySpec("sma_cross", btc_candles.symbol, btc_candles.timeframe)
     result = walk_forward(btc_candles, spec, parse_grid(GRID), train=1_500, test=1_000, objective=objective)
+    combinations = [dict(zip(("fast", "slow"), values, strict=True)) for values in itertools.product((5, 10), (20, 40))]
     for chosen in result.windows:
         w = chosen.window
-        again = optimize(btc_candles[w.train_start : w.train_stop], spec, parse_grid(GRID), objective=objective)
-        assert chosen.params == again.best.params
-        assert chosen.train_score == again.best.score
-        assert chosen.train_metrics == again.best.metrics
-        assert all(chosen.train_score >= run.score for run in again.runs)
+        runs = []
+        for params in combinations:
+            strategy, settings = spec.build(params)
+            trade_from = int(btc_candles.time[w.train_start])
+            metrics = run_backtest(btc_candles[: w.train_stop], strategy, settings, trade_from=trade_from).metrics
+            runs.append((objective_score(metrics, objective), params, metrics))
+        best = max(score for score, _, _ in runs)
+        assert chosen.train_score == best
+        first_best = next((params, metrics) for score, params, metrics in runs if score == best)  # ties: grid order
+        assert (chosen.params, chosen.train_metrics) == first_best
         assert chosen.train_score == objective_score(chosen.train_metrics, objective)
+    assert result.windows[0].window.train_start == 0  # ... and the later windows did warm up (train_start > 0)
+    assert result.windows[-1].window.train_start > 0
 
 
 def test_stitched_equity_is_continuous_and_compounds(sma_walk: WalkForwardResult, btc_candles: Candles) -> None:

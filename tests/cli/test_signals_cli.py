@@ -75,13 +75,22 @@ def test_bias_json_at_a_time_uses_only_what_had_closed(shared_data_path: Callabl
     assert all(item["timeframe"] in ("1h", "4h", "1d") for item in late["signals"])
 
 
-def test_bias_is_neutral_with_a_reason_when_data_is_short(shared_data_path: Callable[[str], Path]) -> None:
+def test_a_short_timeframe_is_left_out_and_the_reason_says_so(shared_data_path: Callable[[str], Path]) -> None:
+    """Eight trading days: 1d (8 closed candles) is left out, 4h votes alone; two days: none votes, NEUTRAL."""
     path = str(shared_data_path(EURUSD))
     code, out, _ = _run("bias", "--data", path, "--tf", "1h", "--htf", "4h,1d", "--at", "2022-10-20T00:00Z", "--json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["direction"] == "neutral"
-    assert "1d has" in doc["reason"]
+    assert doc["reason"] == "used 4h (1.00); left out 1d: 8 of 30 closed candles"
+    assert doc["weights"] == {"4h": 1.0}
+    assert doc["signals"]
+    assert {item["timeframe"] for item in doc["signals"]} <= {"4h", "1h"}
+    code, out, _ = _run("bias", "--data", path, "--tf", "1h", "--htf", "4h,1d", "--at", "2022-10-12T00:00Z", "--json")
+    doc = json.loads(out)
+    assert (doc["direction"], doc["weights"], doc["signals"]) == ("neutral", {}, [])
+    assert doc["reason"] == (
+        "no timeframe has 30 closed candles yet (1d: 2 of 30 closed candles; 4h: 12 of 30 closed candles)"
+    )
 
 
 def test_bad_options_are_explained(shared_data_path: Callable[[str], Path]) -> None:

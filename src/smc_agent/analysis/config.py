@@ -6,17 +6,38 @@ explains each one). Weights need not sum to one; they are normalised where they 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig, SwingLength
 
-__all__ = ["ENTRIES", "EVIDENCE", "QUALITY", "SETUPS", "AnalysisConfig"]
+__all__ = ["DEFAULT_HTFS", "ENTRIES", "EVIDENCE", "QUALITY", "SETUPS", "AnalysisConfig", "default_timeframe_weight"]
 
 SETUPS = ("sweep_choch_ob", "sweep_choch_fvg", "bos_continuation")
 ENTRIES = ("proximal", "mean", "ote")
-EVIDENCE = ("swing_structure", "internal_structure", "premium_discount", "order_blocks", "fvgs", "liquidity_draw")
+EVIDENCE = (
+    "swing_structure", "internal_structure", "premium_discount", "order_blocks", "fvgs", "liquidity_draw",
+    "daily_levels",
+)  # fmt: skip
+DEFAULT_HTFS = ("1h", "4h", "1d")  # the higher timeframes when neither --htf nor timeframe_weights names any
+_MINUTE_MS, _DAY_MS = 60_000, 86_400_000
+
+
+def default_timeframe_weight(timeframe: str) -> float:
+    """The weight of a timeframe that ``timeframe_weights`` does not name: ``ln(1 + minutes) / ln(1 + 1440)``.
+
+    Heavier for higher timeframes, growing with the log of the duration, and 1 for a day, so a
+    user's own weights can be read on the same scale. 1h counts 0.56, 4h 0.75, 1d 1, 1w 1.27.
+
+    >>> round(default_timeframe_weight("4h"), 3), default_timeframe_weight("1d")
+    (0.754, 1.0)
+    """
+    minutes = parse_timeframe(timeframe) / _MINUTE_MS
+    return math.log1p(minutes) / math.log1p(_DAY_MS / _MINUTE_MS)
+
+
 QUALITY = ("bias", "sweep", "displacement", "freshness", "premium_discount", "session", "rr")
 
 
@@ -35,7 +56,8 @@ def _htf_smc() -> SmcConfig:
 class AnalysisConfig:
     """Multi-timeframe bias, setup rules and signal lifecycle."""
 
-    timeframe_weights: dict[str, float] = field(default_factory=lambda: {"1d": 0.5, "4h": 0.3, "1h": 0.2})
+    # A timeframe named here has this weight (0 leaves it out); any other gets default_timeframe_weight.
+    timeframe_weights: dict[str, float] = field(default_factory=dict)
     evidence_weights: dict[str, float] = field(
         default_factory=lambda: {
             "swing_structure": 0.30,
@@ -44,12 +66,13 @@ class AnalysisConfig:
             "order_blocks": 0.15,
             "fvgs": 0.10,
             "liquidity_draw": 0.15,
+            "daily_levels": 0.15,
         }
     )
     neutral_band: float = 10.0  # bullish minus bearish score (0-100) needed for a direction
     medium_confidence: float = 40.0
     high_confidence: float = 70.0
-    min_candles: int = 30  # closed candles a timeframe needs before it may vote
+    min_candles: int = 30  # closed candles a timeframe needs before it may vote (a short one is left out)
     setups: tuple[str, ...] = SETUPS
     stop_buffer_atr: float = 0.25
     # A sweep reaches at least this far beyond the level (the tolerance that makes two highs "equal":
@@ -102,6 +125,11 @@ class AnalysisConfig:
         for key in ("min_candles", "expiry_candles", "sweep_close_candles"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, key)}", key=key)
+
+    def timeframe_weight(self, timeframe: str) -> float:
+        """The weight ``timeframe`` votes with: the user's from ``timeframe_weights``, else the default rule."""
+        weight = self.timeframe_weights.get(timeframe)
+        return default_timeframe_weight(timeframe) if weight is None else weight
 
 
 def _known(weights: dict[str, float], names: tuple[str, ...], key: str) -> None:

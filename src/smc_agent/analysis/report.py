@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smc_agent.analysis.bias import Bias, Evidence
+from smc_agent.analysis.bias import evidence_points as points_of
 from smc_agent.analysis.config import EVIDENCE, AnalysisConfig
 from smc_agent.analysis.report_log import LOG_NAME, LogRow, append_log, atomic_write
 from smc_agent.analysis.signals import Signal, SignalEngine, SignalStatus
@@ -89,20 +90,10 @@ class ReportOutcome:
 def evidence_points(bias: Bias, config: AnalysisConfig) -> tuple[float, ...]:
     """The points each piece of evidence adds to its side's 0..100 score.
 
-    The same weighting as :func:`smc_agent.analysis.bias.combine`, so the bullish points sum to
+    The weighting of :func:`smc_agent.analysis.bias.combine` itself, so the bullish points sum to
     ``bias.bullish_score`` and the bearish ones to ``bias.bearish_score`` (a test holds them to it).
     """
-    voted = bias.candles or {}
-    weighted = {tf: w for tf, w in config.timeframe_weights.items() if tf in voted and w > 0}
-    total_tf = sum(weighted.values())
-    total_evidence = sum(config.evidence_weights.values())
-    if total_tf <= 0 or total_evidence <= 0:
-        return tuple(0.0 for _ in bias.signals)
-    return tuple(
-        100.0 * weighted.get(e.timeframe, 0.0) / total_tf * config.evidence_weights.get(e.type, 0.0) / total_evidence
-        * e.strength
-        for e in bias.signals
-    )  # fmt: skip
+    return points_of(bias.signals, bias.weights or {}, config)
 
 
 def build_report(engine: SignalEngine, *, tz: str | None = None) -> Report:
@@ -232,9 +223,11 @@ def _bias(bias: Bias, band: float) -> str:
         f"**{bias.direction.value}**, confidence {bias.confidence:.2f} ({bias.confidence_level.value}); "
         f"bullish score {bias.bullish_score:.2f}, bearish score {bias.bearish_score:.2f}",
     ]
-    if bias.reason:
+    if not bias.weights:
         lines += ["", f"Neutral because {bias.reason}."]
-    elif bias.direction is Direction.NEUTRAL:
+        return "\n".join(lines)
+    lines += ["", f"Timeframes: {bias.reason}."]
+    if bias.direction is Direction.NEUTRAL:
         gap = bias.bullish_score - bias.bearish_score
         lines += ["", f"Neutral because bullish minus bearish is {gap:.2f}, inside the neutral band of ±{band:g}."]
     return "\n".join(lines)

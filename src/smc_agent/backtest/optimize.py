@@ -80,7 +80,8 @@ def _load(path: str) -> Candles:
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
-    """One backtest: ``params`` on candles ``[start, stop)``; ``keep_curve`` returns equity and trades too."""
+    """One backtest: ``params`` trading candles ``[start, stop)`` after a warm-up on ``[warm_from, start)``
+    (none by default); ``keep_curve`` returns equity and trades too."""
 
     candles: CandleFile
     spec: StrategySpec
@@ -88,6 +89,7 @@ class RunTask:
     start: int
     stop: int
     keep_curve: bool = False
+    warm_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +107,11 @@ class RunOutcome:
 
 def run_task(task: RunTask) -> RunOutcome:
     """Run one task (in whichever process the executor chose)."""
-    candles = task.candles.load()[task.start : task.stop]
+    everything = task.candles.load()
+    first = task.start if task.warm_from is None else task.warm_from
+    trade_from = int(everything.time[task.start]) if first < task.start else None
     strategy, settings = task.spec.build(task.params)
-    result = run_backtest(candles, strategy, settings)
+    result = run_backtest(everything[first : task.stop], strategy, settings, trade_from=trade_from)
     keep = task.keep_curve
     return RunOutcome(
         task.params, task.start, task.stop, result.metrics,

@@ -2,8 +2,14 @@
 
 The backtest is the paper/live kernel fed by a replay: :func:`run_backtest` builds a system with
 :func:`smc_agent.bootstrap.build`, records trades and equity from the events, and computes the
-metrics. The ``--json`` document (``{"metrics", "costs", "trades", "equity"}``) is stable and documented
-in docs/api.md; the same input always gives byte-identical output.
+metrics. The ``--json`` document (``{"metrics", "costs", "trades", "equity"}``) is stable and
+documented in docs/api.md; the same input always gives byte-identical output.
+
+Warm-up: with ``trade_from``, the candles that open before it go to the strategies' ``warm_up`` (the
+detectors and the bias learn, no order is given and the account does not see them) and only the
+candles from it on are traded and measured. The strategy is deterministic on candles, so its signals
+inside the window are those of a run over everything, restricted to the window (a test proves it);
+its trades may differ, since a trade still open at the window's start is not carried in.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.backtest.metrics import Metrics, compute_metrics
@@ -24,6 +32,7 @@ from smc_agent.config.engine import UNNAMED, DataSource, EngineSettings, MarketC
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.events import RiskRejected
+from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import to_decimal
 from smc_agent.strategy.base import Strategy
@@ -63,14 +72,17 @@ def run_backtest(
     tz: str | None = None,
     analysis: AnalysisConfig | None = None,
     sources: dict[str, DataSource] | None = None,
+    trade_from: int | None = None,
 ) -> BacktestResult:
     """One pass of the candles through the kernel, as backtest or as paper trading on the files.
 
     ``strategy`` is a strategy object (one symbol), or a name from the registry, built for each
     symbol with ``htfs``, ``tz`` and ``analysis``; all symbols share one account. ``sources`` say what
-    each symbol's file tells of its market (see :func:`smc_agent.bootstrap.build`).
+    each symbol's file tells of its market (see :func:`smc_agent.bootstrap.build`). ``trade_from`` (epoch
+    ms) trades only the candles that open from then on, after a warm-up on those before (see above).
     """
     settings = settings or EngineSettings()
+    history, streams = _split(streams, trade_from)
     built: list[Strategy] = []
 
     def create(candles: Candles) -> Strategy:
@@ -90,7 +102,7 @@ def run_backtest(
     recorder = Recorder(system.bus, settings.initial_balance, timeframes, opening, namer)
     rejections: list[RiskRejected] = []
     system.bus.subscribe(rejections.append, RiskRejected)
-    system.run()
+    system.run(ReplayFeed(history) if history else ())
     recorder.finish()
     metrics = _metrics(recorder.trades, recorder.equity, settings, first)
     by_symbol = {}
@@ -104,6 +116,17 @@ def run_backtest(
             zones.update(zones_from_signals(signal_engine(made)))
     return BacktestResult(metrics, recorder.trades, recorder.equity, rejections, first, zones, by_symbol,
                           dict(system.entry), dict(system.costs))  # fmt: skip
+
+
+def _split(streams: Candles | Sequence[Candles], trade_from: int | None) -> tuple[list[Candles], list[Candles]]:
+    """Each stream's candles opening before ``trade_from`` (the warm-up), and those from it on."""
+    listed = [streams] if isinstance(streams, Candles) else list(streams)
+    if trade_from is None:
+        return [], listed
+    # Named as bootstrap.build names them, so that warm-up candles reach the same strategies.
+    named = [c if c.symbol else c.with_meta(symbol=UNNAMED) for c in listed]
+    cuts = [int(np.searchsorted(c.time, trade_from, side="left")) for c in named]
+    return [c[:k] for c, k in zip(named, cuts, strict=True) if k], [c[k:] for c, k in zip(named, cuts, strict=True)]
 
 
 def _metrics(trades: list[Trade], equity: EquityCurve, settings: EngineSettings, candles: Candles) -> Metrics:

@@ -11,9 +11,14 @@ windows move on by the test length, and a tail shorter than one test window is l
 time with fewer than two candles in its train or test part (a weekend gap) is skipped, so after a
 long gap in the data testing resumes only once a whole train window of candles has passed again.
 
-Each window is an independent backtest of its own candles that starts flat with the initial
-balance, so a strategy that needs warm-up (the SMC bias needs ``min_candles`` of every higher
-timeframe) trades little at the start of each window: make the windows much longer than that.
+Each window is a backtest that starts flat with the initial balance and trades only its own
+candles, after a warm-up on every candle before it (for a test window: its train window and all
+earlier data; for a train window: all earlier data): the detectors and the bias learn from them,
+no order is given and the account does not see them. So a window's signals are exactly those a run
+over the whole file makes inside it, and a 30-day window trades from its first candle instead of
+waiting for 30 daily candles. A window's trades still start flat: a position the full run would hold
+at its start is not carried in. The warm-up costs a pass of the strategy over the earlier candles
+for every run of every window.
 
 Stitching. Window *k*'s account starts at the initial balance *B*, while the out-of-sample account
 has *E(k-1)* by then (the stitched curve's last value; *B* before the first window). Risk per trade
@@ -181,13 +186,15 @@ def walk_forward(
     if progress is not None:
         progress(0, total)  # the size of the job is known before the first run ends
     with shared_candles(candles) as source:
-        train_tasks = [RunTask(source, spec, p, w.train_start, w.train_stop) for w in windows for p in plan.runs]
+        train_tasks = [
+            RunTask(source, spec, p, w.train_start, w.train_stop, warm_from=0) for w in windows for p in plan.runs
+        ]
         trained = executor.map(run_task, train_tasks, _offset(progress, 0, total))
         size = len(plan.runs)
         per_window = [trained[k * size : (k + 1) * size] for k in range(len(windows))]
         chosen = [group[best_index([objective_score(o.metrics, objective) for o in group])] for group in per_window]
         test_tasks = [
-            RunTask(source, spec, best.params, w.test_start, w.test_stop, keep_curve=True)
+            RunTask(source, spec, best.params, w.test_start, w.test_stop, keep_curve=True, warm_from=0)
             for w, best in zip(windows, chosen, strict=True)
         ]
         tested = executor.map(run_task, test_tasks, _offset(progress, len(train_tasks), total))

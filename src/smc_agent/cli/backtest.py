@@ -45,7 +45,12 @@ def backtest_command(
     tf: TfOption = None,
     htf: HtfOption = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="First candle open time (ISO-8601, UTC if naive).")
+        str | None,
+        typer.Option(
+            "--from",
+            help="Trade from this candle open time (ISO-8601, UTC if naive); earlier candles "
+            "only warm the strategy up.",
+        ),
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Stop before this open time.")] = None,
     strategy: StrategyOption = "smc",

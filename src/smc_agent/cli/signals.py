@@ -83,7 +83,7 @@ def print_bias(console: Console, bias: Bias) -> None:
         f"({bias.confidence_level.value}); bullish {bias.bullish_score:.1f}, bearish {bias.bearish_score:.1f}"
     )
     if bias.reason:
-        console.print(f"[yellow]{bias.reason}[/]")
+        console.print(f"[{'dim' if bias.weights else 'yellow'}]{bias.reason}[/]")
     table = Table(title="Evidence", title_justify="left")
     for column in ("timeframe", "type", "direction", "strength", "detail"):
         table.add_column(column)

@@ -48,8 +48,9 @@ class Bias:
     bullish_score: float
     bearish_score: float
     signals: tuple[Evidence, ...]
-    reason: str | None = None  # why the bias is NEUTRAL for lack of data, if so
+    reason: str | None = None  # the timeframes used (weights) and left out (why); or why none could vote
     candles: Mapping[str, int] | None = None  # closed candles each timeframe had
+    weights: Mapping[str, float] | None = None  # the normalised weight of each timeframe that voted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Bias:
             "bearish_score": round(self.bearish_score, 6),
             "reason": self.reason,
             "candles": dict(self.candles or {}),
+            "weights": {tf: round(w, 6) for tf, w in (self.weights or {}).items()},
             "signals": [evidence.to_dict() for evidence in self.signals],
         }
 

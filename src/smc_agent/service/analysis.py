@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from smc_agent.analysis.bias import Bias
-from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.analysis.config import DEFAULT_HTFS, AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
@@ -91,10 +91,12 @@ def htf_list(text: str | None) -> list[str] | None:
 
 
 def default_htfs(timeframe: str, config: AnalysisConfig | None = None) -> list[str]:
-    """The weighted timeframes above the entry timeframe (1h, 4h and 1d by default), shortest first."""
+    """The higher timeframes when ``--htf`` is not given, shortest first: those ``timeframe_weights`` gives a
+    weight above 0, or 1h, 4h and 1d when it names none; only those above the entry timeframe."""
     weights = (config or AnalysisConfig()).timeframe_weights
+    named = [tf for tf, w in weights.items() if w > 0] if weights else list(DEFAULT_HTFS)
     base = parse_timeframe(timeframe)
-    return sorted((tf for tf, w in weights.items() if w > 0 and parse_timeframe(tf) > base), key=parse_timeframe)
+    return sorted((tf for tf in named if parse_timeframe(tf) > base), key=parse_timeframe)
 
 
 def signals_request(
@@ -127,12 +129,12 @@ def signals_json(engine: SignalEngine) -> dict[str, Any]:
     return {"signals": [signal.to_dict() for signal in engine.signals]}
 
 
-def _parse_time(text: str) -> int:
+def _parse_time(text: str, key: str = "at") -> int:
     """An ISO-8601 time (naive means UTC) as epoch ms; a clear error otherwise."""
     try:
         stamp = pd.Timestamp(text)
     except (ValueError, TypeError):
-        raise ConfigError(f"not a time: {text!r}; use ISO-8601 such as 2023-06-01T12:00Z", key="at") from None
+        raise ConfigError(f"not a time: {text!r}; use ISO-8601 such as 2023-06-01T12:00Z", key=key) from None
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     return int(stamp.tz_convert("UTC").value // 1_000_000)
@@ -149,9 +151,11 @@ def backtest_request(
     analysis: AnalysisConfig | None = None,
 ) -> BacktestResult:
     """Load each file, cut it to [start, end) by candle open time, and run the strategy through the
-    trading core: several files are several symbols in one account."""
+    trading core: several files are several symbols in one account. The candles before ``start``
+    warm the strategy up (detectors and bias, no trading), so the period trades from its first candle."""
     requests = [request] if isinstance(request, AnalysisRequest) else list(request)
-    streams = [_period(r, start, end) for r in requests]
+    trade_from = _parse_time(start, "from") if start is not None else None
+    streams = [_period(r, trade_from, end) for r in requests]
     seen: dict[str, Path] = {}
     for r, candles in zip(requests, streams, strict=True):
         if candles.symbol in seen:
@@ -163,9 +167,9 @@ def backtest_request(
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
         return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
-                            settings, sources=sources)  # fmt: skip
+                            settings, sources=sources, trade_from=trade_from)  # fmt: skip
     return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis,
-                        sources=sources)  # fmt: skip
+                        sources=sources, trade_from=trade_from)  # fmt: skip
 
 
 def _source(request: AnalysisRequest) -> DataSource:
@@ -174,12 +178,12 @@ def _source(request: AnalysisRequest) -> DataSource:
     return DataSource(data_format, mean_spread(request.path, data_format))
 
 
-def _period(request: AnalysisRequest, start: str | None, end: str | None) -> Candles:
+def _period(request: AnalysisRequest, trade_from: int | None, end: str | None) -> Candles:
+    """The candles up to ``end`` (the warm-up before ``trade_from`` included); at least two to trade."""
     candles = load_timeframe(request)
-    if start is not None or end is not None:
-        lo = int(np.searchsorted(candles.time, _parse_time(start), side="left")) if start else 0
-        hi = int(np.searchsorted(candles.time, _parse_time(end), side="left")) if end else len(candles)
-        candles = candles[lo:hi]
-    if len(candles) < 2:
+    if end is not None:
+        candles = candles[: int(np.searchsorted(candles.time, _parse_time(end, "to"), side="left"))]
+    lo = int(np.searchsorted(candles.time, trade_from, side="left")) if trade_from is not None else 0
+    if len(candles) - lo < 2:
         raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
     return candles
