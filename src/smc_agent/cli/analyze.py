@@ -16,8 +16,10 @@ from smc_agent.cli.common import (
     FormatOption,
     JsonOption,
     SymbolOption,
+    TimeColumnOption,
     TzOption,
     data_request,
+    print_notes,
     user_errors,
 )
 from smc_agent.service import analysis_json, analyze_request
@@ -36,13 +38,14 @@ def analyze_command(
     as_json: JsonOption = False,
     demo: DemoOption = False,
     fix: FixOption = False,
+    time_column: TimeColumnOption = None,
     internal: Annotated[int, typer.Option("--internal-length", help="Fractal length of internal swings.")] = 5,
     swing: Annotated[int, typer.Option("--swing-length", help="Fractal length of swing structure.")] = 50,
     structure_break: Annotated[str, typer.Option("--break", help="Structure break on 'close' or 'wick'.")] = "close",
 ) -> None:
     """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         config = SmcConfig(
             internal=SwingLength(internal, internal),
             swing=SwingLength(swing, swing),
@@ -50,6 +53,7 @@ def analyze_command(
             calendar_tz=tz or "UTC",
         )
         result = analyze_request(request, config)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))
         return

@@ -21,8 +21,10 @@ from smc_agent.cli.common import (
     JsonOption,
     SymbolOption,
     TfOption,
+    TimeColumnOption,
     TzOption,
     data_request,
+    print_notes,
     user_errors,
 )
 from smc_agent.config import load_config
@@ -42,11 +44,13 @@ def signals_command(
     demo: DemoOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Replay a candle file and list every A+ signal with its evidence chain and quality breakdown."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         engine = signals_request(request, htf_list(htf), load_config(config).analysis)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(signals_json(engine), separators=(",", ":")))
         return
@@ -65,11 +69,13 @@ def bias_command(
     demo: DemoOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """The higher-timeframe bias at the end of the data (or at --at), with every piece of evidence."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         bias = bias_request(request, htf_list(htf), at, load_config(config).analysis)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(bias.to_dict(), separators=(",", ":")))
         return

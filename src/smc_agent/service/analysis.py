@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtes
 from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
-from smc_agent.data.loaders import load_candles
+from smc_agent.core.timefmt import format_time
+from smc_agent.data import validation
+from smc_agent.data.loaders import read_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
@@ -41,7 +43,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AnalysisRequest:
-    """Where the candles come from and how to read them."""
+    """Where the candles come from and how to read them.
+
+    ``notes`` collects what loading did to the data that the user should hear about (what ``fix``
+    repaired, an unfinished last candle left out); a front end shows them, e.g. on stderr.
+    """
 
     path: Path
     format: str | None = None
@@ -49,11 +55,23 @@ class AnalysisRequest:
     symbol: str | None = None
     timeframe: str | None = None
     fix: bool = False
+    time_column: str | None = None
+    notes: list[str] = field(default_factory=list, compare=False)
 
 
 def load_timeframe(request: AnalysisRequest) -> Candles:
-    """Load candles and bring them to the requested timeframe (resampling up, never down)."""
-    candles = load_candles(request.path, format=request.format, tz=request.tz, symbol=request.symbol, fix=request.fix)
+    """Load candles and bring them to the requested timeframe (resampling up, never down).
+
+    Every command loads through here, so all of them see the same candles: a resampled last
+    candle whose period has not ended (data ending at 10:07 makes a 15m candle that would close
+    at 10:15) is left out, since treating it as closed would act on prices that are not final.
+    """
+    raw = read_candles(request.path, format=request.format, tz=request.tz, symbol=request.symbol, fix=request.fix,
+                       time_column=request.time_column)  # fmt: skip
+    validation.check(raw.candles, path=raw.path, rows=raw.rows, columns=raw.columns, positive_prices=True)
+    if raw.fix_report is not None:
+        request.notes.append(f"{raw.path}: --fix {raw.fix_report.summary()}")
+    candles = raw.candles
     target = request.timeframe
     if not target or not candles.timeframe or parse_timeframe(target) == candles.timeframe_ms:
         return candles
@@ -62,7 +80,18 @@ def load_timeframe(request: AnalysisRequest) -> Candles:
             f"{request.path} holds {candles.timeframe} candles; cannot analyse them at the lower timeframe {target}",
             key="tf",
         )
-    return resample(candles, target, tz=request.tz)
+    return closed_candles(resample(candles, target, tz=request.tz), request)
+
+
+def closed_candles(candles: Candles, request: AnalysisRequest) -> Candles:
+    """``candles`` without a last candle whose period has not ended, with a note when one is left out."""
+    if candles.last_complete or not len(candles):
+        return candles
+    request.notes.append(
+        f"{request.path}: left out the unfinished last {candles.timeframe} candle opening "
+        f"{format_time(int(candles.time[-1]), request.tz)} (the data ends before it closes)"
+    )
+    return candles[: len(candles) - 1]
 
 
 def analyze_request(request: AnalysisRequest, config: SmcConfig | None = None) -> SmcResult:
