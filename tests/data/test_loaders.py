@@ -346,7 +346,7 @@ def test_missing_columns(tmp_path: Path) -> None:
         load_candles(no_close, format="csv")
     assert info.value.path == str(no_close)
     no_time = write(tmp_path, "b.csv", "x,open,high,low,close\n1,1,2,0.5,1.5\n")
-    with pytest.raises(DataError, match="field time: no time column found .*--time-column NAME"):
+    with pytest.raises(DataError, match=r"field time: no time column found .*--time-column NAME"):
         load_candles(no_time)
 
 

@@ -50,6 +50,8 @@ from smc_agent.data.frames import (
     delimiter,
     existing_file,
     find_column,
+    inner_suffix,
+    open_bytes,
     parse_times,
     read_arrow,
     read_delimited,
@@ -127,7 +129,7 @@ def detect_format(path: str | Path) -> str:
     binary = sniff_binary(file)
     if binary is not None:
         return binary
-    with file.open("rb") as handle:
+    with open_bytes(file) as handle:
         head = handle.read(65536)
     text = head.decode("utf-8-sig", errors="replace").lstrip()
     if not text:
@@ -236,7 +238,7 @@ def _json_frame(data: Any, file: Path) -> pd.DataFrame:
 
 
 def _read_binance(file: Path) -> Table:
-    if file.suffix.lower() == ".json":
+    if inner_suffix(file) == ".json":
         frame = _json_frame(read_json(file), file)
         return Table.of(_positional(frame, _BINANCE_COLUMNS, file, len(_BINANCE_COLUMNS)))
     table = read_delimited(file, header=False)
@@ -261,9 +263,7 @@ _READERS: dict[str, Callable[[Path], Table]] = {
 }
 
 
-def _time_values(
-    frame: pd.DataFrame, lookup: Mapping[str, str], path: str, given: str | None
-) -> tuple[str, pd.Series]:
+def _time_values(frame: pd.DataFrame, lookup: Mapping[str, str], path: str, given: str | None) -> tuple[str, pd.Series]:
     """The time column; separate ``date`` and ``time`` columns (MT5 tab exports) are joined."""
     if given is not None:
         named = find_column(lookup, tuple(column_lookup([given])))
@@ -278,12 +278,12 @@ def _time_values(
         return f"{date}+{clock}", frame[date].astype("str") + " " + frame[clock].astype("str")
     # Without a named time column, the first column counts if it has no name (pandas' saved index).
     unnamed = find_column(lookup, ("unnamed:_0", "index"))
-    if not (named or clock or date or unnamed):
+    found = named or clock or date or unnamed
+    if found is None:
         have = ", ".join(lookup.values()) or "none"
         raise DataError(f"no time column found (columns found: {have}); name it with --time-column NAME",
                         path=path, field="time", rule="required column")  # fmt: skip
-    named = named or clock or date or unnamed
-    return named, frame[named]
+    return found, frame[found]
 
 
 def _volume(frame: pd.DataFrame, lookup: Mapping[str, str], rows: IntArray, path: str) -> tuple[str, FloatArray | None]:

@@ -17,9 +17,9 @@ from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
 from smc_agent.config.engine import EngineSettings
 from smc_agent.core.errors import ConfigError
-from smc_agent.data.candles import Candles
 from smc_agent.core.timefmt import format_time
 from smc_agent.data import validation
+from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import read_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
