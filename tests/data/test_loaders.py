@@ -269,7 +269,7 @@ def test_symbol_from_path() -> None:
 
 
 def test_symbol_and_timeframe_overrides(shared_data_path: SharedPath) -> None:
-    c = load_candles(shared_data_path("crypto/XRP_ETH-1m.feather"), symbol="XRPETH", timeframe="1M")
+    c = load_candles(shared_data_path("crypto/XRP_ETH-1m.feather"), symbol="XRPETH", timeframe="60s")
     assert (c.symbol, c.timeframe) == ("XRPETH", "1m")
 
 

@@ -110,12 +110,23 @@ def analysis_json(result: SmcResult) -> dict[str, Any]:
 
 
 def htf_list(text: str | None) -> list[str] | None:
-    """``"1h,4h,1d"`` as a list of checked timeframes; None when not given (see :func:`default_htfs`)."""
+    """``"1h,4h,1d"`` as a list of checked timeframes; None when not given (see :func:`default_htfs`).
+
+    Two entries of the same length (``4h,4h``, or ``60m,1h``) are an error: the list would weigh
+    one timeframe twice.
+    """
     if not text:
         return None
     frames = [part.strip() for part in text.split(",") if part.strip()]
+    seen: dict[int, str] = {}
     for frame in frames:
-        parse_timeframe(frame)
+        try:
+            length = parse_timeframe(frame)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key="htf") from None
+        if length in seen:
+            raise ConfigError(f"{seen[length]} and {frame} are the same timeframe; give each one once", key="htf")
+        seen[length] = frame
     return frames
 
 
@@ -144,6 +155,9 @@ def bias_request(
     if at is not None:
         limit = _parse_time(at)
         closes = candles.time + candles.timeframe_ms
+        if not len(candles) or not int(closes[0]) <= limit <= int(closes[-1]):
+            span = f"{format_time(int(closes[0]))} to {format_time(int(closes[-1]))}" if len(candles) else "nothing"
+            raise ConfigError(f"{at} is outside the data: its candles close from {span}", key="at")
         candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
     engine = MultiTimeframeEngine(candles.timeframe, htfs, config, symbol=candles.symbol, tz=request.tz)
     for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):

@@ -1,0 +1,117 @@
+"""What a new user tripped over (issue 9, section 7), command by command, on real files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from smc_agent.cli import app
+
+SharedPath = Callable[[str], Path]
+BTC = "crypto/BTC-PERP_1m_2022-01.csv"
+
+
+def _run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _btc_until(shared_data_path: SharedPath, tmp_path: Path, last: str) -> Path:
+    """The first days of the BTC 1m file, up to and including the minute ``last`` (UTC)."""
+    frame = pd.read_csv(shared_data_path(BTC), nrows=5000)
+    keep = frame[pd.to_datetime(frame["timestamp"]) <= pd.Timestamp(last)]
+    path = tmp_path / last.replace(" ", "T").replace(":", "") / "BTC-PERP_1m.csv"
+    path.parent.mkdir()
+    keep.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(shared_data_path: SharedPath, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Data ending at 10:07 (an unfinished 15m candle 10:00-10:15) and the same data ending at 09:59."""
+    tmp = tmp_path_factory.mktemp("btc")
+    return _btc_until(shared_data_path, tmp, "2022-01-03 10:07"), _btc_until(shared_data_path, tmp, "2022-01-03 09:59")
+
+
+def test_no_command_uses_the_unfinished_last_candle(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ragged, whole = files
+    common = ("--tf", "15m", "--htf", "1h,4h")
+    for command in (("signals", "--json"), ("bias", "--json"), ("analyze", "--json"), ("backtest", "--json")):
+        extra = common if command[0] != "analyze" else ("--tf", "15m")
+        code, out, err = _run(*command, "--data", ragged, *extra)
+        assert code == 0, err
+        assert "left out the unfinished last 15m candle opening 2022-01-03 10:00:00 UTC" in err, command
+        same_code, same_out, _ = _run(*command, "--data", whole, *extra)
+        assert same_code == 0
+        # Cut before the unfinished candle, the data says exactly the same.
+        assert json.loads(out) == json.loads(same_out), command
+    backtest = json.loads(_run("backtest", "--data", ragged, *common, "--json")[1])
+    assert backtest["equity"][-1][0] <= "2022-01-03T10:00:00Z"
+    code, out, err = _run("report", "--data", ragged, *common, "--out", tmp_path)
+    assert code == 0, err
+    # The page is named by its last closed candle: 09:45-10:00, not the 10:15 of the unfinished one.
+    assert "BTC-PERP_15m_20220103T100000Z.md" in out
+    assert "left out the unfinished" in err
+
+
+def test_bias_at_outside_the_data_is_an_error(files: tuple[Path, Path]) -> None:
+    ragged, _ = files
+    # 10:15 would be the close of the unfinished candle: the data's last close is 10:00.
+    for at in ("2022-01-03T10:15Z", "2021-06-01T00:00Z"):
+        code, _, err = _run("bias", "--data", ragged, "--tf", "15m", "--htf", "1h", "--at", at)
+        assert code == 2
+        assert f"option --at: {at} is outside the data" in err
+        assert "2022-01-03 10:00:00 UTC" in err
+    code, _, err = _run("bias", "--data", ragged, "--tf", "15m", "--htf", "1h", "--at", "2022-01-03T10:00Z")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(("htf", "words"), [("4h,4h", "4h and 4h"), ("60m,1h", "60m and 1h"), ("1h,1x", "1x")])
+def test_a_duplicated_or_bad_htf_list_is_an_error(files: tuple[Path, Path], htf: str, words: str) -> None:
+    ragged, _ = files
+    for command in ("signals", "bias", "backtest", "report"):
+        extra = ("--out", str(ragged.parent / "out")) if command == "report" else ()
+        code, _, err = _run(command, "--data", ragged, "--tf", "15m", "--htf", htf, *extra)
+        assert code == 2, command
+        assert "option --htf:" in err
+        assert words in err
+
+
+def test_data_with_demo_is_an_error_everywhere(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ragged, _ = files
+    commands = [("analyze",), ("signals",), ("bias",), ("backtest",), ("report", "--out", str(tmp_path)),
+                ("optimize", "--grid", "fast=5;slow=20", "--strategy", "sma_cross")]  # fmt: skip
+    for command in commands:
+        code, _, err = _run(*command, "--data", ragged, "--demo")
+        assert code == 2, command
+        assert "give either --data FILE or --demo, not both" in err, command
+
+
+def test_tf_1M_is_a_month(shared_data_path: SharedPath) -> None:
+    code, out, err = _run("analyze", "--data", shared_data_path("forex/EURUSD_15m_mt5.csv"), "--tf", "1M", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    # 2022-10-10 to 2023-10-02: October 2022 to September 2023 closed, October 2023 unfinished.
+    assert (doc["timeframe"], doc["candles"]) == ("1M", 12)
+    code, out, _ = _run("analyze", "--data", shared_data_path(BTC), "--tf", "1m", "--json")
+    assert json.loads(out)["timeframe"] == "1m"
+
+
+def test_time_column_on_the_commands(files: tuple[Path, Path], tmp_path: Path) -> None:
+    ragged, _ = files
+    odd = tmp_path / "BTC-PERP_1m.csv"
+    odd.write_text(ragged.read_text().replace("timestamp,", "bar_open,", 1))
+    code, _, err = _run("analyze", "--data", odd)
+    assert code == 2
+    assert "no time column found" in err
+    assert "--time-column" in err
+    for command in (("analyze",), ("signals", "--htf", "1h"), ("bias", "--htf", "1h"), ("backtest", "--htf", "1h"),
+                    ("data", "inspect")):  # fmt: skip
+        target = (odd,) if command[0] == "data" else ("--data", odd)
+        code, _, err = _run(*command, *target, "--time-column", "bar_open")
+        assert code == 0, (command, err)
