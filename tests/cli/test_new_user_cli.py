@@ -115,3 +115,50 @@ def test_time_column_on_the_commands(files: tuple[Path, Path], tmp_path: Path) -
         target = (odd,) if command[0] == "data" else ("--data", odd)
         code, _, err = _run(*command, *target, "--time-column", "bar_open")
         assert code == 0, (command, err)
+
+
+def test_fix_says_what_it_did_in_every_command(files: tuple[Path, Path], tmp_path: Path) -> None:
+    _, whole = files
+    lines = whole.read_text().splitlines()
+    # Two rows swapped and one row repeated: --fix moves 2 rows and drops 1.
+    lines[10], lines[11] = lines[11], lines[10]
+    messy = tmp_path / "BTC-PERP_1m.csv"
+    messy.write_text("\n".join([*lines, lines[-1]]) + "\n")
+    said = f"note: {messy}: --fix sorted by time (2 rows moved), dropped 1 exact duplicate rows"
+    commands = [("analyze",), ("signals", "--htf", "1h"), ("bias", "--htf", "1h"), ("backtest", "--htf", "1h"),
+                ("report", "--htf", "1h", "--out", str(tmp_path / "out")),
+                ("optimize", "--grid", "fast=5;slow=20", "--strategy", "sma_cross", "--workers", "1")]  # fmt: skip
+    for command in commands:
+        code, _, err = _run(*command, "--data", messy)
+        assert code == 2, command
+        assert "--fix" in err  # the refusal points at the repair
+        code, _, err = _run(*command, "--data", messy, "--fix")
+        assert code == 0, (command, err)
+        assert said in " ".join(err.split()), command
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    code, out, _ = _run("--version")
+    assert code == 0
+    assert out.strip() == f"smc-agent {version('smc-agent')}"
+
+
+def test_report_takes_the_settings_file(files: tuple[Path, Path], tmp_path: Path) -> None:
+    _, whole = files
+    args = ("report", "--data", whole, "--tf", "5m", "--htf", "1h")
+    code, out, err = _run(*args, "--out", tmp_path / "default")
+    assert code == 0, err
+    assert " neutral 0.00 " not in out  # by default the timeframes vote
+    strict = tmp_path / "strict.toml"
+    # No candle count reaches this, so no timeframe may vote: the bias must be neutral.
+    strict.write_text("[analysis]\nmin_candles = 1000000\n")
+    code, out, err = _run(*args, "--out", tmp_path / "strict", "--config", strict)
+    assert code == 0, err
+    assert " neutral 0.00 " in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[analysis]\nmin_candle = 3\n")
+    code, _, err = _run(*args, "--out", tmp_path / "bad", "--config", bad)
+    assert code == 2
+    assert f"{bad}: key analysis.min_candle: unknown setting" in " ".join(err.split())
