@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smc_agent.cli.common import (
+    ConfigOption,
     DataOption,
     DemoOption,
     FixOption,
@@ -22,11 +24,25 @@ from smc_agent.cli.common import (
     print_notes,
     user_errors,
 )
-from smc_agent.service import analysis_json, analyze_request
-from smc_agent.smc.config import SmcConfig, SwingLength
+from smc_agent.config import load_config
+from smc_agent.service import analysis_json, analyze_request, in_zone
+from smc_agent.smc.config import SwingLength
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
 
 __all__ = ["analyze_command"]
+
+_BREAKS = ("close", "wick")
+
+
+def _length(flag: str, what: str, default: int) -> Any:
+    return typer.Option(flag, help=f"Fractal length of {what} (default {default}, or the settings').",
+                        show_default=False)  # fmt: skip
+
+
+def _known_break(value: str | None) -> str | None:
+    if value is not None and value not in _BREAKS:
+        raise typer.BadParameter(f"unknown structure break {value!r}; choose from {', '.join(_BREAKS)}")
+    return value
 
 
 def analyze_command(
@@ -39,20 +55,29 @@ def analyze_command(
     demo: DemoOption = False,
     fix: FixOption = False,
     time_column: TimeColumnOption = None,
-    internal: Annotated[int, typer.Option("--internal-length", help="Fractal length of internal swings.")] = 5,
-    swing: Annotated[int, typer.Option("--swing-length", help="Fractal length of swing structure.")] = 50,
-    structure_break: Annotated[str, typer.Option("--break", help="Structure break on 'close' or 'wick'.")] = "close",
+    internal: Annotated[int | None, _length("--internal-length", "internal swings", 5)] = None,
+    swing: Annotated[int | None, _length("--swing-length", "swing structure", 50)] = None,
+    structure_break: Annotated[
+        str | None,
+        typer.Option(
+            "--break", callback=_known_break, help="Structure break on 'close' (default) or 'wick'.", show_default=False
+        ),
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file."""
+    """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file.
+
+    The detectors run with the signal engine's entry-timeframe settings ([analysis.entry_smc] in a
+    settings file), so this lists the same zones and pools that signals and report work from.
+    """
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
-        config = SmcConfig(
-            internal=SwingLength(internal, internal),
-            swing=SwingLength(swing, swing),
-            structure_break=structure_break,  # type: ignore[arg-type]  # validated by SmcConfig
-            calendar_tz=tz or "UTC",
-        )
-        result = analyze_request(request, config)
+        smc = in_zone(load_config(config).analysis, tz).entry_smc
+        changes: dict[str, Any] = {"internal": None if internal is None else SwingLength(internal, internal),
+                                   "swing": None if swing is None else SwingLength(swing, swing),
+                                   "structure_break": structure_break}  # fmt: skip
+        smc = replace(smc, **{key: value for key, value in changes.items() if value is not None})
+        result = analyze_request(request, smc)
     print_notes(request)
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "bias_request",
     "default_htfs",
     "htf_list",
+    "in_zone",
     "load_timeframe",
     "signals_json",
     "signals_request",
@@ -94,9 +95,28 @@ def closed_candles(candles: Candles, request: AnalysisRequest) -> Candles:
     return candles[: len(candles) - 1]
 
 
+def in_zone(config: AnalysisConfig | None, tz: str | None) -> AnalysisConfig:
+    """The analysis settings with the detectors' days and weeks (previous-day levels) in ``tz``.
+
+    ``--tz`` sets where days start for resampling and for the higher-timeframe candles; the
+    detectors must count days the same way, or ``analyze`` (which always did) and ``signals``,
+    ``report`` and ``backtest`` would show different levels for the same data.
+    """
+    config = config or AnalysisConfig()
+    if tz is None:
+        return config
+    return replace(config, entry_smc=replace(config.entry_smc, calendar_tz=tz),
+                   htf_smc=replace(config.htf_smc, calendar_tz=tz))  # fmt: skip
+
+
 def analyze_request(request: AnalysisRequest, config: SmcConfig | None = None) -> SmcResult:
-    """Load, resample if asked, and run every detector."""
-    return analyze(load_timeframe(request), config)
+    """Load, resample if asked, and run every detector.
+
+    Without ``config`` the detectors run with the entry-timeframe settings of the signal engine
+    (:attr:`AnalysisConfig.entry_smc`), so that ``analyze`` lists the same zones and liquidity pools
+    as ``signals`` and ``report`` see on the same candles.
+    """
+    return analyze(load_timeframe(request), config or in_zone(None, request.tz).entry_smc)
 
 
 def analysis_json(result: SmcResult) -> dict[str, Any]:
@@ -143,7 +163,7 @@ def signals_request(
     """Replay a file through the signal engine: every signal with its evidence, and the rejections."""
     candles = load_timeframe(request)
     frames = htfs if htfs is not None else default_htfs(candles.timeframe, config)
-    return replay(candles, frames, config, tz=request.tz)
+    return replay(candles, frames, in_zone(config, request.tz), tz=request.tz)
 
 
 def bias_request(
@@ -159,7 +179,8 @@ def bias_request(
             span = f"{format_time(int(closes[0]))} to {format_time(int(closes[-1]))}" if len(candles) else "nothing"
             raise ConfigError(f"{at} is outside the data: its candles close from {span}", key="at")
         candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
-    engine = MultiTimeframeEngine(candles.timeframe, htfs, config, symbol=candles.symbol, tz=request.tz)
+    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, request.tz), symbol=candles.symbol,
+                                  tz=request.tz)  # fmt: skip
     for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):
         engine.update(*row)
     return engine.bias()
@@ -202,6 +223,7 @@ def backtest_request(
                               "its own market", key="data")  # fmt: skip
         seen[candles.symbol] = r.path
     first = streams[0]
+    analysis = in_zone(analysis, requests[0].tz)
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
         return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
