@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +163,24 @@ def test_report_takes_the_settings_file(files: tuple[Path, Path], tmp_path: Path
     code, _, err = _run(*args, "--out", tmp_path / "bad", "--config", bad)
     assert code == 2
     assert f"{bad}: key analysis.min_candle: unknown setting" in " ".join(err.split())
+
+
+def test_prices_print_to_the_tick_and_order_blocks_show_their_scope(shared_data_path: SharedPath) -> None:
+    eurusd = shared_data_path("forex/EURUSD_15m_mt5.csv")
+    wide = {"COLUMNS": "200"}  # one table row a line
+    result = CliRunner().invoke(app, ["analyze", "--data", str(eurusd)], env=wide)
+    code, out, err = result.exit_code, result.stdout, result.stderr
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "order block" in line]
+    assert rows
+    for row in rows:
+        cells = [c.strip() for c in row.strip("│ ").split("│")]
+        assert cells[1] in ("internal", "swing"), row
+        assert all(re.fullmatch(r"\d\.\d{5}", price) for price in cells[3:5]), row  # EURUSD quotes 5 decimals
+    assert re.search(r"last close \d\.\d{5} ", out)
+    signals = CliRunner().invoke(app, ["signals", "--data", str(eurusd)], env=wide).stdout
+    table = [line for line in signals.splitlines() if re.match(r"│ \d{4}-", line)]
+    assert table
+    for line in table:
+        for price in (c.strip() for c in line.strip("│ ").split("│")[3:5]):  # entry, stop
+            assert re.fullmatch(r"\d\.\d{5}", price), line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -25,6 +26,7 @@ from smc_agent.cli.common import (
     user_errors,
 )
 from smc_agent.config import load_config
+from smc_agent.data.prices import format_price, price_tick
 from smc_agent.service import analysis_json, analyze_request, in_zone
 from smc_agent.smc.config import SwingLength
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
@@ -82,10 +84,16 @@ def analyze_command(
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))
         return
-    _print(snapshot(result))
+    _print(snapshot(result), price_tick(result.candles))
 
 
-def _print(snap: MarketSnapshot) -> None:
+def _print(snap: MarketSnapshot, tick: Decimal) -> None:
+    def _price(value: float | None) -> str:
+        return format_price(value, tick)
+
+    def _level(event: dict[str, Any] | None) -> str:
+        return "-" if event is None else f"{event['direction']} {_price(event['price'])} at {event['confirmed_time']}"
+
     console = Console()
     console.print(
         f"[bold]{snap.symbol or '?'}[/] {snap.timeframe}  {snap.candles} candles  "
@@ -100,12 +108,13 @@ def _print(snap: MarketSnapshot) -> None:
     console.print(structure)
 
     zones = Table(title="Zones nearest to price", title_justify="left")
-    for column in ("zone", "direction", "bottom", "top", "state", "confirmed"):
+    for column in ("zone", "scope", "direction", "bottom", "top", "state", "confirmed"):
         zones.add_column(column)
     for kind, found in snap.zones.items():
         for event in found:
             zones.add_row(
                 kind.replace("_", " "),
+                event.get("scope", "-"),
                 event["direction"],
                 _price(event.get("bottom")),
                 _price(event.get("top")),
@@ -125,13 +134,3 @@ def _print(snap: MarketSnapshot) -> None:
     for kind, event in snap.levels.items():
         console.print(f"{kind.replace('_', ' ')}: high {_price(event['top'])}, low {_price(event['bottom'])}")
     console.print(f"sessions now: {', '.join(snap.sessions_now) or 'none'}")
-
-
-def _level(event: dict[str, Any] | None) -> str:
-    if event is None:
-        return "-"
-    return f"{event['direction']} {_price(event['price'])} at {event['confirmed_time']}"
-
-
-def _price(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"

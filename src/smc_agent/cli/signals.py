@@ -28,6 +28,7 @@ from smc_agent.cli.common import (
     user_errors,
 )
 from smc_agent.config import load_config
+from smc_agent.data.prices import format_price, price_tick
 from smc_agent.service import bias_request, htf_list, signals_json, signals_request
 
 __all__ = ["bias_command", "signals_command"]
@@ -102,13 +103,14 @@ def print_bias(console: Console, bias: Bias) -> None:
 def _print_signals(engine: SignalEngine) -> None:
     console = Console()
     signals = engine.signals
+    tick = price_tick(engine.mtf.entry.result(copy=False).candles)
     table = Table(title=f"{len(signals)} signals", title_justify="left")
     for column in ("created", "setup", "side", "entry", "stop", "targets", "RR", "quality", "status"):
         table.add_column(column)
     for s in signals:
         table.add_row(
-            s.to_dict()["created_time"], s.setup, s.side.value, f"{s.entry:.6g}", f"{s.stop:.6g}",
-            ", ".join(f"{t:.6g}" for t in s.targets), f"{s.rr:.2f}", f"{s.quality:.2f}", s.status.value,
+            s.to_dict()["created_time"], s.setup, s.side.value, format_price(s.entry, tick), format_price(s.stop, tick),
+            ", ".join(format_price(t, tick) for t in s.targets), f"{s.rr:.2f}", f"{s.quality:.2f}", s.status.value,
         )  # fmt: skip
     console.print(table)
     for s in signals:
