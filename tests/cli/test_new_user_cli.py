@@ -184,3 +184,24 @@ def test_prices_print_to_the_tick_and_order_blocks_show_their_scope(shared_data_
     for line in table:
         for price in (c.strip() for c in line.strip("│ ").split("│")[3:5]):  # entry, stop
             assert re.fullmatch(r"\d\.\d{5}", price), line
+
+
+def test_no_sessions_or_killzones_on_daily_and_weekly_candles(shared_data_path: SharedPath) -> None:
+    from smc_agent.data.loaders import load_candles
+    from smc_agent.data.resample import resample
+    from smc_agent.smc.detector import analyze
+
+    eurusd = shared_data_path("forex/EURUSD_15m_mt5.csv")
+    candles = load_candles(eurusd)
+    assert analyze(candles).session_mask.any()  # intraday candles do sit in sessions
+    for tf in ("1d", "1w"):
+        assert not analyze(resample(candles, tf, drop_incomplete=True)).session_mask.any(), tf
+    counts = {}
+    for tf in ("4h", "1d", "1w"):
+        code, out, err = _run("analyze", "--data", eurusd, "--tf", tf, "--json")
+        assert code == 0, err
+        counts[tf] = sum(event["type"] == "session" for event in json.loads(out)["events"])
+    assert counts["4h"] > 0
+    assert counts["1d"] == counts["1w"] == 0
+    code, out, _ = _run("analyze", "--data", eurusd, "--tf", "1d")
+    assert "sessions now: none" in out
