@@ -205,3 +205,26 @@ def test_no_sessions_or_killzones_on_daily_and_weekly_candles(shared_data_path: 
     assert counts["1d"] == counts["1w"] == 0
     code, out, _ = _run("analyze", "--data", eurusd, "--tf", "1d")
     assert "sessions now: none" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("analyze", "--tz", "Mars"), ["option --tz: unknown time zone 'Mars'", "Europe/London"]),
+        (("signals", "--tz", "Mars"), ["option --tz: unknown time zone 'Mars'"]),
+        (("analyze", "--tf", "1x"), ["option --tf: invalid timeframe '1x'", "s, m (minute), h, d, w or M (month)"]),
+        (("analyze", "--tf", "20m"), ["option --tf: cannot resample 15m candles to 20m", "30m, 1h, 2h, 4h"]),
+        (("analyze", "--format", "metatrader"), ["option --format: unknown format", "mt5, csv, binance"]),
+        (("analyze", "--break", "foo"), ["unknown structure break 'foo'", "close, wick"]),
+        (("backtest", "--from", "2030-01-01"), ["option --from/--to: ", "open from 2022-10-10 00:00:00 UTC"]),
+    ],
+)
+def test_errors_name_the_option_and_the_choices(shared_data_path: SharedPath, args: tuple[str, ...],
+                                                words: list[str]) -> None:  # fmt: skip
+    code, _, err = _run(args[0], "--data", shared_data_path("forex/EURUSD_15m_mt5.csv"), *args[1:])
+    assert code == 2
+    text = " ".join(err.replace("│", " ").split())
+    for word in words:
+        assert word in text
+    for internal in ("calendar_tz", "key tz", "key tf", "key timeframe", "key from", "key at"):
+        assert internal not in text

@@ -32,7 +32,7 @@ import pandas as pd
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.timefmt import format_time, resolve_tz
 from smc_agent.data.candles import Candles, FloatArray, IntArray
-from smc_agent.data.timeframes import MONTH_MS, format_timeframe, is_months, parse_timeframe
+from smc_agent.data.timeframes import MONTH_MS, STANDARD_TIMEFRAMES, format_timeframe, is_months, parse_timeframe
 
 __all__ = ["aggregate", "bucket_bounds", "group_starts", "group_sums", "resample", "straddle_error"]
 
@@ -54,10 +54,13 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
         raise ConfigError("the source timeframe is unknown; set the candles' timeframe", key="timeframe")
     source = parse_timeframe(source_label)
     # A calendar month is a whole number of days, so any source that divides a day fills it.
-    if _DAY % source if is_months(target) and not is_months(source) else target % source:
-        raise ConfigError(
-            f"cannot resample {source_label} candles to {timeframe}: not a whole multiple", key="timeframe"
-        )
+    if not _fills(target, source):
+        choices = [
+            tf for tf in STANDARD_TIMEFRAMES if _fills(parse_timeframe(tf), source) and parse_timeframe(tf) > source
+        ]
+        raise ConfigError(f"cannot resample {source_label} candles to {timeframe}: not a whole multiple; choose one "
+                          f"of {', '.join(choices) or 'none'} (or another multiple of {source_label})",
+                          key="timeframe")  # fmt: skip
     label = format_timeframe(target)
     if len(candles) == 0 or target == source:
         return candles.with_meta(timeframe=label)
@@ -81,6 +84,11 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
         timeframe=label,
         last_complete=complete,
     )
+
+
+def _fills(target: int, source: int) -> bool:
+    """Whether whole ``source`` candles fill every ``target`` bucket (a calendar month is whole days)."""
+    return not (_DAY % source if is_months(target) and not is_months(source) else target % source)
 
 
 def bucket_bounds(time: IntArray, target: int, *, tz: str | None = None) -> tuple[IntArray, IntArray]:

@@ -74,6 +74,11 @@ def load_timeframe(request: AnalysisRequest) -> Candles:
         request.notes.append(f"{raw.path}: --fix {raw.fix_report.summary()}")
     candles = raw.candles
     target = request.timeframe
+    if target:
+        try:
+            parse_timeframe(target)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key="tf") from None
     if not target or not candles.timeframe or parse_timeframe(target) == candles.timeframe_ms:
         return candles
     if parse_timeframe(target) < candles.timeframe_ms:
@@ -232,11 +237,13 @@ def backtest_request(
 
 
 def _period(request: AnalysisRequest, start: str | None, end: str | None) -> Candles:
-    candles = load_timeframe(request)
+    candles = whole = load_timeframe(request)
     if start is not None or end is not None:
         lo = int(np.searchsorted(candles.time, _parse_time(start), side="left")) if start else 0
         hi = int(np.searchsorted(candles.time, _parse_time(end), side="left")) if end else len(candles)
         candles = candles[lo:hi]
     if len(candles) < 2:
-        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
+        span = f"; its candles open from {format_time(int(whole.time[0]))} to {format_time(int(whole.time[-1]))}"
+        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period"
+                          + (span if len(whole) else ""), key="from")  # fmt: skip
     return candles
