@@ -12,6 +12,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -147,9 +148,13 @@ def test_signals_pending_first_with_the_engines_prices(report: Report, engine: S
     for row in rows:
         s = by_id[row[0]]
         assert (row[1], row[2], row[8]) == (s.setup, s.side.value, s.status.value)
-        assert float(row[3]) == pytest.approx(s.entry, rel=1e-7)
-        assert float(row[4]) == pytest.approx(s.stop, rel=1e-7)
-        assert [float(t) for t in row[5].split(", ")] == pytest.approx(list(s.targets), rel=1e-7)
+        # Prices are written to the tick the data shows (EURUSD: 0.00001), so within half a tick.
+        half = float(report.tick) / 2 + 1e-12
+        assert report.tick == Decimal("0.00001")
+        assert float(row[3]) == pytest.approx(s.entry, abs=half)
+        assert float(row[4]) == pytest.approx(s.stop, abs=half)
+        assert [float(t) for t in row[5].split(", ")] == pytest.approx(list(s.targets), abs=half)
+        assert all(len(price.partition(".")[2]) == 5 for price in (row[3], row[4], *row[5].split(", ")))
         assert float(row[6]) == pytest.approx(s.rr, abs=0.005)
         assert float(row[7]) == pytest.approx(s.quality, abs=0.0005)
         # Each has its section with the quality breakdown and every link of the evidence chain.

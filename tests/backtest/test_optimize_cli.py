@@ -89,14 +89,14 @@ def test_the_tables_for_a_person(small_file: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--grid", "fast"), "key grid: 'fast' is not name=values"),
+        (("--grid", "fast"), "option --grid: 'fast' is not name=values"),
         (("--grid", "fast=5;slwo=20"), "key slwo: unknown parameter for strategy sma_cross"),
         (("--grid", "fast=a"), "key fast: 'a' is not a number"),
         (("--grid", GRID, "--objective", "cagr"), "unknown objective 'cagr'"),
         (("--grid", GRID, "--walk-forward"), "--walk-forward needs --train and --test"),
         (("--grid", GRID, "--train", "100", "--test", "50"), "only apply with --walk-forward"),
         (("--grid", GRID, "--walk-forward", "--train", "1d", "--test", "100"), "both as candle counts"),
-        (("--grid", GRID, "--workers", "0"), "key workers: must be at least 1"),
+        (("--grid", GRID, "--workers", "0"), "option --workers: must be at least 1"),
         (("--grid", GRID, "--workers", "2", "--dask-scheduler", "tcp://127.0.0.1:1"), "not both"),
         (("--grid", GRID, "--dask-scheduler", "tcp://127.0.0.1:1"), "cannot reach the Dask scheduler"),
     ],

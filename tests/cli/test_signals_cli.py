@@ -100,7 +100,7 @@ def test_bad_options_are_explained(shared_data_path: Callable[[str], Path]) -> N
     assert "15m is not above the entry timeframe 1h" in err
     code, _, err = _run("bias", "--data", path, "--at", "yesterday-ish")
     assert code == 2
-    assert "key at" in err
+    assert "option --at: not a time" in err
     code, _, err = _run("signals", "--data", path, "--htf", "1x")
     assert code == 2
     assert "invalid timeframe '1x'" in err

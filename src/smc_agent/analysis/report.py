@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from smc_agent.analysis.bias import Bias, Evidence
@@ -31,6 +32,7 @@ from smc_agent.analysis.report_log import LOG_NAME, LogRow, append_log, atomic_w
 from smc_agent.analysis.signals import Signal, SignalEngine, SignalStatus
 from smc_agent.core.errors import ReportError
 from smc_agent.core.timefmt import format_time, iso_utc
+from smc_agent.data.prices import format_price, price_tick
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.model import Direction
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
@@ -74,6 +76,7 @@ class Report:
     market: MarketSnapshot
     signals: tuple[Signal, ...]
     rejections: tuple[tuple[str, str, int], ...]  # (setup, reason, count)
+    tick: Decimal = Decimal("0.00000001")  # the price step the data shows; prices are written to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ def build_report(engine: SignalEngine, *, tz: str | None = None) -> Report:
         market=snapshot(result),
         signals=tuple(engine.signals),
         rejections=tuple((setup, reason, count) for (setup, reason), count in rejections),
+        tick=price_tick(candles),
     )
 
 
@@ -196,8 +200,8 @@ def render_markdown(report: Report) -> str:
         _title(report),
         _bias(report.bias, report.neutral_band),
         _evidence(report.bias.signals, report.points),
-        _zones(report.market),
-        _signals(report.signals, report.tz),
+        _zones(report.market, report.tick),
+        _signals(report.signals, report.tz, report.tick),
         _rejections(report.rejections),
     ]
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
@@ -257,12 +261,12 @@ def _evidence(evidence: tuple[Evidence, ...], points: tuple[float, ...]) -> str:
     return "\n".join(lines)
 
 
-def _zones(market: MarketSnapshot) -> str:
+def _zones(market: MarketSnapshot, tick: Decimal) -> str:
     close = market.last_close
     lines = [
         "## Active zones",
         "",
-        f"Last close {_price(close)}; structure: internal {market.trend.get('internal', 'neutral')}, "
+        f"Last close {_price(close, tick)}; structure: internal {market.trend.get('internal', 'neutral')}, "
         f"swing {market.trend.get('swing', 'neutral')}. Live zones, nearest to price first.",
     ]
     for kind, title in _ZONES:
@@ -274,8 +278,8 @@ def _zones(market: MarketSnapshot) -> str:
         lines += ["| direction | bottom | top | where | state | scope | confirmed |", "|---|---:|---:|---|---|---|---|"]
         for z in found:
             lines.append(
-                f"| {z['direction']} | {_price(z['bottom'])} | {_price(z['top'])} | {_where(z, close)} | {z['state']} "
-                f"| {z.get('scope', '-')} | {z['confirmed_time']} |"
+                f"| {z['direction']} | {_price(z['bottom'], tick)} | {_price(z['top'], tick)} | {_where(z, close)} "
+                f"| {z['state']} | {z.get('scope', '-')} | {z['confirmed_time']} |"
             )
     lines += ["", "### Dealing range", ""]
     dr = market.dealing_range
@@ -284,20 +288,22 @@ def _zones(market: MarketSnapshot) -> str:
     else:
         low, high = dr.ote
         lines += [
-            f"- Range {_price(dr.bottom)} to {_price(dr.top)} ({dr.direction} leg), "
-            f"equilibrium {_price(dr.equilibrium)}",
+            f"- Range {_price(dr.bottom, tick)} to {_price(dr.top, tick)} ({dr.direction} leg), "
+            f"equilibrium {_price(dr.equilibrium, tick)}",
             f"- Close in **{dr.zone}** at {dr.position:.0%} of the range",
-            f"- OTE (62-79% retracement) {_price(low)} to {_price(high)}",
+            f"- OTE (62-79% retracement) {_price(low, tick)} to {_price(high, tick)}",
         ]
     if market.levels:
         lines += ["", "### Previous day, week and month", ""]
     for kind, level in market.levels.items():
         name = kind.replace("_", " ")
-        lines.append(f"- {name}: high {_price(level['top'])}, low {_price(level['bottom'])} ({level['state']})")
+        lines.append(
+            f"- {name}: high {_price(level['top'], tick)}, low {_price(level['bottom'], tick)} ({level['state']})"
+        )
     return "\n".join(lines)
 
 
-def _signals(signals: tuple[Signal, ...], tz: str | None) -> str:
+def _signals(signals: tuple[Signal, ...], tz: str | None, tick: Decimal) -> str:
     pending = [s for s in reversed(signals) if s.status is SignalStatus.PENDING]
     others = [s for s in reversed(signals) if s.status is not SignalStatus.PENDING]
     shown = pending + others[:LATEST_SIGNALS]
@@ -313,10 +319,10 @@ def _signals(signals: tuple[Signal, ...], tz: str | None) -> str:
         "|---|---|---|---:|---:|---|---:|---:|---|",
     ]
     for s in shown:
-        targets = ", ".join(_price(t) for t in s.targets)
+        targets = ", ".join(_price(t, tick) for t in s.targets)
         lines.append(
-            f"| {_cell(s.id)} | {s.setup} | {s.side.value} | {_price(s.entry)} | {_price(s.stop)} | {targets} "
-            f"| {s.rr:.2f} | {s.quality:.3f} | {s.status.value} |"
+            f"| {_cell(s.id)} | {s.setup} | {s.side.value} | {_price(s.entry, tick)} | {_price(s.stop, tick)} "
+            f"| {targets} | {s.rr:.2f} | {s.quality:.3f} | {s.status.value} |"
         )
     for s in shown:
         status = f"{s.status.value} at {_when(s.status_ms, tz)}" + (f" ({s.status_reason})" if s.status_reason else "")
@@ -331,7 +337,7 @@ def _signals(signals: tuple[Signal, ...], tz: str | None) -> str:
             f"- Bias when created: {s.bias.direction.value}, confidence {s.bias.confidence:.2f}",
             "- Evidence chain:",
         ]
-        lines += [f"  {n}. {_link(link)}" for n, link in enumerate(s.evidence, 1)]
+        lines += [f"  {n}. {_link(link, tick)}" for n, link in enumerate(s.evidence, 1)]
     return "\n".join(lines)
 
 
@@ -349,8 +355,8 @@ def _rejections(rejections: tuple[tuple[str, str, int], ...]) -> str:
     return "\n".join(lines)
 
 
-def _link(link: dict[str, object]) -> str:
-    prices = ", ".join(f"{name} {_price(link[name])}" for name in ("level", "top", "bottom") if name in link)
+def _link(link: dict[str, object], tick: Decimal) -> str:
+    prices = ", ".join(f"{name} {_price(link[name], tick)}" for name in ("level", "top", "bottom") if name in link)
     return f"{link['role']} `{link['id']}` at {link['time']}" + (f": {prices}" if prices else "")
 
 
@@ -372,9 +378,8 @@ def _rank(kind: str) -> int:
     return EVIDENCE.index(kind) if kind in EVIDENCE else len(EVIDENCE)
 
 
-def _price(value: object) -> str:
-    number = _float(value)
-    return "-" if number is None else f"{number:.8g}"
+def _price(value: object, tick: Decimal) -> str:
+    return format_price(_float(value), tick)
 
 
 def _float(value: object) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -29,6 +30,16 @@ def _known_level(name: str) -> str:
     return name.lower()
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        try:
+            number = version("smc-agent")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown (not installed)"
+        typer.echo(f"smc-agent {number}")
+        raise typer.Exit()
+
+
 @app.callback()
 def logging_options(
     log_level: Annotated[
@@ -42,6 +53,10 @@ def logging_options(
     ] = "warning",
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log one JSON object per line instead of console lines.")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     # Warnings by default keep every command's output as it was; logs never go to stdout.

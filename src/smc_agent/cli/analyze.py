@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -10,21 +12,39 @@ from rich.console import Console
 from rich.table import Table
 
 from smc_agent.cli.common import (
+    ConfigOption,
     DataOption,
     DemoOption,
     FixOption,
     FormatOption,
     JsonOption,
     SymbolOption,
+    TimeColumnOption,
     TzOption,
     data_request,
+    print_notes,
     user_errors,
 )
-from smc_agent.service import analysis_json, analyze_request
-from smc_agent.smc.config import SmcConfig, SwingLength
+from smc_agent.config import load_config
+from smc_agent.data.prices import format_price, price_tick
+from smc_agent.service import analysis_json, analyze_request, in_zone
+from smc_agent.smc.config import SwingLength
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
 
 __all__ = ["analyze_command"]
+
+_BREAKS = ("close", "wick")
+
+
+def _length(flag: str, what: str, default: int) -> Any:
+    return typer.Option(flag, help=f"Fractal length of {what} (default {default}, or the settings').",
+                        show_default=False)  # fmt: skip
+
+
+def _known_break(value: str | None) -> str | None:
+    if value is not None and value not in _BREAKS:
+        raise typer.BadParameter(f"unknown structure break {value!r}; choose from {', '.join(_BREAKS)}")
+    return value
 
 
 def analyze_command(
@@ -36,27 +56,44 @@ def analyze_command(
     as_json: JsonOption = False,
     demo: DemoOption = False,
     fix: FixOption = False,
-    internal: Annotated[int, typer.Option("--internal-length", help="Fractal length of internal swings.")] = 5,
-    swing: Annotated[int, typer.Option("--swing-length", help="Fractal length of swing structure.")] = 50,
-    structure_break: Annotated[str, typer.Option("--break", help="Structure break on 'close' or 'wick'.")] = "close",
+    time_column: TimeColumnOption = None,
+    internal: Annotated[int | None, _length("--internal-length", "internal swings", 5)] = None,
+    swing: Annotated[int | None, _length("--swing-length", "swing structure", 50)] = None,
+    structure_break: Annotated[
+        str | None,
+        typer.Option(
+            "--break", callback=_known_break, help="Structure break on 'close' (default) or 'wick'.", show_default=False
+        ),
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file."""
+    """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file.
+
+    The detectors run with the signal engine's entry-timeframe settings ([analysis.entry_smc] in a
+    settings file), so this lists the same zones and pools that signals and report work from.
+    """
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
-        config = SmcConfig(
-            internal=SwingLength(internal, internal),
-            swing=SwingLength(swing, swing),
-            structure_break=structure_break,  # type: ignore[arg-type]  # validated by SmcConfig
-            calendar_tz=tz or "UTC",
-        )
-        result = analyze_request(request, config)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
+        smc = in_zone(load_config(config).analysis, tz).entry_smc
+        changes: dict[str, Any] = {"internal": None if internal is None else SwingLength(internal, internal),
+                                   "swing": None if swing is None else SwingLength(swing, swing),
+                                   "structure_break": structure_break}  # fmt: skip
+        smc = replace(smc, **{key: value for key, value in changes.items() if value is not None})
+        result = analyze_request(request, smc)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))
         return
-    _print(snapshot(result))
+    _print(snapshot(result), price_tick(result.candles))
 
 
-def _print(snap: MarketSnapshot) -> None:
+def _print(snap: MarketSnapshot, tick: Decimal) -> None:
+    def _price(value: float | None) -> str:
+        return format_price(value, tick)
+
+    def _level(event: dict[str, Any] | None) -> str:
+        return "-" if event is None else f"{event['direction']} {_price(event['price'])} at {event['confirmed_time']}"
+
     console = Console()
     console.print(
         f"[bold]{snap.symbol or '?'}[/] {snap.timeframe}  {snap.candles} candles  "
@@ -71,12 +108,13 @@ def _print(snap: MarketSnapshot) -> None:
     console.print(structure)
 
     zones = Table(title="Zones nearest to price", title_justify="left")
-    for column in ("zone", "direction", "bottom", "top", "state", "confirmed"):
+    for column in ("zone", "scope", "direction", "bottom", "top", "state", "confirmed"):
         zones.add_column(column)
     for kind, found in snap.zones.items():
         for event in found:
             zones.add_row(
                 kind.replace("_", " "),
+                event.get("scope", "-"),
                 event["direction"],
                 _price(event.get("bottom")),
                 _price(event.get("top")),
@@ -96,13 +134,3 @@ def _print(snap: MarketSnapshot) -> None:
     for kind, event in snap.levels.items():
         console.print(f"{kind.replace('_', ' ')}: high {_price(event['top'])}, low {_price(event['bottom'])}")
     console.print(f"sessions now: {', '.join(snap.sessions_now) or 'none'}")
-
-
-def _level(event: dict[str, Any] | None) -> str:
-    if event is None:
-        return "-"
-    return f"{event['direction']} {_price(event['price'])} at {event['confirmed_time']}"
-
-
-def _price(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"

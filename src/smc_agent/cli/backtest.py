@@ -25,9 +25,11 @@ from smc_agent.cli.common import (
     StrategyOption,
     SymbolOption,
     TfOption,
+    TimeColumnOption,
     TzOption,
     data_request,
     fail,
+    print_notes,
     user_errors,
 )
 from smc_agent.config import load_config
@@ -73,18 +75,20 @@ def backtest_command(
     fix: FixOption = False,
     demo: DemoOption = False,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
     with user_errors():
         if data and len(data) > 1 and (symbol or demo):
             fail("--symbol and --demo name one market: give them with a single --data file")
         files: list[Path | None] = list(data) if data else [None]
-        requests = [data_request(path, format, tz, symbol, tf, fix, demo) for path in files]
+        requests = [data_request(path, format, tz, symbol, tf, fix, demo, time_column) for path in files]
         settings = load_config(config)
         result = backtest_request(
             requests, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
             settings=settings.engine, analysis=settings.analysis,
         )  # fmt: skip
+    print_notes(*requests)
     if trades is not None:
         _write_trades(result, trades)
     edge = _edge(result, settings.engine, baseline_seeds) if as_json or report is not None else None

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from smc_agent.cli.common import EXIT_USER_ERROR, fail
+from smc_agent.cli.common import EXIT_USER_ERROR, TimeColumnOption, fail
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.timefmt import format_time
 from smc_agent.data.inspect import InspectReport, inspect_file
@@ -47,10 +47,11 @@ def inspect_command(
     ] = None,
     fix: Annotated[bool, typer.Option("--fix", help="Sort by time and drop exact duplicate rows first.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Show a file's format, rows, time range, timeframe, gaps and whether it passes validation."""
     try:
-        report = inspect_file(file, format=format, tz=tz, fix=fix)
+        report = inspect_file(file, format=format, tz=tz, fix=fix, time_column=time_column)
     except SmcAgentError as exc:
         fail(exc)
     if as_json:

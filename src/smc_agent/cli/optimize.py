@@ -37,10 +37,12 @@ from smc_agent.cli.common import (
     SymbolOption,
     TestOption,
     TfOption,
+    TimeColumnOption,
     TrainOption,
     TzOption,
     data_request,
     fail,
+    print_notes,
     user_errors,
     walk_windows,
 )
@@ -86,6 +88,7 @@ def optimize_command(
     fix: FixOption = False,
     demo: DemoOption = False,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Backtest every combination of a parameter grid and rank them, or walk them forward."""
     windows = walk_windows(walk, train, test)
@@ -94,7 +97,9 @@ def optimize_command(
     with user_errors():
         check_objective(objective)
         space = parse_grid(grid)
-        candles = load_timeframe(data_request(data, format, tz, symbol, tf, fix, demo))
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
+        candles = load_timeframe(request)
+        print_notes(request)
         frames = htf_list(htf)
         spec = StrategySpec(
             strategy, candles.symbol or "symbol", candles.timeframe,

@@ -11,17 +11,21 @@ from rich.markup import escape
 
 from smc_agent.analysis.report import ReportOutcome
 from smc_agent.cli.common import (
+    ConfigOption,
     DemoOption,
     FixOption,
     FormatOption,
     HtfOption,
     SymbolOption,
     TfOption,
+    TimeColumnOption,
     TzOption,
     data_request,
     fail,
+    print_notes,
     user_errors,
 )
+from smc_agent.config import load_config
 from smc_agent.service import AnalysisRequest, htf_list, write_reports
 
 __all__ = ["report_command"]
@@ -44,6 +48,8 @@ def report_command(
     symbol: SymbolOption = None,
     fix: FixOption = False,
     demo: DemoOption = False,
+    config: ConfigOption = None,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Write a Markdown report per file (bias, evidence, zones, signals) and log one row each in smc-log.xlsx."""
     files = data or []
@@ -54,13 +60,17 @@ def report_command(
     console = Console(soft_wrap=True, highlight=False)
     with user_errors():
         htfs = htf_list(htf)
+        analysis = load_config(config).analysis
         if demo or not files:
-            requests = [data_request(None, format, tz, symbol, tf, fix, demo)]
+            requests = [data_request(None, format, tz, symbol, tf, fix, demo, time_column)]
         else:
             requests = [
-                AnalysisRequest(path, format=format, tz=tz, symbol=symbol, timeframe=tf, fix=fix) for path in files
-            ]
-        for outcome in write_reports(requests, htfs, out):
+                AnalysisRequest(path, format=format, tz=tz, symbol=symbol, timeframe=tf, fix=fix,
+                                time_column=time_column)
+                for path in files
+            ]  # fmt: skip
+        for request, outcome in zip(requests, write_reports(requests, htfs, out, analysis), strict=False):
+            print_notes(request)
             _print(console, outcome)
 
 

@@ -21,11 +21,14 @@ from smc_agent.cli.common import (
     JsonOption,
     SymbolOption,
     TfOption,
+    TimeColumnOption,
     TzOption,
     data_request,
+    print_notes,
     user_errors,
 )
 from smc_agent.config import load_config
+from smc_agent.data.prices import format_price, price_tick
 from smc_agent.service import bias_request, htf_list, signals_json, signals_request
 
 __all__ = ["bias_command", "signals_command"]
@@ -42,11 +45,13 @@ def signals_command(
     demo: DemoOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """Replay a candle file and list every A+ signal with its evidence chain and quality breakdown."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         engine = signals_request(request, htf_list(htf), load_config(config).analysis)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(signals_json(engine), separators=(",", ":")))
         return
@@ -65,11 +70,13 @@ def bias_command(
     demo: DemoOption = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    time_column: TimeColumnOption = None,
 ) -> None:
     """The higher-timeframe bias at the end of the data (or at --at), with every piece of evidence."""
     with user_errors():
-        request = data_request(data, format, tz, symbol, tf, fix, demo)
+        request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         bias = bias_request(request, htf_list(htf), at, load_config(config).analysis)
+    print_notes(request)
     if as_json:
         typer.echo(json.dumps(bias.to_dict(), separators=(",", ":")))
         return
@@ -96,13 +103,14 @@ def print_bias(console: Console, bias: Bias) -> None:
 def _print_signals(engine: SignalEngine) -> None:
     console = Console()
     signals = engine.signals
+    tick = price_tick(engine.mtf.entry.result(copy=False).candles)
     table = Table(title=f"{len(signals)} signals", title_justify="left")
     for column in ("created", "setup", "side", "entry", "stop", "targets", "RR", "quality", "status"):
         table.add_column(column)
     for s in signals:
         table.add_row(
-            s.to_dict()["created_time"], s.setup, s.side.value, f"{s.entry:.6g}", f"{s.stop:.6g}",
-            ", ".join(f"{t:.6g}" for t in s.targets), f"{s.rr:.2f}", f"{s.quality:.2f}", s.status.value,
+            s.to_dict()["created_time"], s.setup, s.side.value, format_price(s.entry, tick), format_price(s.stop, tick),
+            ", ".join(format_price(t, tick) for t in s.targets), f"{s.rr:.2f}", f"{s.quality:.2f}", s.status.value,
         )  # fmt: skip
     console.print(table)
     for s in signals:

@@ -19,11 +19,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from smc_agent.core.errors import ConfigError
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
+from smc_agent.data.prices import price_tick
 from smc_agent.engine.execution import ExecutionConfig
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.model.instrument import Instrument
@@ -142,20 +141,5 @@ class EngineSettings:
         """The instrument that ``candles`` trade: from ``instruments``, else the defaults and the data."""
         symbol = candles.symbol or UNNAMED
         given = self.instruments.get(symbol, InstrumentSettings())
-        tick = given.tick_size or self.tick_size or _tick_of(candles)
+        tick = given.tick_size or self.tick_size or price_tick(candles)
         return Instrument(symbol, tick, given.lot_size or self.lot_size, given.min_notional, given.quote_currency)
-
-
-def _tick_of(candles: Candles) -> Decimal:
-    """The finest decimal step among the prices (e.g. 0.00001 for EURUSD quotes).
-
-    A step must also keep every non-zero price above zero steps: a price of 0.00000012 is within the
-    float tolerance of 0 whole units, and its step is 0.00000001, not 1.
-    """
-    prices = np.concatenate([candles.open[:5000], candles.close[:5000]])
-    for decimals in range(0, 9):
-        scaled = prices * 10**decimals
-        steps = np.round(scaled)
-        if np.allclose(scaled, steps, rtol=0, atol=1e-6) and not np.any((steps == 0) & (prices != 0)):
-            return Decimal(1).scaleb(-decimals)
-    return Decimal("0.00000001")

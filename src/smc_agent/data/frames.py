@@ -7,6 +7,10 @@ string formats, epoch numbers of any unit, or datetime columns) into epoch milli
 parse a number column into float64. A value that cannot be parsed raises a :class:`DataError`
 naming the file, the data row and the column.
 
+A file whose name ends in ``.gz``, ``.bz2``, ``.xz`` or ``.zip`` (one file inside) is read through
+the standard library's decompressor of that kind (:func:`open_bytes`); everything else about it is
+as for the plain file, so ``EURUSD_15m.csv.gz`` is detected and read as the CSV it holds.
+
 Row numbers are the 1-based *data* rows of the file: the first record after any header line is
 row 1 (in a CSV with a header, row N is on line N+1; in JSON it is the N-th record). Callers pass the
 row number of every value, so rows dropped or reordered on the way keep their original number.
@@ -18,13 +22,18 @@ row number of every value, so rows dropped or reordered on the way keep their or
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +53,8 @@ __all__ = [
     "delimiter",
     "existing_file",
     "find_column",
+    "inner_suffix",
+    "open_bytes",
     "parse_times",
     "read_arrow",
     "read_delimited",
@@ -60,6 +71,8 @@ _MS_PER_UNIT = {"s": 1_000, "ms": 1, "us": 1, "ns": 1}
 _DIV_PER_UNIT = {"s": 1, "ms": 1, "us": 1_000, "ns": 1_000_000}
 _MAGIC = {b"PAR1": "parquet", b"ARROW1": "feather", b"FEA1": "feather"}
 _TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)\s*$"
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip")
+_DECOMPRESS_ERRORS = (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -89,9 +102,47 @@ def existing_file(path: str | Path) -> Path:
     return file
 
 
+def inner_suffix(file: Path) -> str:
+    """The suffix of the file itself, under any compression suffix, in lower case.
+
+    >>> inner_suffix(Path("klines.JSON.gz")), inner_suffix(Path("a.csv"))
+    ('.json', '.csv')
+    """
+    name = Path(file.name)
+    if name.suffix.lower() in _COMPRESSED:
+        name = Path(name.stem)
+    return name.suffix.lower()
+
+
+@contextmanager
+def open_bytes(file: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, decompressed when its name ends in ``.gz``, ``.bz2``, ``.xz`` or ``.zip``.
+
+    A zip archive must hold exactly one file. A corrupt archive is a DataError naming the file.
+    """
+    kind = file.suffix.lower()
+    try:
+        if kind == ".zip":
+            with zipfile.ZipFile(file) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+                if len(members) != 1:
+                    raise DataError(f"a zip archive must hold exactly one file, this one holds {len(members)}",
+                                    path=str(file), rule="one file per archive")  # fmt: skip
+                with archive.open(members[0]) as handle:
+                    yield handle
+            return
+        opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(kind)
+        with opener(file, "rb") if opener else file.open("rb") as handle:  # type: ignore[operator]
+            yield handle
+    except _DECOMPRESS_ERRORS as exc:
+        if kind not in _COMPRESSED:
+            raise
+        raise DataError(f"cannot decompress the {kind} file: {exc}", path=str(file), rule="readable archive") from None
+
+
 def sniff_binary(file: Path) -> str | None:
     """``"parquet"`` or ``"feather"`` when the file starts with that format's magic number, else None."""
-    with file.open("rb") as handle:
+    with open_bytes(file) as handle:
         head = handle.read(8)
     return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
@@ -104,16 +155,17 @@ def delimiter(line: str) -> str:
 def read_delimited(file: Path, *, header: bool) -> Table:
     """Read delimited text with pandas (C parser); the delimiter is taken from the first line."""
     try:
-        with file.open(encoding="utf-8-sig", errors="replace") as handle:
-            first = handle.readline()
-        frame = pd.read_csv(
-            file,
-            sep=delimiter(first),
-            header=0 if header else None,
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            encoding="utf-8-sig",
-        )
+        with open_bytes(file) as handle:
+            first = handle.readline().decode("utf-8-sig", errors="replace")
+        with open_bytes(file) as handle:
+            frame = pd.read_csv(
+                handle,
+                sep=delimiter(first),
+                header=0 if header else None,
+                skip_blank_lines=False,
+                skipinitialspace=True,
+                encoding="utf-8-sig",
+            )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
         message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         line = re.search(r"line (\d+)", message)
@@ -129,8 +181,8 @@ def read_delimited(file: Path, *, header: bool) -> Table:
 def read_json(file: Path) -> Any:
     """The parsed JSON document, or a DataError saying where it is malformed."""
     try:
-        with file.open(encoding="utf-8") as handle:
-            return json.load(handle)
+        with open_bytes(file) as handle:
+            return json.loads(handle.read().decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         raise DataError(f"not valid JSON: {exc}", path=str(file), rule="valid JSON") from None
 
@@ -139,7 +191,11 @@ def read_arrow(file: Path, kind: str) -> Table:
     """Read a ``feather`` or ``parquet`` file; a saved pandas DatetimeIndex becomes a column."""
     reader = feather.read_table if kind == "feather" else pq.read_table
     try:
-        frame = reader(file).to_pandas()
+        if file.suffix.lower() in _COMPRESSED:  # pyarrow needs random access: decompress into memory
+            with open_bytes(file) as handle:
+                frame = reader(pa.BufferReader(handle.read())).to_pandas()
+        else:
+            frame = reader(file).to_pandas()
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"cannot read as {kind}: {exc}", path=str(file), rule="readable file") from None
     if isinstance(frame.index, pd.DatetimeIndex):

@@ -77,15 +77,17 @@ def inspect_file(
     tz: str | None = None,
     fix: bool = False,
     max_gaps: int = 5,
+    time_column: str | None = None,
 ) -> InspectReport:
     """Read ``path`` (format detected unless given; ``tz`` for naive times), validate, summarise.
 
     ``fix=True`` sorts and drops exact duplicates first, as ``load_candles(fix=True)`` does, and
-    the report says what it did. The first ``max_gaps`` gaps are listed.
+    the report says what it did. The first ``max_gaps`` gaps are listed. ``time_column`` names the
+    time column when detection does not find it.
     """
-    raw = read_candles(path, format=format, tz=tz, fix=fix)
+    raw = read_candles(path, format=format, tz=tz, fix=fix, time_column=time_column)
     candles = raw.candles
-    report = validate(candles, path=raw.path, rows=raw.rows, columns=raw.columns)
+    report = validate(candles, path=raw.path, rows=raw.rows, columns=raw.columns, positive_prices=True)
     empty = len(candles) == 0
     return InspectReport(
         path=raw.path,

@@ -51,6 +51,8 @@ from smc_agent.data.frames import (
     delimiter,
     existing_file,
     find_column,
+    inner_suffix,
+    open_bytes,
     parse_times,
     read_arrow,
     read_delimited,
@@ -73,7 +75,14 @@ __all__ = [
 
 FORMATS = ("mt5", "csv", "binance", "freqtrade-json", "feather", "parquet")
 
-_TIME_NAMES = ("timestamp", "datetime", "date_time", "open_time")
+# The names a time column goes by, each also with a ``_utc`` suffix; ``date`` and ``time`` come last
+# because MT5 tab exports split one instant over a ``date`` and a ``time`` column.
+_TIME_NAMES = tuple(
+    name + suffix
+    for name in ("timestamp", "datetime", "date_time", "open_time", "time", "date")
+    for suffix in ("", "_utc")
+    if name + suffix not in ("time", "date")
+)
 _VOLUME_NAMES = ("volume", "vol", "real_volume")
 _TICK_VOLUME_NAMES = ("tickvol", "tick_volume", "tickvolume", "tick_vol")
 _BINANCE_COLUMNS = (
@@ -129,7 +138,7 @@ def detect_format(path: str | Path) -> str:
     binary = sniff_binary(file)
     if binary is not None:
         return binary
-    with file.open("rb") as handle:
+    with open_bytes(file) as handle:
         head = handle.read(65536)
     text = head.decode("utf-8-sig", errors="replace").lstrip()
     if not text:
@@ -163,6 +172,7 @@ def read_candles(
     symbol: str | None = None,
     timeframe: str | None = None,
     fix: bool = False,
+    time_column: str | None = None,
 ) -> RawCandles:
     """Read (and with ``fix=True`` sort and de-duplicate) a candle file without validating it.
 
@@ -172,7 +182,8 @@ def read_candles(
     fmt = detect_format(file) if format is None else _known_format(format, file)
     tz = resolve_tz(tz)
     table = _READERS[fmt](file)
-    return _to_raw(table, path=str(file), fmt=fmt, tz=tz, symbol=symbol, timeframe=timeframe, fix=fix)
+    return _to_raw(table, path=str(file), fmt=fmt, tz=tz, symbol=symbol, timeframe=timeframe, fix=fix,
+                   time_column=time_column)  # fmt: skip
 
 
 def load_candles(
@@ -183,16 +194,20 @@ def load_candles(
     symbol: str | None = None,
     timeframe: str | None = None,
     fix: bool = False,
+    time_column: str | None = None,
 ) -> Candles:
     """Read, optionally fix, and validate a candle file.
 
     ``format`` is one of :data:`FORMATS` (default: detected); ``tz`` an IANA zone for naive times
     (default UTC); ``symbol`` defaults to :func:`symbol_from_path`; ``timeframe`` to the most common
     spacing. ``fix=True`` sorts and drops exact duplicates first (see
-    :func:`~smc_agent.data.validation.fix`). Raises DataError for anything wrong with the file.
+    :func:`~smc_agent.data.validation.fix`). ``time_column`` names the time column when detection
+    (``time``, ``timestamp``, ``date``, ``datetime``, ``open_time``, any case, optionally ``_utc``)
+    does not find it. Raises DataError for anything wrong with the file.
     """
-    raw = read_candles(path, format=format, tz=tz, symbol=symbol, timeframe=timeframe, fix=fix)
-    validation.check(raw.candles, path=raw.path, rows=raw.rows, columns=raw.columns)
+    raw = read_candles(path, format=format, tz=tz, symbol=symbol, timeframe=timeframe, fix=fix,
+                       time_column=time_column)  # fmt: skip
+    validation.check(raw.candles, path=raw.path, rows=raw.rows, columns=raw.columns, positive_prices=True)
     return raw.candles
 
 
@@ -248,7 +263,7 @@ def _json_frame(data: Any, file: Path) -> pd.DataFrame:
 
 
 def _read_binance(file: Path) -> Table:
-    if file.suffix.lower() == ".json":
+    if inner_suffix(file) == ".json":
         frame = _json_frame(read_json(file), file)
         return Table.of(_positional(frame, _BINANCE_COLUMNS, file, len(_BINANCE_COLUMNS)))
     table = read_delimited(file, header=False)
@@ -273,16 +288,27 @@ _READERS: dict[str, Callable[[Path], Table]] = {
 }
 
 
-def _time_values(frame: pd.DataFrame, lookup: Mapping[str, str], path: str) -> tuple[str, pd.Series]:
+def _time_values(frame: pd.DataFrame, lookup: Mapping[str, str], path: str, given: str | None) -> tuple[str, pd.Series]:
     """The time column; separate ``date`` and ``time`` columns (MT5 tab exports) are joined."""
+    if given is not None:
+        named = find_column(lookup, tuple(column_lookup([given])))
+        if named is None:
+            have = ", ".join(lookup.values()) or "none"
+            raise DataError(f"the time column {given!r} given with --time-column is not in the file (columns "
+                            f"found: {have})", path=path, field=given, rule="required column")  # fmt: skip
+        return named, frame[named]
     named = find_column(lookup, _TIME_NAMES)
     date, clock = lookup.get("date"), lookup.get("time")
     if named is None and date is not None and clock is not None:
         return f"{date}+{clock}", frame[date].astype("str") + " " + frame[clock].astype("str")
     # Without a named time column, the first column counts if it has no name (pandas' saved index).
     unnamed = find_column(lookup, ("unnamed:_0", "index"))
-    named = named or clock or date or unnamed or require_column(lookup, "time", (), path=path)
-    return named, frame[named]
+    found = named or clock or date or unnamed
+    if found is None:
+        have = ", ".join(lookup.values()) or "none"
+        raise DataError(f"no time column found (columns found: {have}); name it with --time-column NAME",
+                        path=path, field="time", rule="required column")  # fmt: skip
+    return found, frame[found]
 
 
 def _volume(frame: pd.DataFrame, lookup: Mapping[str, str], rows: IntArray, path: str) -> tuple[str, FloatArray | None]:
@@ -297,11 +323,19 @@ def _volume(frame: pd.DataFrame, lookup: Mapping[str, str], rows: IntArray, path
 
 
 def _to_raw(
-    table: Table, *, path: str, fmt: str, tz: str, symbol: str | None, timeframe: str | None, fix: bool
+    table: Table,
+    *,
+    path: str,
+    fmt: str,
+    tz: str,
+    symbol: str | None,
+    timeframe: str | None,
+    fix: bool,
+    time_column: str | None = None,
 ) -> RawCandles:
     frame, rows = table.frame, table.rows
     lookup = column_lookup(frame.columns)
-    time_field, time_values = _time_values(frame, lookup, path)
+    time_field, time_values = _time_values(frame, lookup, path, time_column)
     columns = {"time": time_field} | {n: require_column(lookup, n, (n,), path=path) for n in _OHLC}
     formats = _TIME_FORMATS.get(fmt, DEFAULT_TIME_FORMATS)
     time = parse_times(time_values, rows=rows, path=path, field=time_field, tz=tz, formats=formats)

@@ -3,8 +3,9 @@
 Intraday buckets (anything that is not a whole number of days) are aligned to the Unix epoch in
 UTC, as exchanges align their own 5m, 1h or 4h candles. Daily buckets start at 00:00 UTC, or at local
 midnight when ``tz`` is given (an Indian index's trading day is one IST date); weekly buckets start
-on Monday 00:00 in the same zone. A local midnight skipped by a daylight-saving change starts its
-day at the first existing instant after it; a repeated one at its first occurrence.
+on Monday 00:00 in the same zone, and months (``1M``) on the first of the calendar month there.
+A local midnight skipped by a daylight-saving change starts its day at the first existing instant
+after it; a repeated one at its first occurrence.
 
 Each source candle goes to the bucket holding its open time, and must also end inside it (a 1h
 candle opening at 18:00 UTC straddles the Asia/Kolkata midnight at 18:30 UTC, which is an error
@@ -31,7 +32,7 @@ import pandas as pd
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.timefmt import format_time, resolve_tz
 from smc_agent.data.candles import Candles, FloatArray, IntArray
-from smc_agent.data.timeframes import format_timeframe, parse_timeframe
+from smc_agent.data.timeframes import MONTH_MS, STANDARD_TIMEFRAMES, format_timeframe, is_months, parse_timeframe
 
 __all__ = ["aggregate", "bucket_bounds", "group_starts", "group_sums", "resample", "straddle_error"]
 
@@ -52,10 +53,14 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
     if not source_label:
         raise ConfigError("the source timeframe is unknown; set the candles' timeframe", key="timeframe")
     source = parse_timeframe(source_label)
-    if target % source:
-        raise ConfigError(
-            f"cannot resample {source_label} candles to {timeframe}: not a whole multiple", key="timeframe"
-        )
+    # A calendar month is a whole number of days, so any source that divides a day fills it.
+    if not _fills(target, source):
+        choices = [
+            tf for tf in STANDARD_TIMEFRAMES if _fills(parse_timeframe(tf), source) and parse_timeframe(tf) > source
+        ]
+        raise ConfigError(f"cannot resample {source_label} candles to {timeframe}: not a whole multiple; choose one "
+                          f"of {', '.join(choices) or 'none'} (or another multiple of {source_label})",
+                          key="timeframe")  # fmt: skip
     label = format_timeframe(target)
     if len(candles) == 0 or target == source:
         return candles.with_meta(timeframe=label)
@@ -81,6 +86,11 @@ def resample(candles: Candles, timeframe: str, *, tz: str | None = None, drop_in
     )
 
 
+def _fills(target: int, source: int) -> bool:
+    """Whether whole ``source`` candles fill every ``target`` bucket (a calendar month is whole days)."""
+    return not (_DAY % source if is_months(target) and not is_months(source) else target % source)
+
+
 def bucket_bounds(time: IntArray, target: int, *, tz: str | None = None) -> tuple[IntArray, IntArray]:
     """Start and end (epoch ms UTC) of the ``target``-ms bucket that holds each open time in ``time``.
 
@@ -96,16 +106,30 @@ def bucket_bounds(time: IntArray, target: int, *, tz: str | None = None) -> tupl
     >>> format_time(int(start[0]), "Asia/Kolkata"), format_time(int(end[0]), "Asia/Kolkata")
     ('2024-03-05 00:00:00 IST', '2024-03-06 00:00:00 IST')
     """
-    anchor = _MONDAY if target % _WEEK == 0 else 0
-    zone = None if tz is None or target % _DAY else resolve_tz(tz)
+    months = is_months(target)
+    zone = None if tz is None or (target % _DAY and not months) else resolve_tz(tz)
     wall = time if zone is None else _wall_clock(time, zone)
-    start = (wall - anchor) // target * target + anchor
+    if months:
+        start, end = _month_bounds(wall, target // MONTH_MS)
+    else:
+        anchor = _MONDAY if target % _WEEK == 0 else 0
+        start = (wall - anchor) // target * target + anchor
+        end = start + target
     if zone is None:
-        return start, start + target
+        return start, end
     first = group_starts(start)  # local midnights, converted back to UTC once per run
     counts = np.diff(np.append(first, len(time)))
-    local = start[first]
-    return np.repeat(_from_wall_clock(local, zone), counts), np.repeat(_from_wall_clock(local + target, zone), counts)
+    return np.repeat(_from_wall_clock(start[first], zone), counts), np.repeat(
+        _from_wall_clock(end[first], zone), counts
+    )
+
+
+def _month_bounds(wall: IntArray, months: int) -> tuple[IntArray, IntArray]:
+    """Start and end of the ``months``-month calendar bucket of each time (epoch-aligned: Jan 1970)."""
+    index = wall.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64) // months * months
+    start = index.astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64)
+    end = (index + months).astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64)
+    return start, end
 
 
 def group_starts(keys: IntArray) -> IntArray:

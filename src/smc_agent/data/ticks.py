@@ -38,6 +38,7 @@ from smc_agent.data.frames import (
     column_lookup,
     existing_file,
     find_column,
+    open_bytes,
     parse_times,
     read_arrow,
     read_delimited,
@@ -132,7 +133,7 @@ def load_ticks(path: str | Path, *, tz: str | None = None, symbol: str | None = 
     binary = sniff_binary(file)
     if binary is not None:
         return _ticks_from_table(read_arrow(file, binary), str(file), tz, symbol, DEFAULT_TIME_FORMATS)
-    with file.open("rb") as handle:
+    with open_bytes(file) as handle:
         histdata = bool(_HISTDATA.match(handle.read(64).decode("utf-8", errors="replace")))
     table = read_delimited(file, header=not histdata)
     if histdata:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ from smc_agent.analysis.signals import SignalEngine, replay
 from smc_agent.backtest.runner import BacktestResult, make_strategy, run_backtest
 from smc_agent.config.engine import DataSource, EngineSettings
 from smc_agent.core.errors import ConfigError
+from smc_agent.core.timefmt import format_time
+from smc_agent.data import validation
 from smc_agent.data.candles import Candles
-from smc_agent.data.loaders import detect_format, load_candles, mean_spread
+from smc_agent.data.loaders import detect_format, mean_spread, read_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig
@@ -33,6 +35,7 @@ __all__ = [
     "bias_request",
     "default_htfs",
     "htf_list",
+    "in_zone",
     "load_timeframe",
     "signals_json",
     "signals_request",
@@ -41,7 +44,11 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AnalysisRequest:
-    """Where the candles come from and how to read them."""
+    """Where the candles come from and how to read them.
+
+    ``notes`` collects what loading did to the data that the user should hear about (what ``fix``
+    repaired, an unfinished last candle left out); a front end shows them, e.g. on stderr.
+    """
 
     path: Path
     format: str | None = None
@@ -49,12 +56,29 @@ class AnalysisRequest:
     symbol: str | None = None
     timeframe: str | None = None
     fix: bool = False
+    time_column: str | None = None
+    notes: list[str] = field(default_factory=list, compare=False)
 
 
 def load_timeframe(request: AnalysisRequest) -> Candles:
-    """Load candles and bring them to the requested timeframe (resampling up, never down)."""
-    candles = load_candles(request.path, format=request.format, tz=request.tz, symbol=request.symbol, fix=request.fix)
+    """Load candles and bring them to the requested timeframe (resampling up, never down).
+
+    Every command loads through here, so all of them see the same candles: a resampled last
+    candle whose period has not ended (data ending at 10:07 makes a 15m candle that would close
+    at 10:15) is left out, since treating it as closed would act on prices that are not final.
+    """
+    raw = read_candles(request.path, format=request.format, tz=request.tz, symbol=request.symbol, fix=request.fix,
+                       time_column=request.time_column)  # fmt: skip
+    validation.check(raw.candles, path=raw.path, rows=raw.rows, columns=raw.columns, positive_prices=True)
+    if raw.fix_report is not None:
+        request.notes.append(f"{raw.path}: --fix {raw.fix_report.summary()}")
+    candles = raw.candles
     target = request.timeframe
+    if target:
+        try:
+            parse_timeframe(target)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key="tf") from None
     if not target or not candles.timeframe or parse_timeframe(target) == candles.timeframe_ms:
         return candles
     if parse_timeframe(target) < candles.timeframe_ms:
@@ -62,12 +86,42 @@ def load_timeframe(request: AnalysisRequest) -> Candles:
             f"{request.path} holds {candles.timeframe} candles; cannot analyse them at the lower timeframe {target}",
             key="tf",
         )
-    return resample(candles, target, tz=request.tz)
+    return closed_candles(resample(candles, target, tz=request.tz), request)
+
+
+def closed_candles(candles: Candles, request: AnalysisRequest) -> Candles:
+    """``candles`` without a last candle whose period has not ended, with a note when one is left out."""
+    if candles.last_complete or not len(candles):
+        return candles
+    request.notes.append(
+        f"{request.path}: left out the unfinished last {candles.timeframe} candle opening "
+        f"{format_time(int(candles.time[-1]), request.tz)} (the data ends before it closes)"
+    )
+    return candles[: len(candles) - 1]
+
+
+def in_zone(config: AnalysisConfig | None, tz: str | None) -> AnalysisConfig:
+    """The analysis settings with the detectors' days and weeks (previous-day levels) in ``tz``.
+
+    ``--tz`` sets where days start for resampling and for the higher-timeframe candles; the
+    detectors must count days the same way, or ``analyze`` (which always did) and ``signals``,
+    ``report`` and ``backtest`` would show different levels for the same data.
+    """
+    config = config or AnalysisConfig()
+    if tz is None:
+        return config
+    return replace(config, entry_smc=replace(config.entry_smc, calendar_tz=tz),
+                   htf_smc=replace(config.htf_smc, calendar_tz=tz))  # fmt: skip
 
 
 def analyze_request(request: AnalysisRequest, config: SmcConfig | None = None) -> SmcResult:
-    """Load, resample if asked, and run every detector."""
-    return analyze(load_timeframe(request), config)
+    """Load, resample if asked, and run every detector.
+
+    Without ``config`` the detectors run with the entry-timeframe settings of the signal engine
+    (:attr:`AnalysisConfig.entry_smc`), so that ``analyze`` lists the same zones and liquidity pools
+    as ``signals`` and ``report`` see on the same candles.
+    """
+    return analyze(load_timeframe(request), config or in_zone(None, request.tz).entry_smc)
 
 
 def analysis_json(result: SmcResult) -> dict[str, Any]:
@@ -81,12 +135,23 @@ def analysis_json(result: SmcResult) -> dict[str, Any]:
 
 
 def htf_list(text: str | None) -> list[str] | None:
-    """``"1h,4h,1d"`` as a list of checked timeframes; None when not given (see :func:`default_htfs`)."""
+    """``"1h,4h,1d"`` as a list of checked timeframes; None when not given (see :func:`default_htfs`).
+
+    Two entries of the same length (``4h,4h``, or ``60m,1h``) are an error: the list would weigh
+    one timeframe twice.
+    """
     if not text:
         return None
     frames = [part.strip() for part in text.split(",") if part.strip()]
+    seen: dict[int, str] = {}
     for frame in frames:
-        parse_timeframe(frame)
+        try:
+            length = parse_timeframe(frame)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, key="htf") from None
+        if length in seen:
+            raise ConfigError(f"{seen[length]} and {frame} are the same timeframe; give each one once", key="htf")
+        seen[length] = frame
     return frames
 
 
@@ -105,7 +170,7 @@ def signals_request(
     """Replay a file through the signal engine: every signal with its evidence, and the rejections."""
     candles = load_timeframe(request)
     frames = htfs if htfs is not None else default_htfs(candles.timeframe, config)
-    return replay(candles, frames, config, tz=request.tz)
+    return replay(candles, frames, in_zone(config, request.tz), tz=request.tz)
 
 
 def bias_request(
@@ -117,8 +182,12 @@ def bias_request(
     if at is not None:
         limit = _parse_time(at)
         closes = candles.time + candles.timeframe_ms
+        if not len(candles) or not int(closes[0]) <= limit <= int(closes[-1]):
+            span = f"{format_time(int(closes[0]))} to {format_time(int(closes[-1]))}" if len(candles) else "nothing"
+            raise ConfigError(f"{at} is outside the data: its candles close from {span}", key="at")
         candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
-    engine = MultiTimeframeEngine(candles.timeframe, htfs, config, symbol=candles.symbol, tz=request.tz)
+    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, request.tz), symbol=candles.symbol,
+                                  tz=request.tz)  # fmt: skip
     for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):
         engine.update(*row)
     return engine.bias()
@@ -164,6 +233,7 @@ def backtest_request(
         seen[candles.symbol] = r.path
     sources = {candles.symbol: _source(r) for r, candles in zip(requests, streams, strict=True)}
     first = streams[0]
+    analysis = in_zone(analysis, requests[0].tz)
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
         return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
@@ -180,10 +250,12 @@ def _source(request: AnalysisRequest) -> DataSource:
 
 def _period(request: AnalysisRequest, trade_from: int | None, end: str | None) -> Candles:
     """The candles up to ``end`` (the warm-up before ``trade_from`` included); at least two to trade."""
-    candles = load_timeframe(request)
+    candles = whole = load_timeframe(request)
     if end is not None:
         candles = candles[: int(np.searchsorted(candles.time, _parse_time(end, "to"), side="left"))]
     lo = int(np.searchsorted(candles.time, trade_from, side="left")) if trade_from is not None else 0
     if len(candles) - lo < 2:
-        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period", key="from")
+        span = f"; its candles open from {format_time(int(whole.time[0]))} to {format_time(int(whole.time[-1]))}"
+        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period"
+                          + (span if len(whole) else ""), key="from")  # fmt: skip
     return candles

@@ -160,8 +160,11 @@ class SmcConfig:
         p[L.P_LIQ_MIN_MEMBERS] = self.liquidity_min_members
         p[L.P_RANGE_SCOPE] = _SCOPES[self.range_scope]
         p[L.P_TF_MS] = timeframe_ms
-        p[L.P_N_SESSIONS] = len(self.sessions)
-        p[L.P_N_KILLZONES] = len(self.killzones)
+        # A candle of a day or longer spans every session and killzone, so "in London" says nothing
+        # about it: such timeframes get no session ranges and an empty mask (the kernel skips the loop).
+        intraday = timeframe_ms < 86_400_000
+        p[L.P_N_SESSIONS] = len(self.sessions) if intraday else 0
+        p[L.P_N_KILLZONES] = len(self.killzones) if intraday else 0
         p[L.P_ENABLE] = enable
         p[L.P_CAL_TZ] = 0
         pf = np.zeros(L.N_PARAMS_F, dtype=np.float64)
