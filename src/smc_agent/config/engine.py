@@ -133,7 +133,9 @@ class EngineSettings:
         if self.slippage_model == "spread":  # the bid and ask files put the spread in the fill prices
             spread = (Decimal(0), "in the bid/ask fill prices")
         elif source.spread_points is not None:
-            spread = (Decimal(repr(source.spread_points)) * instrument.tick_size, "the data's mean")
+            # A mean to a hundredth of a point: finer would be noise, and unreadable in the report.
+            points = Decimal(repr(source.spread_points)).quantize(Decimal("0.01"))
+            spread = (points * instrument.tick_size, "the data's mean")
         model = self.costs.model(kind, symbol, slippage_bps=self.slippage_bps, fees=self.fees, spread=spread)
         return MarketCosts(kind, origin, model)
 
