@@ -112,3 +112,26 @@ def test_ote_band_missing_the_zone() -> None:
     """The gap 101.9 .. 102.2 of FVG lies above the CHoCH range's OTE band 99.89 .. 101.42: no_ote_overlap."""
     _, fvg = evaluate(view(FVG, CHOCH_N), 1, lambda: with_bias(1), replace(CONFIG, entry="ote"))
     assert fvg == Rejection("sweep_choch_fvg", "no_ote_overlap")
+
+
+# The textbook order: the bearish BOS at 7, then candle 10 sweeps the pool at 99 (low 98, close 100.5), a
+# minor swing high 104.5 forms at 12, and candle 14 closes above it: a bullish CHoCH of a high formed after
+# the sweep. The pool at 99 was first passed at 10, before that high formed.
+SWEEP_FIRST = [
+    *LONG[:10],
+    (100.0, 101.0, 98.0, 100.5),  # 10: the sweep
+    (100.5, 104.0, 100.2, 103.5),  # 11
+    (103.5, 104.5, 102.0, 102.5),  # 12: swing high 104.5 (confirmed 13)
+    (102.5, 103.0, 101.5, 102.8),  # 13
+    (102.8, 105.5, 102.6, 105.2),  # 14: close 105.2 > 104.5, the CHoCH (break row 1)
+]
+
+
+def test_the_sweep_may_come_before_the_broken_high_within_the_bearish_phase() -> None:
+    result = view(SWEEP_FIRST, 15)
+    assert find_sweep(result, -1, 12, 14, 0.1, 3) is None  # nothing taken after the broken high formed
+    ob, fvg = evaluate(result, 1, lambda: with_bias(1), CONFIG)
+    assert ob == Rejection("sweep_choch_ob", "not_in_discount")  # past the sweep rule: 104.5 is at 75%
+    assert isinstance(fvg, Candidate)
+    sweep = fvg.evidence[0]
+    assert (sweep["kind"], sweep["level"], sweep["index"], sweep["extreme"]) == ("internal_low", 99.0, 10, 98.0)

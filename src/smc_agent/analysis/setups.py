@@ -11,8 +11,9 @@ Every rule is mirrored for shorts; a long is described here.
   block, or of the latest unfilled FVG of the leg if it has none.
 
 A sweep is a resting level of any kind (:mod:`smc_agent.analysis.liquidity`: equal lows, swing
-lows, the previous day's, week's or month's low, a session low) first traded through after the
-swing high formed, at least ``sweep_depth_atr`` x ATR deep, with a close back above it within
+lows, the previous day's, week's or month's low, a session low) first traded through during the
+bearish phase the CHoCH ends (from the candle after the last bearish internal break, or from the
+broken swing high if that is earlier), at least ``sweep_depth_atr`` x ATR deep, with a close back above it within
 ``sweep_close_candles`` candles, by the break; the strongest kind wins, then the lowest level.
 
 The zone is refined as traders draw it: the order block's last ``ob_candles`` down-close candles
@@ -92,7 +93,10 @@ def evaluate(
         return []
     # What every setup of this break shares, found once: the sweep before it and its order block.
     s, i = int(breaks.col("formed_index")[row]), int(breaks.col("confirmed_index")[row])
-    sweep = find_sweep(view, -direction, s, i, config.sweep_depth_atr, config.sweep_close_candles) if reversal else None
+    sweep = None
+    if reversal:
+        start = min(s, _opposite_phase_start(view, row, direction))
+        sweep = find_sweep(view, -direction, start, i, config.sweep_depth_atr, config.sweep_close_candles)
     context = _Context(row, direction, s, i, sweep, _blocks_of(view, row))
     return [_one(view, context, name, bias, config) for name in names]
 
@@ -169,6 +173,18 @@ def targets_beyond(view: SmcResult, d: int, entry: float) -> list[float]:
     """Untaken opposing liquidity of every kind beyond the entry, nearest first: buy-side above a long,
     sell-side below a short."""
     return untaken_beyond(view, d, entry)
+
+
+def _opposite_phase_start(view: SmcResult, row: int, d: int) -> int:
+    """Where the structure this CHoCH reverses began: the candle after the last internal break against
+    it (the BOS or CHoCH that made the internal trend bearish, for a bullish CHoCH; its own pass of a
+    low is the break, not a sweep), or the broken swing's formation when there is none in the recent
+    rows. The sweep may come anywhere in that phase: a low that sweeps equal lows and then makes the
+    minor high the CHoCH breaks is the textbook reversal."""
+    start, col = recent(view.breaks)
+    upto = row - start
+    rows = np.flatnonzero((col("scope")[:upto] == INTERNAL) & (col("direction")[:upto] == -d))
+    return int(col("confirmed_index")[rows[-1]]) + 1 if rows.size else int(view.breaks.col("formed_index")[row])
 
 
 def _blocks_of(view: SmcResult, row: int) -> npt.NDArray[np.intp]:
