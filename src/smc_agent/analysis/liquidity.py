@@ -124,21 +124,22 @@ def _pool_levels(view: SmcResult, side: int, bounds: tuple[int, int]) -> list[Le
     rows = np.flatnonzero((col("side") == side) & live & _within(first, bounds))
     if rows.size == 0:
         return []
+    members, last = col("members")[rows], col("last_member_index")[rows]
     _, sw = recent(view.swings)
-    swing_scope = set(sw("formed_index")[(sw("scope") == SWING_SCOPE) & (sw("kind") == side)].tolist())
-    name = "highs" if side == 1 else "lows"
+    of_scope = sw("formed_index")[(sw("scope") == SWING_SCOPE) & (sw("kind") == side)]
+    swing = np.isin(last, of_scope)
+    prices, known, taken = col("top" if side == 1 else "bottom")[rows], col("confirmed_index")[rows], first[rows]
+    name = "high" if side == 1 else "low"
     found = []
-    for r in rows.tolist():
-        members = int(col("members")[r])
-        if members > 1:
-            kind, strength = f"equal_{name}", 0.8 + 0.2 * (members - 2)
-        elif int(col("last_member_index")[r]) in swing_scope:
-            kind, strength = f"swing_{name[:-1]}", 0.7
+    for k, r in enumerate(rows.tolist()):
+        m = int(members[k])
+        if m > 1:
+            kind, strength = f"equal_{name}s", 0.8 + 0.2 * (m - 2)
+        elif swing[k]:
+            kind, strength = f"swing_{name}", 0.7
         else:
-            kind, strength = f"internal_{name[:-1]}", 0.6
-        price = float(col("top" if side == 1 else "bottom")[r])
-        known, taken = int(col("confirmed_index")[r]), int(first[r])
-        found.append(Level(kind, side, price, strength, known, taken, "pools", start + r))
+            kind, strength = f"internal_{name}", 0.6
+        found.append(Level(kind, side, float(prices[k]), strength, int(known[k]), int(taken[k]), "pools", start + r))
     return found
 
 

@@ -125,6 +125,7 @@ class SmcEngine:
         self._zones = [ZoneOffsets(name) for name in self.config.timezones()]
         self._state_i, self._state_f = fused.initial_state()
         self._n = 0
+        self._view: tuple[int, SmcResult] | None = None  # the last shared-buffer result, by candle count
         capacity = max(capacity, 16)
         self._time = np.zeros(capacity, dtype=np.int64)
         self._ohlcv = [np.zeros(capacity) for _ in range(5)]
@@ -207,6 +208,8 @@ class SmcEngine:
         :func:`analyze` does).
         """
         n = self._n
+        if not copy and self._view is not None and self._view[0] == n:
+            return self._view[1]  # nothing changed since: the strategy, bias and targets share one view
         own = np.copy if copy else np.asarray
         o, h, lo, c, v = (own(column[:n]) for column in self._ohlcv)
         candles = Candles(own(self._time[:n]), o, h, lo, c, v, symbol=self.symbol, timeframe=self.timeframe)
@@ -214,7 +217,7 @@ class SmcEngine:
             schema.name: ObjectTable(schema, own(ints[:count]), own(floats[:count]))
             for schema, (ints, floats), count in zip(SCHEMAS, self._tables, self._counts.tolist(), strict=True)
         }
-        return SmcResult(
+        result = SmcResult(
             candles,
             self.config,
             tables,
@@ -224,6 +227,9 @@ class SmcEngine:
             own(self._series_f[:n, L.SF_PD_BOTTOM]),
             own(self._series_i[:n, L.SI_SESSIONS]),
         )
+        if not copy:
+            self._view = (n, result)
+        return result
 
     def _check_after_last(self, time: int) -> None:
         if self._n and time <= self._time[self._n - 1]:
