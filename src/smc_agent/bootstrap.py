@@ -31,7 +31,7 @@ from smc_agent.engine.recovery import Replayer
 from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.session import Session
 from smc_agent.engine.state_log import log_state_changes
-from smc_agent.events import CandleClosed, stamper
+from smc_agent.events import CandleClosed, OrderEvent, RiskCheckpoint, stamper
 from smc_agent.events.journal import Journal, JournalWriter
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
@@ -40,9 +40,19 @@ from smc_agent.strategy.base import Strategy
 from smc_agent.venues.costs import SymbolSlippage
 from smc_agent.venues.simulated import SimulatedVenue
 
-__all__ = ["UNNAMED", "EngineSettings", "Mode", "StrategyFactory", "System", "build"]
+__all__ = ["UNNAMED", "EngineSettings", "Mode", "Recovered", "StrategyFactory", "System", "build"]
 
 StrategyFactory = Callable[[Candles], Strategy]  # the strategy of one symbol, from its entry candles
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What :meth:`System.recover` restored: the last event's number, each stream's cursor (``SYMBOL@TF``
+    -> the close time of its last handled candle) and how many entry candles had been handled."""
+
+    last_seq: int
+    cursors: dict[str, int]
+    candles: int
 
 
 @dataclass(slots=True)
@@ -58,6 +68,7 @@ class System:
     instruments: dict[str, Instrument]
     entry: dict[str, Candles]  # each symbol's entry stream
     costs: dict[str, MarketCosts]  # each symbol's kind of market and cost model
+    clock: SimulatedClock  # a replay clock in paper mode
 
     @property
     def bus(self) -> EventBus:
@@ -67,15 +78,42 @@ class System:
     def symbols(self) -> tuple[str, ...]:
         return tuple(self.entry)
 
-    def recover(self, journal: Journal) -> int:
-        """Restore the portfolio, brackets and risk gate from ``journal`` before the session starts, and
-        continue its sequence numbers; returns the last seq restored. (The strategies' detectors are
-        rebuilt by replaying candles: see :meth:`Session.warm_up`.)"""
-        replayer = Replayer(self.portfolio, self.execution, self.risk,
-                            {symbol: c.timeframe for symbol, c in self.entry.items()})  # fmt: skip
-        replayer.apply_all(journal.read())
+    def recover(self, journal: Journal) -> Recovered:
+        """Restore everything the journal's session had reached, before this session starts: the
+        portfolio, the brackets, the risk gate, the venue's working orders and positions, each
+        strategy (its detectors rebuilt from the journaled candles, its trades and signals from their
+        events), the kernel's last prices and handled commands, the clock, the timers still due, and
+        the sequence numbers. The feed then skips what was handled (each stream from its cursor)."""
+        entry_tf = {symbol: c.timeframe for symbol, c in self.entry.items()}
+        replayer = Replayer(self.portfolio, self.execution, self.risk, entry_tf)
+        venue, kernel = self.venue, self.kernel
+        cursors: dict[str, int] = {}
+        last_ms, candles, gate_started = 0, 0, False
+        for event in journal.read():
+            replayer.apply(event)
+            last_ms = max(last_ms, event.event_ms)
+            if isinstance(event, CandleClosed):
+                cursors[f"{event.symbol}@{event.timeframe}"] = event.event_ms
+                if entry_tf.get(event.symbol) == event.timeframe:
+                    venue.restore(event)
+                    candles += 1
+            elif isinstance(event, OrderEvent):
+                venue.restore(event)
+            elif isinstance(event, RiskCheckpoint):
+                gate_started = True
+            kernel.restore(event)
+        replayer.flush()
+        if last_ms:
+            self.clock.restart_at(last_ms)
+        if gate_started:
+            # Timers due at one moment fire in the order they were set: the expiries of orders placed
+            # before today began were set before the gate's midnight timer, the others after it.
+            venue.rearm(accepted_before=self.risk.day_start_ms(last_ms))
+            self.risk.resume(last_ms)
+        venue.rearm()
         self.session.bus.seq = replayer.last_seq
-        return replayer.last_seq
+        self.feed = self.feed.resumed(cursors)
+        return Recovered(replayer.last_seq, cursors, candles)
 
     def run(self, history: Iterable[CandleClosed] = ()) -> None:
         """Start the session, warm the strategies up on ``history`` (no orders), run every candle of the
@@ -142,4 +180,4 @@ def build(
     feed = ReplayFeed(named)
     writer = None if journal is None else JournalWriter(bus, journal)
     session = Session(session_id, mode, clock, bus, kernel, feed.streams, writer)
-    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry, costs)
+    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry, costs, clock)

@@ -40,6 +40,11 @@ class Script:
     def on_event(self, event: Event) -> None:
         """Scripted: fills change nothing."""
 
+    def restore(self, event: Event) -> None:
+        """A restart: each journaled candle was one step of the script."""
+        if isinstance(event, CandleClosed):
+            self.index += 1
+
 
 def readable_ids(events: Sequence[Any]) -> dict[str, str]:
     """Each client order id as ``signal:leg`` (``sig1:entry``, ``sig1:stop2``, ``flatten:TEST:1``), read

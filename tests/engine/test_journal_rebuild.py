@@ -165,7 +165,7 @@ def test_a_new_system_recovers_the_state_of_a_journaled_one(shared_data_path: Ca
     first.session.replay(first.feed)
     second = build(Mode.BACKTEST, streams, lambda c: kind.create(c.symbol, c.timeframe, StrategyOptions()),
                    settings, journal=journal, session_id="s")  # fmt: skip
-    assert second.recover(journal) == journal.last_seq() > 0
+    assert second.recover(journal).last_seq == journal.last_seq() > 0
     now = first.session.clock.now_ms()
     assert second.portfolio.snapshot() == first.portfolio.snapshot()
     assert second.execution.snapshot() == first.execution.snapshot()

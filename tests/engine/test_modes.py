@@ -60,6 +60,9 @@ class Idle:
     def on_event(self, event: Event) -> None:
         """Nothing to react to."""
 
+    def restore(self, event: Event) -> None:
+        """Nothing to rebuild."""
+
 
 def _data() -> Candles:
     return candles([(100.0, 101.0, 99.0, 100.5), (100.5, 101.5, 100.0, 101.0)]).with_meta(symbol="TEST")

@@ -7,9 +7,11 @@ explains each one). Weights need not sum to one; they are normalised where they 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from smc_agent.core.errors import ConfigError
+from smc_agent.core.errors import ConfigError, check_each
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.smc.config import SmcConfig, SwingLength
 
@@ -97,6 +99,9 @@ class AnalysisConfig:
     expiry_candles: int = 24
     entry_smc: SmcConfig = field(default_factory=_entry_smc)
     htf_smc: SmcConfig = field(default_factory=_htf_smc)
+    # A symbol's own settings over these, by field name (typed values); for entry_smc and htf_smc a
+    # table of the SmcConfig fields that differ, so they keep the rest (the --tz calendar among them).
+    symbols: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for tf, weight in self.timeframe_weights.items():
@@ -125,6 +130,31 @@ class AnalysisConfig:
         for key in ("min_candles", "expiry_candles", "sweep_close_candles"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"must be at least 1, got {getattr(self, key)}", key=key)
+        check_each("symbols", self.symbols, self.for_symbol)  # each symbol's settings obey the same rules
+
+    def for_symbol(self, symbol: str) -> AnalysisConfig:
+        """The settings ``symbol`` is analysed with: its own from ``symbols`` over these.
+
+        >>> AnalysisConfig(symbols={"EURUSD": {"min_rr": 1.5}}).for_symbol("EURUSD").min_rr
+        1.5
+        """
+        own = self.symbols.get(symbol)
+        if not own:
+            return self
+        known = {f for f in self.__dataclass_fields__ if f != "symbols"}
+        changes: dict[str, Any] = {}
+        for key, value in own.items():
+            if key not in known:
+                raise ConfigError(f"unknown setting; known: {', '.join(sorted(known))}", key=key)
+            if key in ("entry_smc", "htf_smc"):
+                try:
+                    value = replace(getattr(self, key), **value)
+                except TypeError as exc:  # a field SmcConfig does not have
+                    raise ConfigError(str(exc), key=key) from None
+                except ConfigError as exc:
+                    raise ConfigError(exc.message, key=f"{key}.{exc.key}") from None
+            changes[key] = value
+        return replace(self, symbols={}, **changes)
 
     def timeframe_weight(self, timeframe: str) -> float:
         """The weight ``timeframe`` votes with: the user's from ``timeframe_weights``, else the default rule."""

@@ -71,6 +71,13 @@ class SignalEngine:
         round the limit, fill part of it, or the gate may refuse it), so the strategy settles it."""
         self._followed.add(signal_id)
 
+    def knows(self, signal_id: str) -> bool:
+        return signal_id in self._signals
+
+    def restore(self, signal: Signal) -> None:
+        """Take a journaled state of a signal (a restart): what the candles or its trade made of it."""
+        self._signals[signal.id] = signal
+
     def settle(
         self,
         signal_id: str,

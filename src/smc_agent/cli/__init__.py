@@ -12,6 +12,7 @@ from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
 from smc_agent.cli.optimize import optimize_command
 from smc_agent.cli.report import report_command
+from smc_agent.cli.run import run_command
 from smc_agent.cli.signals import bias_command, signals_command
 from smc_agent.core.logs import LEVELS, configure_logging
 
@@ -69,6 +70,7 @@ app.command("bias")(bias_command)
 app.command("backtest")(backtest_command)
 app.command("optimize")(optimize_command)
 app.command("report")(report_command)
+app.command("run")(run_command)
 app.add_typer(data.app, name="data")
 app.add_typer(bench.app, name="bench")
 app.add_typer(research.app, name="research")

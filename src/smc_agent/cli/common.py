@@ -49,7 +49,7 @@ _OPTIONS = {
     "tz": "--tz", "calendar_tz": "--tz", "day_tz": "--tz", "at": "--at", "tf": "--tf", "timeframe": "--tf",
     "target_timeframe": "--tf", "htf": "--htf", "from": "--from/--to", "data": "--data", "format": "--format",
     "structure_break": "--break", "strategy": "--strategy", "grid": "--grid", "train": "--train",
-    "test": "--test", "objective": "--objective", "workers": "--workers",
+    "test": "--test", "objective": "--objective", "workers": "--workers", "speed": "--speed", "db": "--db",
 }  # fmt: skip
 
 

@@ -134,6 +134,14 @@ class SimulatedClock(Timers):
         """A backtest never waits: simulated time moves as fast as the candles come."""
         return 0.0
 
+    def restart_at(self, ms: int) -> None:
+        """Continue from ``ms``, where a journaled session stopped: a restored system's clock starts at
+        its data's first candle, and must not fire timers for the time it already lived through (the
+        restore sets the timers that are still due afterwards)."""
+        if self.next_due() is not None:
+            raise SmcAgentError("a clock can restart only before any timer is set")
+        self._now = max(self._now, ms)
+
 
 class WallClock(Timers):
     """The system clock: for paper and live trading on live data (chosen by the composition root)."""
@@ -166,6 +174,11 @@ class ReplayClock(SimulatedClock):
             raise SmcAgentError(f"a replay speed must be > 0 (a multiple of real time), got {speed}")
         self._start, self._speed, self._wall = start_ms, speed, wall
         self._wall_start = wall()
+
+    def restart_at(self, ms: int) -> None:
+        """Continue from ``ms``, paced from now: a resumed replay does not wait for the time it skips."""
+        super().restart_at(ms)
+        self._start, self._wall_start = self._now, self._wall()
 
     def seconds_until(self, ms: int) -> float:
         if self._speed == float("inf"):

@@ -6,7 +6,9 @@ Every error raised for bad input names *where* the problem is (file, row, field 
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "ReportError", "SmcAgentError"]
+from collections.abc import Callable, Iterable
+
+__all__ = ["ConfigError", "DataError", "ReportError", "SmcAgentError", "check_each"]
 
 
 class SmcAgentError(Exception):
@@ -55,6 +57,14 @@ class ConfigError(SmcAgentError):
         where = ": ".join(p for p in (source, f"key {key}" if key else None) if p)
         super().__init__(f"{where}: {message}" if where else message)
 
+    def under(self, prefix: str) -> ConfigError:
+        """The same error with its key inside ``prefix``: an object's own key put in its section's words.
+
+        >>> str(ConfigError("must be > 0", key="min_rr").under("symbols.EURUSD"))
+        'key symbols.EURUSD.min_rr: must be > 0'
+        """
+        return ConfigError(self.message, key=f"{prefix}.{self.key}" if self.key else prefix, source=self.source)
+
 
 class ReportError(SmcAgentError):
     """A report or its log that cannot be written; names the file and says what to do.
@@ -67,3 +77,20 @@ class ReportError(SmcAgentError):
         self.message = message
         self.path = path
         super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+def check_each(prefix: str, names: Iterable[str], check: Callable[[str], object]) -> None:
+    """``check(name)`` for each name; a ConfigError comes out with its key under ``prefix.name``.
+
+    >>> def rule(symbol: str) -> None:
+    ...     raise ConfigError("must be > 0", key="min_rr")
+    >>> check_each("symbols", ["EURUSD"], rule)
+    Traceback (most recent call last):
+    ...
+    smc_agent.core.errors.ConfigError: key symbols.EURUSD.min_rr: must be > 0
+    """
+    for name in names:
+        try:
+            check(name)
+        except ConfigError as exc:
+            raise exc.under(f"{prefix}.{name}") from None

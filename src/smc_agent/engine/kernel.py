@@ -31,6 +31,7 @@ from smc_agent.events import (
     OrderEvent,
     PositionChanged,
     RiskRejected,
+    SignalChanged,
 )
 from smc_agent.model.commands import (
     CancelAll,
@@ -90,6 +91,26 @@ class TradingKernel:
         """History before the session: the symbol's strategy learns from it and gives no orders."""
         if self._entry.get(candle.symbol) == candle.timeframe:
             self._strategies[candle.symbol].warm_up(candle)
+
+    def restore(self, event: Event) -> None:
+        """Fold one journaled event after a restart: each symbol's strategy gets its entry candles, its
+        signals' states and the events :meth:`_route` gives it; the kernel keeps the last close (what a
+        manual market order is priced at) and the operator commands already handled."""
+        if isinstance(event, CandleClosed):
+            if self._entry.get(event.symbol) != event.timeframe:
+                return
+            self._last_close[event.symbol] = event.close
+            symbol: str | None = event.symbol
+        elif isinstance(event, SignalChanged):
+            symbol = event.signal.symbol
+        elif isinstance(event, CommandHandled):
+            self._handled.add(event.command.command_id)
+            return
+        else:
+            symbol = _symbol_of(event)
+        strategy = None if symbol is None else self._strategies.get(symbol)
+        if strategy is not None:
+            strategy.restore(event)
 
     def on_candle(self, candle: CandleClosed) -> None:
         self._bus.publish(candle)
@@ -187,14 +208,18 @@ class TradingKernel:
 
     def _route(self, event: Event) -> None:
         """Order, position and risk events go to the strategy of their symbol."""
-        if isinstance(event, OrderEvent):
-            symbol = event.order.symbol
-        elif isinstance(event, EntryAccepted):
-            symbol = event.command.symbol
-        elif isinstance(event, PositionChanged | RiskRejected):
-            symbol = event.symbol
-        else:
-            return
-        strategy = self._strategies.get(symbol)
+        symbol = _symbol_of(event)
+        strategy = None if symbol is None else self._strategies.get(symbol)
         if strategy is not None:
             strategy.on_event(event)
+
+
+def _symbol_of(event: Event) -> str | None:
+    """The symbol of an order, entry, position or risk event (what a strategy follows), else None."""
+    if isinstance(event, OrderEvent):
+        return event.order.symbol
+    if isinstance(event, EntryAccepted):
+        return event.command.symbol
+    if isinstance(event, PositionChanged | RiskRejected):
+        return event.symbol
+    return None

@@ -135,6 +135,8 @@ class RiskGate:
             if symbol != instrument.symbol:
                 raise ConfigError(f"{symbol!r} maps to the instrument {instrument.symbol!r}", key="instruments")
         self._config = config
+        # Sizing, reward:risk, entries a day and the loss cooldown may differ by symbol (RiskConfig.symbols).
+        self._limits = {symbol: config.for_symbol(symbol) for symbol in instruments}
         self._instruments = dict(instruments)
         self._leverage = {s: config.max_leverage[str(m.kind)] for s, m in (costs or {}).items()}
         self._kinds = {s: m.kind for s, m in (costs or {}).items()}
@@ -293,7 +295,7 @@ class RiskGate:
         if isinstance(event, RiskCheckpoint):
             self.apply(event)
         elif isinstance(event, PositionChanged):
-            self._on_position(event)
+            self._judge(event)  # the checkpoint the live gate published after it follows in the journal
         else:
             self._on_submitted(event)
 
@@ -312,6 +314,20 @@ class RiskGate:
         # The day's bounds are recomputed at the next reading, which does not start a new day when the
         # restored one still runs (its counts and floor stay).
         self._day_bounds, self._last_equity, self._quiet = (0, 0), None, None
+        self._dirty = False  # the gate now is the checkpoint: nothing is left to publish
+
+    def resume(self, now: int) -> None:
+        """After a restore, take up the trading day at ``now`` as the running gate had it: its bounds,
+        and the timer that starts the next day at midnight even when no candle comes then. Publishes
+        nothing: the restored checkpoint already holds the day."""
+        self._day_bounds = self._bounds_of(now)
+        if self._roll is not None:
+            self._roll.cancel()
+        self._roll = self._clock.call_at(self._day_bounds[1], self._on_midnight)
+
+    def day_start_ms(self, now: int) -> int:
+        """When the trading day containing ``now`` began (epoch ms)."""
+        return self._bounds_of(now)[0]
 
     def _on_midnight(self) -> None:
         now = self._clock.now_ms()
@@ -404,17 +420,26 @@ class RiskGate:
         The P&L is summed over the trade's fills, so a trade that banked TP1 and then stopped out a
         little below its entry is judged as a whole, not by its last fill.
         """
+        self._judge(event)
+        self._flush(event.event_ms)
+
+    def _judge(self, event: PositionChanged) -> None:
+        """Follow the symbol's trade through one position change.
+
+        Every change of the open trades is checkpointed: a checkpoint published while the fill was
+        being delivered (its entry stopped working) was made before this position change reached the
+        gate, so without a fresh one a journal replay would end on a state without the trade.
+        """
         previous, pnl = self._trades.pop(event.symbol, (None, Decimal(0)))
         pnl += event.realized
+        self._dirty = True  # the open trade was opened, moved, ended or flipped
         if event.side is not None and previous in (None, event.side):  # opened, or still open
             self._trades[event.symbol] = (event.side, pnl)
             return
         if pnl < 0:  # flat (or a close the gate did not see open: judged by what it saw)
             self._last_loss_ms[event.symbol] = event.event_ms
-            self._dirty = True
         if event.side is not None:  # flipped: the fill's remainder opens a new trade
             self._trades[event.symbol] = (event.side, Decimal(0))
-        self._flush(event.event_ms)
 
     def _on_submitted(self, event: OrderSubmitted) -> None:
         self._sent.append(event.event_ms)
@@ -455,7 +480,8 @@ class RiskGate:
         for n, target in enumerate(command.targets, 1):
             if (target - entry) * side.sign <= 0:
                 return f"TP{n} {target} is not {above} the entry {entry} on {symbol} for a {side.name}"
-        risk = self._config.risk_per_trade * equity
+        limits = self._limits.get(symbol, self._config)
+        risk = limits.risk_per_trade * equity
         costs = self._costs.get(symbol)
         raw = risk / distance if costs is None else self._fit(costs, command, stop, distance, risk, maker)
         capped = ""
@@ -473,7 +499,7 @@ class RiskGate:
             if command.quantity > quantity:
                 return (
                     f"quantity {_fmt(command.quantity)} on {symbol} risks more than "
-                    f"{_pct(self._config.risk_per_trade)} of equity: at most {_fmt(quantity)} over a stop "
+                    f"{_pct(limits.risk_per_trade)} of equity: at most {_fmt(quantity)} over a stop "
                     f"distance of {_fmt(distance)}{capped}"
                 )
             quantity = instrument.round_qty(command.quantity)
@@ -498,11 +524,11 @@ class RiskGate:
             )
         reward = (command.targets[0] - entry) * side.sign
         rr = (reward - per_unit) / (distance + per_unit)
-        if rr < self._config.min_rr:
+        if rr < limits.min_rr:
             gross = f" after costs ({_fmt(reward / distance, ROUND_FLOOR)} before)" if per_unit else ""
             return (
                 f"reward:risk to TP1 is {_fmt(rr, ROUND_FLOOR)}{gross}, below the minimum "
-                f"{_fmt(self._config.min_rr)} on {symbol}"
+                f"{_fmt(limits.min_rr)} on {symbol}"
             )
         return quantity, notional, stop, rr
 
@@ -521,7 +547,7 @@ class RiskGate:
         return quantity
 
     def _symbol_denial(self, symbol: str, now: int) -> str | None:
-        config = self._config
+        config = self._limits.get(symbol, self._config)
         count = self._entries.get(symbol, 0)
         if count >= config.max_trades_per_day:
             return f"{_plural(count, 'trade')} already today on {symbol} (max {config.max_trades_per_day})"

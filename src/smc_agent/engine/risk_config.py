@@ -16,15 +16,15 @@ smc_agent.core.errors.ConfigError: key max_open_positions: must be >= 1, got 0
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 
-from smc_agent.core.errors import ConfigError
+from smc_agent.core.errors import ConfigError, check_each
 from smc_agent.core.timefmt import resolve_tz
 from smc_agent.model.instrument import to_decimal
 from smc_agent.venues.costs import InstrumentType
 
-__all__ = ["RiskConfig"]
+__all__ = ["SYMBOL_LIMITS", "RiskConfig", "SymbolRisk"]
 
 # Fractions of equity that must lie strictly between 0 and 1 (risking or losing all of it is no limit).
 _FRACTIONS = {
@@ -38,6 +38,25 @@ DEFAULT_LEVERAGE: Mapping[str, Decimal] = {
     InstrumentType.FUTURES: Decimal(10), InstrumentType.US_EQUITY: Decimal(1), InstrumentType.INDIA: Decimal(5),
 }  # fmt: skip
 _COUNTS = {"max_trades_per_day": 1, "loss_cooldown_minutes": 0, "max_open_positions": 1, "max_orders_per_minute": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRisk:
+    """One symbol's own limits, over the account's (None keeps the account's).
+
+    Only the limits the gate applies to one symbol at a time can differ by symbol: the size of its
+    entries, the reward:risk it needs, its entries a day and its cooldown after a loss. Open
+    positions, exposure, correlation groups, the daily loss limit, the drawdown halt and the order
+    rate guard the whole account, so one symbol cannot have its own.
+    """
+
+    risk_per_trade: Decimal | None = None
+    min_rr: Decimal | None = None
+    max_trades_per_day: int | None = None
+    loss_cooldown_minutes: int | None = None
+
+
+SYMBOL_LIMITS = tuple(f.name for f in fields(SymbolRisk))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ class RiskConfig:
     * ``count_costs``: size, check ``max_cost_share`` and measure reward:risk with the expected costs
       (the default). Off, sizes come from the stop distance alone, as before costs were counted, and a
       stop-out then loses more than ``risk_per_trade`` by its fees and slippage.
+    * ``symbols``: a symbol's own :class:`SymbolRisk` limits, over these (see :meth:`for_symbol`).
     """
 
     risk_per_trade: Decimal = Decimal("0.01")
@@ -86,6 +106,7 @@ class RiskConfig:
     max_leverage: Mapping[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LEVERAGE))
     max_cost_share: Decimal = Decimal("0.25")
     count_costs: bool = True
+    symbols: Mapping[str, SymbolRisk] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key in ("risk_per_trade", "min_rr", "max_total_exposure", "max_cost_share", *_FRACTIONS):
@@ -119,6 +140,20 @@ class RiskConfig:
             resolve_tz(self.day_tz)
         except ConfigError as error:
             raise ConfigError(error.message, key="day_tz") from None
+        check_each("symbols", self.symbols, self.for_symbol)  # each symbol's limits obey the same rules
+
+    def for_symbol(self, symbol: str) -> RiskConfig:
+        """The limits that apply to ``symbol``: its own from ``symbols`` where given, else these.
+
+        >>> eur = RiskConfig(symbols={"EURUSD": SymbolRisk(max_trades_per_day=5)})
+        >>> eur.for_symbol("EURUSD").max_trades_per_day, eur.for_symbol("BTCUSDT").max_trades_per_day
+        (5, 2)
+        """
+        own = self.symbols.get(symbol)
+        if own is None:
+            return self
+        given = {name: getattr(own, name) for name in SYMBOL_LIMITS if getattr(own, name) is not None}
+        return replace(self, symbols={}, **given)
 
     @property
     def cooldown_ms(self) -> int:

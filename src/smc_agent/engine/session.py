@@ -79,7 +79,9 @@ class Session:
         self.clock, self.bus, self.kernel = clock, bus, kernel
         self.streams = tuple(streams)
         self.journal = journal
-        self._commit_every = commit_every  # candles per journal commit in a replay (1: every step)
+        # Candles per journal commit in a replay (1: every step). A replay may group them, since after a
+        # crash it re-processes the uncommitted candles and gets the same events; a live session may not.
+        self.commit_every = commit_every
         self._requests: deque[_Request] = deque()  # commands sent to the running session
         self._wake: asyncio.Event | None = None  # set when a command arrives, or a stop is asked for
         self._stopping = False
@@ -114,7 +116,7 @@ class Session:
 
     def replay(self, candles: Iterable[CandleClosed]) -> None:
         """Step through ``candles`` as fast as possible (a backtest's whole run)."""
-        advance, on_candle, every = self.clock.advance_to, self.kernel.on_candle, self._commit_every
+        advance, on_candle, every = self.clock.advance_to, self.kernel.on_candle, self.commit_every
         journal = self.journal
         count = 0
         for candle in candles:
@@ -133,6 +135,8 @@ class Session:
             self.clock.advance_to(message.event_ms)
             self.kernel.on_candle(message)
             self.candles += 1
+            if self.candles % self.commit_every:
+                return None  # grouped with the next candles' (a replay): the stop commits what is left
         elif isinstance(message, Event):
             self.clock.advance_to(self.clock.now_ms())
             self.bus.publish(message)
@@ -197,6 +201,8 @@ class Session:
                 waits: list[float] = [clock.seconds_until(due)] if due is not None else []
                 if held is not None:
                     waits.append(clock.seconds_until(held.event_ms))
+                if queue.empty():
+                    self._commit()  # nothing ready to step: grouped candles wait for no one
                 waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait())}
                 if held is None and running:
                     getting = getting or asyncio.ensure_future(queue.get())

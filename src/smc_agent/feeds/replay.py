@@ -11,7 +11,7 @@ clock, so the feed never sleeps. A replay has no forming candle.
 from __future__ import annotations
 
 import heapq
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from itertools import repeat
 
 from smc_agent.data.candles import Candles
@@ -26,14 +26,28 @@ def stream_name(candles: Candles) -> str:
 
 
 class ReplayFeed:
-    def __init__(self, streams: Candles | Sequence[Candles], *, skip_until_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        streams: Candles | Sequence[Candles],
+        *,
+        skip_until_ms: int | None = None,
+        cursors: Mapping[str, int] | None = None,
+    ) -> None:
         self._streams = sorted([streams] if isinstance(streams, Candles) else streams,
                                key=lambda c: (c.symbol, c.timeframe_ms))  # fmt: skip
         names = [stream_name(c) for c in self._streams]
         if len(set(names)) != len(names):
             raise ValueError(f"each stream may be replayed once, got {', '.join(names)}")
-        self._skip = skip_until_ms  # a resumed session: candles closed at or before it were handled
+        # A resumed session: candles closed at or before the skip (every stream), or at or before their
+        # stream's cursor (``SYMBOL@TF`` -> close ms), were handled. Per-stream cursors matter when a
+        # session stopped between two streams' candles of the same close time.
+        self._skip = skip_until_ms
+        self._cursors = dict(cursors or {})
         self._health = FeedHealth.CONNECTED
+
+    def resumed(self, cursors: Mapping[str, int]) -> ReplayFeed:
+        """The same streams, each from after its cursor (``SYMBOL@TF`` -> last handled close ms)."""
+        return ReplayFeed(self._streams, skip_until_ms=self._skip, cursors={**self._cursors, **cursors})
 
     @property
     def streams(self) -> tuple[str, ...]:
@@ -45,7 +59,7 @@ class ReplayFeed:
         return self._health
 
     def __iter__(self) -> Iterator[CandleClosed]:
-        iterators = [_events(c, self._skip) for c in self._streams]
+        iterators = [_events(c, _latest(self._skip, self._cursors.get(stream_name(c)))) for c in self._streams]
         if len(iterators) == 1:
             return iterators[0]
         # heapq.merge is stable: equal close times come in stream order, which is the tie-break.
@@ -58,6 +72,10 @@ class ReplayFeed:
 
     def forming(self, symbol: str, timeframe: str) -> CandleClosed | None:
         return None
+
+
+def _latest(skip: int | None, cursor: int | None) -> int | None:
+    return cursor if skip is None else skip if cursor is None else max(skip, cursor)
 
 
 def _close_time(candle: CandleClosed) -> int:

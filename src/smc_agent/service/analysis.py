@@ -170,7 +170,7 @@ def signals_request(
     """Replay a file through the signal engine: every signal with its evidence, and the rejections."""
     candles = load_timeframe(request)
     frames = htfs if htfs is not None else default_htfs(candles.timeframe, config)
-    return replay(candles, frames, in_zone(config, request.tz), tz=request.tz)
+    return replay(candles, frames, in_zone(config, request.tz).for_symbol(candles.symbol), tz=request.tz)
 
 
 def bias_request(
@@ -186,7 +186,8 @@ def bias_request(
             span = f"{format_time(int(closes[0]))} to {format_time(int(closes[-1]))}" if len(candles) else "nothing"
             raise ConfigError(f"{at} is outside the data: its candles close from {span}", key="at")
         candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
-    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, request.tz), symbol=candles.symbol,
+    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, request.tz).for_symbol(candles.symbol),
+                                  symbol=candles.symbol,
                                   tz=request.tz)  # fmt: skip
     for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):
         engine.update(*row)
@@ -240,6 +241,11 @@ def backtest_request(
                             settings, sources=sources, trade_from=trade_from)  # fmt: skip
     return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis,
                         sources=sources, trade_from=trade_from)  # fmt: skip
+
+
+def market_source(request: AnalysisRequest) -> DataSource:
+    """What ``request``'s file says about its market (the agent's sources, as a backtest's)."""
+    return _source(request)
 
 
 def _source(request: AnalysisRequest) -> DataSource:

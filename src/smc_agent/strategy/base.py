@@ -7,7 +7,9 @@ timeframe and the order, position and risk events of its symbol.
 
 Lifecycle: :meth:`Strategy.on_start` once, with the function that publishes the strategy's own facts
 (the SMC strategy's signal events); :meth:`Strategy.warm_up` for each candle of history, which builds
-state and gives no orders; then :meth:`Strategy.on_candle` for each live candle.
+state and gives no orders; then :meth:`Strategy.on_candle` for each live candle. A restarted session
+calls :meth:`Strategy.restore` with every journaled event of the symbol, in order, before its first
+candle, so the strategy is where it was.
 """
 
 from __future__ import annotations
@@ -60,3 +62,8 @@ class Strategy(Protocol):
     def on_candle(self, candle: CandleClosed) -> list[Command]: ...
 
     def on_event(self, event: Event) -> None: ...
+
+    def restore(self, event: Event) -> None:
+        """Fold one journaled event of this symbol (an entry candle, an order, position or risk event, a
+        signal's state) into the strategy after a restart, without publishing or giving orders."""
+        ...

@@ -31,6 +31,7 @@ from itertools import pairwise
 
 import msgspec
 
+from smc_agent.core.errors import SmcAgentError
 from smc_agent.events import (
     CandleClosed,
     EntryAccepted,
@@ -93,6 +94,10 @@ class RandomEntry:
 
     def warm_up(self, candle: CandleClosed) -> None:
         """Entries are placed by time alone: history teaches it nothing."""
+
+    def restore(self, event: Event) -> None:
+        """The random-entry baseline judges a backtest, which never resumes: refuse rather than guess."""
+        raise SmcAgentError("the random_entry baseline runs in backtests only; a session cannot resume it")
 
     def on_candle(self, candle: CandleClosed) -> list[Command]:
         commands: list[Command] = []

@@ -62,8 +62,9 @@ class StrategyKind:
     """Risk settings that follow from the strategy's own settings unless a grid gives them (see the SMC entry)."""
 
 
-def _smc_config(options: StrategyOptions) -> AnalysisConfig:
-    base = options.analysis or AnalysisConfig()
+def _smc_config(options: StrategyOptions, symbol: str = "") -> AnalysisConfig:
+    """The symbol's settings (its own ``[symbols.SYMBOL.analysis]`` over the global), then the params."""
+    base = (options.analysis or AnalysisConfig()).for_symbol(symbol)
     if not options.params:
         return base
     try:
@@ -74,7 +75,7 @@ def _smc_config(options: StrategyOptions) -> AnalysisConfig:
 
 
 def _smc(symbol: str, timeframe: str, options: StrategyOptions) -> Strategy:
-    return SmcStrategy(symbol, timeframe, options.htfs, _smc_config(options), tz=options.tz)
+    return SmcStrategy(symbol, timeframe, options.htfs, _smc_config(options, symbol), tz=options.tz)
 
 
 def _smc_sessions(strategy: Strategy) -> tuple[SessionWindow, ...]:

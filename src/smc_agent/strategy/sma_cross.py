@@ -42,6 +42,11 @@ class SmaCross:
     def warm_up(self, candle: CandleClosed) -> None:
         self._step(candle.close)
 
+    def restore(self, event: Event) -> None:
+        """Its state is the closes and the crosses counted (the crosses name its trades)."""
+        if isinstance(event, CandleClosed) and self._step(event.close):
+            self._count += 1
+
     def on_candle(self, candle: CandleClosed) -> list[Command]:
         if not self._step(candle.close):
             return []

@@ -86,6 +86,28 @@ class SmcStrategy:
     def warm_up(self, candle: CandleClosed) -> None:
         self.signals.update(candle.time, candle.open, candle.high, candle.low, candle.close, candle.volume)
 
+    def restore(self, event: Event) -> None:
+        """Fold one journaled event of this symbol into the strategy, publishing and commanding nothing
+        (a restart). Its entry candles rebuild the detectors and the signals' candle lifecycle (the
+        update runs where the live one did: after the candle's timers, before its fills reach the
+        strategy, which for a signal pending then change nothing the update looks at); the signals'
+        journaled states, and the entries accepted or refused for them, restore what trading decided;
+        the order and position events rebuild each trade's bookkeeping as :meth:`on_event` built it."""
+        if isinstance(event, CandleClosed):
+            self.warm_up(event)
+        elif isinstance(event, SignalChanged):
+            self.signals.restore(event.signal)
+        else:
+            if isinstance(event, EntryAccepted | RiskRejected) and self.signals.knows(event.command.signal_id):
+                # The strategy traded this signal at that close: it followed it and took its side.
+                self.signals.follow(event.command.signal_id)
+                self._sides[event.command.signal_id] = event.command.side
+            publish, self._publish = self._publish, _nowhere
+            try:
+                self.on_event(event)
+            finally:
+                self._publish = publish
+
     def on_candle(self, candle: CandleClosed) -> list[Command]:
         changed = self.signals.update(candle.time, candle.open, candle.high, candle.low, candle.close, candle.volume)
         commands: list[Command] = []

@@ -71,7 +71,7 @@ kernel hands the venue each candle as market data, before anything else reacts t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -83,6 +83,7 @@ from smc_agent.events import (
     CandleClosed,
     OrderAccepted,
     OrderCancelled,
+    OrderEvent,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -134,6 +135,7 @@ class _Resting:
     during: int | None = None  # open time of its symbol's candle being processed when it arrived
     ref: Decimal | None = None  # the intrabar price then (the fill that prompted it)
     filled_in: int | None = None  # open time of the candle that last (partly) filled it: once per candle
+    accepted_ms: int = 0  # when it was accepted (a restore sets its expiry timer again in that order)
 
 
 class SimulatedVenue:
@@ -175,6 +177,7 @@ class SimulatedVenue:
         self._watermark: int | None = None
         self._candle: CandleClosed | None = None
         self._intrabar: Decimal | None = None
+        self._armed: set[int] = set()  # restored orders whose expiry timer is set again (see rearm)
 
     # -- the port ---------------------------------------------------------------------------------
 
@@ -231,6 +234,60 @@ class SimulatedVenue:
     def fills_since(self, ms: int) -> list[OrderFilled]:
         """The fills at or after ``ms``, in the order they happened."""
         return [fill for fill in self._fills if fill.event_ms >= ms]
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def restore(self, event: CandleClosed | OrderEvent) -> None:
+        """Fold one journaled event into the book, without publishing or filling (a restart): a candle
+        the venue saw (of a symbol's entry timeframe), or an order's event. Folded in journal order, they
+        leave the working orders (in submission order, each evaluated from the candle after the one seen
+        when it arrived), the ids used, the positions, the fills and each symbol's last candle exactly
+        as the run that wrote the journal did. Expiry timers are set again by :meth:`rearm`."""
+        if isinstance(event, CandleClosed):
+            self._last_open[event.symbol] = event.time
+            self._last_close[event.symbol] = event.close
+            if self._watermark is None or event.time > self._watermark:
+                self._watermark = event.time
+            self._stale.add(event.symbol)
+        else:
+            self._stale.add(event.order.symbol)
+            self._restore_order(event)
+
+    def _restore_order(self, event: OrderEvent) -> None:
+        order = event.order
+        key = order.client_order_id
+        if isinstance(event, OrderSubmitted):
+            self._ids.add(key)
+        elif isinstance(event, OrderAccepted):
+            self._seq += 1
+            self._book[key] = _Resting(order, self._seq, self._watermark, accepted_ms=event.event_ms)
+        elif isinstance(event, OrderFilled):
+            self._fills.append(event)
+            held = self._positions.get(order.symbol, _ZERO)
+            self._positions[order.symbol] = held + event.quantity if order.side is BUY else held - event.quantity
+            resting = self._book.get(key)
+            if resting is not None and order.active:
+                resting.order = order
+            else:
+                self._book.pop(key, None)
+        else:  # rejected, cancelled, expired
+            self._book.pop(key, None)
+
+    def rearm(self, *, accepted_before: int | None = None) -> None:
+        """Set the expiry timers of the restored working orders again (those accepted before
+        ``accepted_before`` only, when given, and the rest on a later call): a restarted clock has no
+        timers, and timers due at one moment fire in the order they were set."""
+        for resting in self._book.values():
+            order = resting.order
+            if order.expire_ms is None or resting.seq in self._armed:
+                continue
+            if accepted_before is not None and resting.accepted_ms >= accepted_before:
+                continue
+            self._armed.add(resting.seq)
+            self._clock.call_at(order.expire_ms, self._expiry(resting))
+
+    def _expiry(self, resting: _Resting) -> Callable[[], None]:
+        return lambda: self._expire(resting)
 
     def _expire(self, resting: _Resting) -> None:
         if self._live(resting):

@@ -1,0 +1,130 @@
+"""``smc-agent run``: the agent, paper trading replayed files with a journal, resumed after a restart.
+
+The command is a thin layer over :class:`~smc_agent.service.agent.Agent`: it parses the options, shows
+a Rich live table on a terminal (plain log lines otherwise), and turns SIGTERM and Ctrl-C into a clean
+stop: the current candle is finished and committed, the feeds close, and the exit code is 0. A second
+Ctrl-C exits at once (code 130); every commit is atomic, so the store stays intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from smc_agent.cli.common import ConfigOption, HtfOption, TfOption, user_errors
+from smc_agent.core.logs import get_logger
+from smc_agent.model.enums import Mode
+from smc_agent.service.agent import Agent, AgentOptions, parse_speed
+
+__all__ = ["run_command"]
+
+_log = get_logger("smc_agent.run")
+_REFRESH_S = 1.0  # the table and the log lines: at most once a second
+
+
+def run_command(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="Candle file to replay, one per symbol (repeat it); none: the demo candles."),
+    ] = None,
+    speed: Annotated[
+        str, typer.Option("--speed", help="Replay speed: a multiple of real time (600), or max.")
+    ] = "7200",
+    tf: TfOption = None,
+    htf: HtfOption = None,
+    config: ConfigOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Store URL (default: a SQLite file in the user data directory).", show_default=False),
+    ] = None,
+    exit_when_done: Annotated[
+        bool, typer.Option("--exit-when-done", help="Exit when the data is done (default: wait for Ctrl-C).")
+    ] = False,
+    summary_json: Annotated[
+        bool, typer.Option("--summary-json", help="At exit print one JSON object (see docs/api.md).")
+    ] = False,
+    new_session: Annotated[
+        bool, typer.Option("--new-session", help="Start a new session instead of resuming the stored one.")
+    ] = False,
+) -> None:
+    """Paper-trade the SMC strategy on replayed candles in one account; resumes where it stopped."""
+    with user_errors():
+        options = AgentOptions(data=tuple(data or ()), speed=parse_speed(speed), tf=tf, htf=htf, config=config,
+                               db=db, new_session=new_session)  # fmt: skip
+        agent = Agent.open(options)
+    try:
+        console = Console(stderr=summary_json)
+        _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
+                  mode=Mode.PAPER.value)  # fmt: skip
+        asyncio.run(_run(agent, console, exit_when_done=exit_when_done))
+        if summary_json:
+            typer.echo(json.dumps(agent.summary(), separators=(",", ":")))
+    finally:
+        agent.close()
+
+
+async def _run(agent: Agent, console: Console, *, exit_when_done: bool) -> None:
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def interrupted() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(130)  # at once: what was committed is whole, the rest is re-processed on restart
+        agent.stop()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, interrupted)
+    show = _table if console.is_terminal else None
+    run = asyncio.create_task(agent.run(exit_when_done=exit_when_done))
+    try:
+        if show is not None:
+            with Live(show(agent.status()), console=console, refresh_per_second=1, transient=False) as live:
+                while not run.done():
+                    await asyncio.wait({run}, timeout=_REFRESH_S)
+                    live.update(show(agent.status()))
+        else:
+            last: dict[str, Any] | None = None
+            while not run.done():
+                await asyncio.wait({run}, timeout=_REFRESH_S)
+                status = agent.status()
+                if status != last:
+                    _log_status(status)
+                    last = status
+        await run
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+
+
+def _log_status(status: dict[str, Any]) -> None:
+    for row in status["symbols"]:
+        _log.info("symbol", **row)
+    _log.info("account", time=status["time"], equity=status["equity"], today_pnl=status["today_pnl"],
+              trading_state=status["trading_state"])  # fmt: skip
+
+
+def _table(status: dict[str, Any]) -> Group:
+    symbols = Table(title=f"smc-agent paper session {status['session_id']} at {status['time']}", title_justify="left")
+    for column in ("symbol", "last closed candle", "bias", "open signals", "position"):
+        symbols.add_column(column, justify="right" if column == "open signals" else "left")
+    for row in status["symbols"]:
+        symbols.add_row(row["symbol"], row["last_candle"] or "-", row["bias"], str(row["open_signals"]),
+                        row["position"])  # fmt: skip
+    account = Table(show_header=False, title="account", title_justify="left")
+    account.add_row("equity", status["equity"])
+    account.add_row("today's P&L", status["today_pnl"])
+    account.add_row("trading state", status["trading_state"])
+    hint = "Ctrl-C stops cleanly (a second Ctrl-C at once); run again to resume."
+    return Group(symbols, account, hint if sys.stdout.isatty() else "")

@@ -1,0 +1,448 @@
+"""One settings model for every command: defaults, then a file, then the environment, then flags.
+
+:class:`Settings` is a pydantic-settings model. Its sections are the engine's own validated objects
+(``risk`` *is* a :class:`~smc_agent.engine.risk_config.RiskConfig`), so a value is checked by the same
+rules whichever way it arrives, and the engine keeps its frozen dataclasses:
+:meth:`Settings.engine_settings` and :meth:`Settings.analysis_config` hand them over.
+
+Sources, the later winning key by key (nested tables merge, they do not replace each other):
+
+1. defaults;
+2. the settings file (``--config``: TOML, or YAML for ``.yaml``/``.yml``), with the table
+   ``[profiles.NAME]`` merged over it when ``--profile NAME`` or ``SMC_PROFILE=NAME`` is given;
+3. the environment: ``SMC_`` then the key path joined by ``__`` (``SMC_RISK__RISK_PER_TRADE=0.005``);
+4. flags: the overrides a command passes in (``{"store": {"url": ...}}``).
+
+Per symbol, ``[symbols.EURUSD.analysis]`` overrides ``[analysis]`` and ``[symbols.EURUSD.risk]`` the
+per-symbol limits of ``[risk]`` (:class:`~smc_agent.engine.risk_config.SymbolRisk`), for that symbol only.
+
+Every refusal is a :class:`~smc_agent.core.errors.ConfigError` naming the key and where it came from
+(the file, the environment variable or the command line), never a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_type_hints
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from smc_agent.analysis.config import AnalysisConfig
+from smc_agent.config.engine import EngineSettings, InstrumentSettings
+from smc_agent.core.errors import ConfigError
+from smc_agent.data.timeframes import parse_timeframe
+from smc_agent.engine.execution import ExecutionConfig
+from smc_agent.engine.risk_config import RiskConfig, SymbolRisk
+from smc_agent.venues.cost_models import CostSettings
+from smc_agent.venues.costs import FeeModel
+
+__all__ = [
+    "ENV_PREFIX",
+    "ExchangeSettings",
+    "RunSettings",
+    "Settings",
+    "StoreSettings",
+    "SymbolSettings",
+    "load_settings",
+    "read_document",
+]
+
+ENV_PREFIX = "SMC_"
+_NESTED = "__"
+_ENGINE_OWN = ("risk", "execution", "costs", "instruments")  # EngineSettings fields with their own section
+_SECRET = re.compile(r"key|secret|password|token", re.IGNORECASE)
+MASK = "***"
+_URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+# -- sections built from the engine's objects ---------------------------------------------------------
+
+
+def _check_keys(cls: type[Any], table: Mapping[str, Any], prefix: str, hidden: frozenset[str] = frozenset()) -> None:
+    """Unknown keys are errors at every depth (pydantic drops them from plain dataclasses)."""
+    names = {f.name for f in dataclasses.fields(cls)} - hidden
+    for key in table:
+        if key not in names:
+            raise ConfigError(f"unknown setting; known: {', '.join(sorted(names))}", key=f"{prefix}.{key}")
+    hints = get_type_hints(cls)
+    for name, value in table.items():
+        nested = hints.get(name)
+        if isinstance(nested, type) and dataclasses.is_dataclass(nested) and isinstance(value, Mapping):
+            _check_keys(nested, value, f"{prefix}.{name}")
+
+
+def _section(cls: type[Any], name: str, hidden: frozenset[str] = frozenset(), *, per_symbol: bool = False) -> Any:
+    """A validator for a section that is ``cls`` (or, ``per_symbol``, a table of ``cls`` by symbol): it
+    refuses unknown keys, lets pydantic build the object (running the object's own rules), and puts
+    the section's name in front of the key of any error the object raises."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        tables = _table(value, name) if per_symbol else {"": value}
+        for symbol, table in tables.items():
+            where = f"{name}.{symbol}" if per_symbol else name
+            if not isinstance(table, cls):
+                _check_keys(cls, _table(table, where), where, hidden)
+        try:
+            return handler(value)
+        except ConfigError as exc:
+            raise exc.under(name) from None
+
+    return WrapValidator(check)
+
+
+def _table(value: object, key: str, source: str | None = None) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("must be a table of settings", key=key, source=source)
+    return value
+
+
+def _account(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """``[account]``: the EngineSettings fields that have no section of their own; ``fees`` may be a
+    profile name."""
+    if isinstance(value, EngineSettings):
+        return value
+    table = dict(_table(value, "account"))
+    _check_keys(EngineSettings, table, "account", frozenset(_ENGINE_OWN))
+    try:
+        if isinstance(table.get("fees"), str):
+            table["fees"] = FeeModel.profile(table["fees"])
+        return handler(table)
+    except ConfigError as exc:
+        raise exc.under("account") from None
+
+
+_SYMBOLS_HIDDEN = frozenset({"symbols"})  # per-symbol settings live in [symbols.SYMBOL], not in the section
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SymbolSettings(_Strict):
+    """``[symbols.SYMBOL]``: ``analysis`` is any part of ``[analysis]``; ``risk`` the per-symbol limits."""
+
+    analysis: dict[str, Any] = Field(default_factory=dict)
+    risk: Annotated[SymbolRisk, _section(SymbolRisk, "risk")] = Field(default_factory=SymbolRisk)
+
+
+class StoreSettings(_Strict):
+    url: str | None = None  # None: the store's default (a SQLite file in the user's data directory)
+
+
+class RunSettings(_Strict):
+    """What ``smc-agent run`` replays and how fast."""
+
+    speed: float | Literal["max"] = "max"  # a multiple of real time, or as fast as possible
+    tf: str | None = None  # the entry timeframe (None: the data's)
+    htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
+
+    @field_validator("speed")
+    @classmethod
+    def _positive(cls, speed: float | str) -> float | str:
+        if isinstance(speed, float) and not speed > 0:
+            raise ValueError(f"must be > 0 (a multiple of real time) or max, got {speed}")
+        return speed
+
+    @field_validator("htf", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("tf", "htf")
+    @classmethod
+    def _timeframes(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        for frame in (value,) if isinstance(value, str) else value or ():
+            try:
+                parse_timeframe(frame)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
+class ExchangeSettings(_Strict):
+    """An exchange account's credentials (the live-markets issue uses them); never printed."""
+
+    name: str | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    password: SecretStr | None = None
+
+
+# -- the file source -----------------------------------------------------------------------------------
+
+_FILE: ContextVar[Mapping[str, Any] | None] = ContextVar("smc_settings_file", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The settings file's document, read (and its profile merged) by :func:`load_settings`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE.get() or {})
+
+
+@contextmanager
+def _file_document(document: Mapping[str, Any]) -> Iterator[None]:
+    token = _FILE.set(document)
+    try:
+        yield
+    finally:
+        _FILE.reset(token)
+
+
+class Settings(BaseSettings):
+    """Every setting of smc-agent; see the module for the sources and docs/user-guide.md for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED, extra="forbid", frozen=True, validate_default=False
+    )
+
+    account: Annotated[EngineSettings, WrapValidator(_account)] = Field(default_factory=EngineSettings)
+    risk: Annotated[RiskConfig, _section(RiskConfig, "risk", _SYMBOLS_HIDDEN)] = Field(default_factory=RiskConfig)
+    execution: Annotated[ExecutionConfig, _section(ExecutionConfig, "execution")] = Field(
+        default_factory=ExecutionConfig
+    )
+    analysis: Annotated[AnalysisConfig, _section(AnalysisConfig, "analysis", _SYMBOLS_HIDDEN)] = Field(
+        default_factory=AnalysisConfig
+    )
+    costs: Annotated[CostSettings, _section(CostSettings, "costs")] = Field(default_factory=CostSettings)
+    instruments: Annotated[
+        dict[str, InstrumentSettings], _section(InstrumentSettings, "instruments", per_symbol=True)
+    ] = Field(default_factory=dict)
+    symbols: dict[str, SymbolSettings] = Field(default_factory=dict)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+
+    _engine: EngineSettings = PrivateAttr()
+    _analysis: AnalysisConfig = PrivateAttr()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: flags (the init arguments), the environment, the file; defaults come last.
+        return init_settings, env_settings, _FileSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _assemble(self) -> Settings:
+        """Build the engine's objects once: the account with its sections, and the per-symbol tables."""
+        analysis = {s: _symbol_analysis(self.analysis, s, own.analysis) for s, own in self.symbols.items()}
+        limits = {s: own.risk for s, own in self.symbols.items() if own.risk != SymbolRisk()}
+        risk = _rekeyed(lambda: replace(self.risk, symbols=limits), "symbols", ".risk")
+        self._analysis = _rekeyed(lambda: replace(self.analysis, symbols=analysis), "symbols", ".analysis")
+        self._engine = _rekeyed(
+            lambda: replace(self.account, risk=risk, execution=self.execution, costs=self.costs,
+                            instruments=self.instruments), "account", "")  # fmt: skip
+        return self
+
+    def engine_settings(self) -> EngineSettings:
+        """Account, costs, risk (with each symbol's limits), execution and instruments, for the engine."""
+        return self._engine
+
+    def analysis_config(self) -> AnalysisConfig:
+        """The analysis settings, carrying each symbol's own (see :meth:`AnalysisConfig.for_symbol`)."""
+        return self._analysis
+
+    def document(self, *, masked: bool = True) -> dict[str, Any]:
+        """The effective settings as a plain table (what ``config show`` prints); secrets are masked."""
+        dumped = self.model_dump(mode="python", exclude={"symbols"})
+        for name in _ENGINE_OWN:
+            dumped["account"].pop(name)
+        dumped["risk"].pop("symbols")
+        dumped["analysis"].pop("symbols")
+        dumped["symbols"] = {s: own.model_dump(exclude_defaults=True) for s, own in self.symbols.items()}
+        url = dumped["store"].get("url")
+        if masked and url:  # a database URL may carry a password
+            dumped["store"]["url"] = _URL_PASSWORD.sub(rf"\1{MASK}@", url)
+        plain: dict[str, Any] = _plain(dumped, masked)
+        return plain
+
+
+def _symbol_analysis(base: AnalysisConfig, symbol: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The symbol's ``analysis`` table as typed values: validated with the global settings under it,
+    so a value is converted and checked as it would be in ``[analysis]``."""
+    prefix = f"symbols.{symbol}.analysis"
+    _check_keys(AnalysisConfig, given, prefix, _SYMBOLS_HIDDEN)
+    values: dict[str, Any] = {f.name: getattr(base, f.name) for f in dataclasses.fields(AnalysisConfig)}
+    values["symbols"] = {}
+    for key, value in given.items():
+        if key in ("entry_smc", "htf_smc") and isinstance(value, Mapping):
+            smc = getattr(base, key)
+            values[key] = {**{f.name: getattr(smc, f.name) for f in dataclasses.fields(smc)}, **value}
+        else:
+            values[key] = value
+    try:
+        merged = TypeAdapter(AnalysisConfig).validate_python(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(first["msg"], key=".".join(str(p) for p in (prefix, *first["loc"]))) from None
+    except ConfigError as exc:
+        raise exc.under(prefix) from None
+    typed: dict[str, Any] = {}
+    for key, value in given.items():
+        built = getattr(merged, key)
+        typed[key] = {name: getattr(built, name) for name in value} if key in ("entry_smc", "htf_smc") else built
+    return typed
+
+
+def _rekeyed(make: Callable[[], Any], section: str, inner: str) -> Any:
+    """``make()``, with a ConfigError's key put back into the file's words (``symbols.X.risk.min_rr``)."""
+    try:
+        return make()
+    except ConfigError as exc:
+        key = exc.key or ""
+        if key.startswith("symbols."):
+            symbol, _, rest = key.removeprefix("symbols.").partition(".")
+            raise ConfigError(exc.message, key=f"symbols.{symbol}{inner}.{rest}") from None
+        raise exc.under(section) from None
+
+
+def _plain(value: Any, masked: bool, key: str = "") -> Any:
+    """TOML's types: no None (a key left out is its default), enums and paths as text, secrets masked."""
+    if isinstance(value, SecretStr):
+        return MASK if masked else value.get_secret_value()
+    if masked and value is not None and _SECRET.search(key):
+        return MASK
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, masked, str(k)) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v, masked) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, masked)
+    return value
+
+
+# -- loading ---------------------------------------------------------------------------------------------
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The file's table: YAML for ``.yaml`` and ``.yml``, TOML otherwise."""
+    source = str(path)
+    yaml_file = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("settings file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the settings file: {exc}", source=source) from None
+    try:
+        document = yaml.safe_load(text) if yaml_file else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"not valid {'YAML' if yaml_file else 'TOML'}: {exc}", source=source) from None
+    if document is None:  # an empty YAML file
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError("must be a table of sections (account, risk, ...)", source=source)
+    return document
+
+
+def load_settings(
+    path: Path | None = None, *, profile: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """The settings from ``path`` (its ``profile`` merged over it), the environment and ``overrides``
+    (the flags a command was given, as nested tables); ``profile`` None takes ``SMC_PROFILE``."""
+    document = read_document(path) if path is not None else {}
+    profiles = document.pop("profiles", {})
+    name = profile or os.environ.get(f"{ENV_PREFIX}PROFILE") or None
+    chosen: Mapping[str, Any] = {}
+    if name:
+        source = None if path is None else str(path)
+        if path is None:
+            raise ConfigError(f"profile {name!r} needs a settings file with a [profiles.{name}] table", key="profile")
+        known = _table(profiles, "profiles", source)
+        if name not in known:
+            have = ", ".join(sorted(known)) or "none"
+            raise ConfigError(f"no [profiles.{name}] table in the file (it has: {have})", key="profile", source=source)
+        chosen = _table(known[name], f"profiles.{name}", source)
+    layers = _Layers(path, name, document, chosen, dict(overrides or {}))
+    try:
+        with _file_document(_merge(document, chosen)):
+            return Settings(**layers.overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        if first["type"] == "extra_forbidden" and len(loc) == 1:
+            raise layers.error(f"unknown section; use {', '.join(Settings.model_fields)}", loc) from None
+        raise layers.error(first["msg"].removeprefix("Value error, "), loc) from None
+    except ConfigError as exc:
+        raise layers.error(exc.message, (exc.key or "").split(".")) from None
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        old = merged.get(key)
+        merged[key] = _merge(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+    return merged
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Layers:
+    """The sources of one load, to say where a refused key came from."""
+
+    path: Path | None
+    profile: str | None
+    file: Mapping[str, Any]
+    chosen: Mapping[str, Any]
+    overrides: dict[str, Any]
+
+    def error(self, message: str, loc: list[str]) -> ConfigError:
+        """The error at key path ``loc``, from the source that gave the most of that path (the one
+        that wins on a tie: flags, then the environment, then the profile, then the file)."""
+        key = ".".join(part for part in loc if part) or None
+        environment = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED)()
+        file = None if self.path is None else str(self.path)
+        candidates = [
+            (_depth(self.overrides, loc), key, "command line"),
+            (_depth(environment, loc), key, f"environment {ENV_PREFIX}{_NESTED.join(loc).upper()}"),
+            (_depth(self.chosen, loc), f"profiles.{self.profile}.{key}", file),
+            (_depth(self.file, loc), key, file),
+        ]
+        depth, where, source = max(candidates, key=lambda c: c[0])  # max keeps the first of equals
+        return ConfigError(message, key=where if depth else key, source=source if depth else file)
+
+
+def _depth(table: Mapping[str, Any], loc: list[str]) -> int:
+    """How many leading parts of the key path ``loc`` ``table`` holds."""
+    node: Any = table
+    for depth, part in enumerate(loc):
+        if not isinstance(node, Mapping) or part not in node:
+            return depth
+        node = node[part]
+    return len(loc)

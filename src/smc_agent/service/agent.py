@@ -1,0 +1,352 @@
+"""The agent: one paper-trading session on replayed files, journaled to the store, resumed after a restart.
+
+:class:`Agent` is what ``smc-agent run`` (and later the API) drives. It loads one candle file per
+symbol (or the demo candles that ship in a registry package), opens the store, and asks it for the
+session of this fingerprint: the sources (path, size and content hash of each file) and the settings.
+The store resumes the latest session when the fingerprint is the same, and refuses a different one
+(:class:`~smc_agent.core.errors.ConfigError` naming what differs); ``new_session`` starts afresh.
+
+A resumed session is restored from its journal alone (:meth:`~smc_agent.bootstrap.System.recover`):
+positions, working orders, balance, the risk gate, each strategy, the clock, and the cursor of each
+stream, so the feed skips every candle already handled and the run goes on as if it had never stopped.
+
+**Commits.** The engine commits one transaction per step (one candle) when paced; at ``speed`` max it
+groups ``MAX_SPEED_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
+produces the same events. A stop (:meth:`Agent.stop`) finishes the current candle and commits.
+
+**The store** is reached through :func:`open_store`, the one place that names the store package
+(``smc_agent.store``); tests put their own store there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from smc_agent.bootstrap import Recovered, System, build
+from smc_agent.config import load_config
+from smc_agent.core.errors import ConfigError, SmcAgentError
+from smc_agent.core.timefmt import iso_utc
+from smc_agent.data.candles import Candles
+from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
+from smc_agent.events import CandleClosed, Event, OrderFilled, SignalChanged
+from smc_agent.events.journal import Journal
+from smc_agent.feeds import FeedHealth
+from smc_agent.feeds.replay import ReplayFeed
+from smc_agent.model.enums import Mode
+from smc_agent.model.signal import SignalStatus
+from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
+from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
+
+__all__ = ["MAX_SPEED_BATCH", "Agent", "AgentOptions", "Store", "StoredSession", "open_store", "parse_speed"]
+
+MAX_SPEED_BATCH = 64  # candles per commit in a replay at full speed (each paced candle commits alone)
+_STRATEGY = "smc"
+
+
+class StoredSession(Protocol):
+    id: str
+    resumed: bool
+    started_ms: int
+
+
+class Store(Protocol):
+    """What the agent needs of the store (``smc_agent.store.Store`` implements it)."""
+
+    def masked_url(self) -> str: ...
+
+    def begin_session(
+        self, *, fingerprint: str, mode: str, sources: list[str], settings: dict[str, Any], new: bool = False
+    ) -> StoredSession: ...
+
+    def end_session(self, session_id: str, stopped_ms: int) -> None: ...
+
+    def journal(self, session_id: str) -> Journal: ...
+
+    def cursors(self, session_id: str) -> dict[tuple[str, str], int]: ...
+
+    def audit(self, action: str, detail: dict[str, Any], *, actor: str = "cli") -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
+    """The store at ``url`` (the settings' or the default SQLite file when None)."""
+    try:
+        module = importlib.import_module("smc_agent.store")
+    except ModuleNotFoundError as exc:
+        if exc.name != "smc_agent.store":
+            raise
+        raise ConfigError("this build of smc-agent has no store (smc_agent.store)", key="db") from None
+    store: Store = module.open_store(url, upgrade=upgrade)
+    return store
+
+
+def parse_speed(text: str) -> float:
+    """``--speed``: a multiple of real time (600), or ``max`` for as fast as possible."""
+    if text.strip().lower() == "max":
+        return float("inf")
+    try:
+        speed = float(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a speed: give a multiple of real time such as 600, or max",
+                          key="speed") from None  # fmt: skip
+    if not 0 < speed < float("inf"):
+        raise ConfigError(f"a speed must be above 0, got {text}", key="speed")
+    return speed
+
+
+@dataclass
+class AgentOptions:
+    data: Sequence[Path] = ()  # one file per symbol; none: the demo candles
+    speed: float = 7200.0
+    tf: str | None = None
+    htf: str | None = None
+    config: Path | None = None
+    db: str | None = None
+    new_session: bool = False
+
+
+@dataclass
+class _Source:
+    request: AnalysisRequest
+    candles: Candles
+    described: str  # path, size and content hash: what the fingerprint holds
+
+    @property
+    def stream(self) -> str:
+        return f"{self.candles.symbol}@{self.candles.timeframe}"
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sources(options: AgentOptions) -> list[_Source]:
+    demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=options.tf or DEMO_TIMEFRAME)
+    requests = [AnalysisRequest(path, timeframe=options.tf) for path in options.data] if options.data else [demo]
+    found: list[_Source] = []
+    seen: dict[str, Path] = {}
+    for request in requests:
+        candles = load_timeframe(request)
+        if candles.symbol in seen:
+            raise ConfigError(f"{seen[candles.symbol]} and {request.path} are both {candles.symbol}: give each "
+                              "file its own market", key="data")  # fmt: skip
+        seen[candles.symbol] = request.path
+        path = request.path.resolve()
+        described = f"{path} ({path.stat().st_size} bytes, sha256 {_file_hash(path)})"
+        found.append(_Source(request, candles, described))
+    return found
+
+
+def _settings_document(options: AgentOptions, htfs: Sequence[str]) -> dict[str, Any]:
+    """The settings the session's results depend on (not the speed: pacing changes no result)."""
+    config = None
+    if options.config is not None:
+        path = options.config.resolve()
+        config = {"path": str(path), "sha256": _file_hash(path) if path.is_file() else None}
+    return {"strategy": _STRATEGY, "tf": options.tf, "htf": list(htfs), "config": config}
+
+
+def fingerprint(sources: Sequence[str], settings: dict[str, Any]) -> str:
+    text = json.dumps({"sources": list(sources), "settings": settings}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Latency:
+    """Candle arrival (taken from its feed) to the commit that holds its events, in seconds."""
+
+    arrived: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    samples: list[float] = field(default_factory=list)
+
+
+class _TimedJournal:
+    """The store's journal, timing each candle from its arrival to its commit (for ``bench run``)."""
+
+    def __init__(self, journal: Journal, latency: Latency) -> None:
+        self._journal, self._latency = journal, latency
+
+    def append(self, events: Sequence[Event]) -> None:
+        self._journal.append(events)
+        done, arrived, samples = time.perf_counter(), self._latency.arrived, self._latency.samples
+        for event in events:
+            if isinstance(event, CandleClosed):
+                start = arrived.pop((event.symbol, event.timeframe, event.event_ms), None)
+                if start is not None:
+                    samples.append(done - start)
+
+    def read(self, after_seq: int = 0) -> Iterator[Event]:
+        return self._journal.read(after_seq)
+
+    def last_seq(self) -> int:
+        return self._journal.last_seq()
+
+
+class _TimedFeed:
+    """A replay feed that notes when each candle is handed to the session."""
+
+    def __init__(self, feed: ReplayFeed, latency: Latency) -> None:
+        self._feed, self._latency = feed, latency
+
+    @property
+    def health(self) -> FeedHealth:
+        return self._feed.health
+
+    async def closed(self) -> AsyncIterator[CandleClosed]:
+        arrived = self._latency.arrived
+        async for candle in self._feed.closed():
+            arrived[(candle.symbol, candle.timeframe, candle.event_ms)] = time.perf_counter()
+            yield candle
+
+    def forming(self, symbol: str, timeframe: str) -> CandleClosed | None:
+        return None
+
+
+class Agent:
+    """A paper session over replayed files with its store: build with :meth:`open`, then :meth:`run`."""
+
+    def __init__(self, system: System, store: Store, session_id: str, resumed: Recovered | None,
+                 journal: Journal, latency: Latency) -> None:  # fmt: skip
+        self.system, self.store, self.session_id = system, store, session_id
+        self.recovered = resumed
+        self.journal = journal
+        self.latency = latency
+        self._stopped = False
+        # The last candle closed per symbol (its close time): restored from the cursors, then followed.
+        entry = {f"{symbol}@{c.timeframe}": symbol for symbol, c in system.entry.items()}
+        self._last: dict[str, int] = {entry[s]: ms for s, ms in (resumed.cursors if resumed else {}).items()
+                                      if s in entry}  # fmt: skip
+        system.bus.subscribe(self._on_candle, CandleClosed)
+
+    def _on_candle(self, candle: CandleClosed) -> None:
+        if self.system.entry[candle.symbol].timeframe == candle.timeframe:
+            self._last[candle.symbol] = candle.event_ms
+
+    @classmethod
+    def open(cls, options: AgentOptions, store: Store | None = None) -> Agent:
+        """Load the sources, open the store and begin (or resume) the session; restore a resumed one."""
+        sources = _sources(options)
+        app = load_config(options.config)
+        analysis = app.analysis
+        first = sources[0].candles
+        htfs = htf_list(options.htf)
+        frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
+        settings = _settings_document(options, frames)
+        described = [s.described for s in sources]
+        store = store or open_store(options.db)
+        try:
+            stored = store.begin_session(fingerprint=fingerprint(described, settings), mode=Mode.PAPER.value,
+                                         sources=described, settings=settings, new=options.new_session)  # fmt: skip
+            latency = Latency()
+            journal = _TimedJournal(store.journal(stored.id), latency)
+            kind, opts = strategy_kind(_STRATEGY), StrategyOptions(tuple(frames), analysis=analysis)
+            system = build(Mode.PAPER, [s.candles for s in sources], lambda c: kind.create(c.symbol, c.timeframe, opts),
+                           app.engine, speed=options.speed, journal=journal, session_id=stored.id,
+                           sources={s.candles.symbol: market_source(s.request) for s in sources})  # fmt: skip
+            if options.speed == float("inf"):
+                system.session.commit_every = MAX_SPEED_BATCH  # a replay may group candles per commit
+            recovered = None
+            if stored.resumed:
+                recovered = system.recover(journal)
+                _check_cursors(recovered, store.cursors(stored.id))
+            store.audit("run", {"session": stored.id, "resumed": stored.resumed, "sources": described})
+        except BaseException:
+            store.close()
+            raise
+        return cls(system, store, stored.id, recovered, journal, latency)
+
+    @property
+    def resumed(self) -> bool:
+        return self.recovered is not None
+
+    async def run(self, *, exit_when_done: bool = True) -> None:
+        """Run until the data is done (with ``exit_when_done``) or :meth:`stop`; then stop and commit."""
+        session = self.system.session
+        session.start(resumed=self.resumed)
+        try:
+            await session.run([_TimedFeed(self.system.feed, self.latency)], exit_when_done=exit_when_done)
+        finally:
+            reason = "stopped by request" if self._stopped else "data done"
+            session.stop(reason)
+            self.store.end_session(self.session_id, session.clock.now_ms())
+
+    def stop(self) -> None:
+        """Stop taking entries: finish the current candle, commit, and end the run (SIGTERM, Ctrl-C)."""
+        self._stopped = True
+        self.system.session.request_stop()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- what a front end shows -------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The account and each symbol now: the live table's rows (JSON-ready)."""
+        system = self.system
+        portfolio, risk = system.portfolio, system.risk
+        positions = portfolio.open_positions()
+        day_start = risk.day_start_equity
+        equity = portfolio.equity()
+        symbols = []
+        for symbol in system.symbols:
+            last = self._last.get(symbol)
+            engine = signal_engine(system.kernel.strategy(symbol))
+            held = positions.get(symbol)
+            symbols.append({
+                "symbol": symbol,
+                "last_candle": None if last is None else iso_utc(last),
+                "bias": engine.mtf.bias().direction.value if last is not None else "-",
+                "open_signals": sum(s.status in _OPEN for s in engine.signals),
+                "position": "flat" if held is None else f"{held[0].value} {held[1]}",
+            })  # fmt: skip
+        return {
+            "session_id": self.session_id,
+            "time": iso_utc(system.session.clock.now_ms()),
+            "equity": str(equity),
+            "today_pnl": str(equity - day_start) if day_start is not None else "0",
+            "trading_state": risk.state.value,
+            "symbols": symbols,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The whole session so far, across restarts (read from its journal): the ``--summary-json`` object."""
+        trades: list[dict[str, Any]] = []
+        signals: set[str] = set()
+        candles = 0
+        entry = {symbol: c.timeframe for symbol, c in self.system.entry.items()}
+        for event in self.journal.read():
+            if isinstance(event, OrderFilled):
+                order = event.order
+                trades.append({"order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
+                               "tag": order.tag, "time": iso_utc(event.event_ms), "time_ms": event.event_ms,
+                               "price": str(event.price), "quantity": str(event.quantity),
+                               "fee": str(event.fee)})  # fmt: skip
+            elif isinstance(event, SignalChanged):
+                signals.add(event.signal.id)
+            elif isinstance(event, CandleClosed) and entry.get(event.symbol) == event.timeframe:
+                candles += 1
+        portfolio = self.system.portfolio
+        return {"trades": trades, "final_balance": str(portfolio.balance), "equity": str(portfolio.equity()),
+                "signals": len(signals), "candles": candles}  # fmt: skip
+
+
+_OPEN = (SignalStatus.PENDING, SignalStatus.TRIGGERED, SignalStatus.FILLED)
+
+
+def _check_cursors(recovered: Recovered, stored: dict[tuple[str, str], int]) -> None:
+    """The store's cursors are committed with the events, so they must be what the events say."""
+    named = {f"{symbol}@{timeframe}": ms for (symbol, timeframe), ms in stored.items()}
+    if named != recovered.cursors:
+        raise SmcAgentError(f"the store's stream cursors {named} disagree with its journal {recovered.cursors}; "
+                            "the database is inconsistent: restore a backup or start with --new-session")  # fmt: skip
