@@ -25,12 +25,12 @@ import importlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from smc_agent.bootstrap import Recovered, System, build
-from smc_agent.config import load_config
+from smc_agent.config import AppConfig, load_settings
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
@@ -71,6 +71,8 @@ class Store(Protocol):
 
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]: ...
 
+    def row_counts(self) -> dict[str, int]: ...
+
     def audit(self, action: str, detail: dict[str, Any], *, actor: str = "cli") -> None: ...
 
     def close(self) -> None: ...
@@ -104,13 +106,44 @@ def parse_speed(text: str) -> float:
 
 @dataclass
 class AgentOptions:
+    """What a command gives; None leaves a setting to the settings model (environment, file, default)."""
+
     data: Sequence[Path] = ()  # one file per symbol; none: the demo candles
-    speed: float = 7200.0
+    speed: float | None = None  # a multiple of real time; inf: as fast as possible
     tf: str | None = None
     htf: str | None = None
     config: Path | None = None
+    profile: str | None = None
     db: str | None = None
     new_session: bool = False
+    commit_every: int | None = None  # candles per commit; None: MAX_SPEED_BATCH at full speed, else 1
+
+    def flags(self) -> dict[str, Any]:
+        """The given options as the settings' tables: they win over every other source."""
+        run = {"speed": "max" if self.speed == float("inf") else self.speed, "tf": self.tf, "htf": self.htf}
+        flags: dict[str, Any] = {"run": {k: v for k, v in run.items() if v is not None}}
+        if self.db is not None:
+            flags["store"] = {"url": self.db}
+        return flags
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The run's settings, resolved: each from a flag, else the environment, the file or the default."""
+
+    speed: float
+    tf: str | None
+    htf: str | None
+    url: str | None
+    app: AppConfig
+
+    @classmethod
+    def of(cls, options: AgentOptions) -> _Run:
+        settings = load_settings(options.config, profile=options.profile, overrides=options.flags())
+        run = settings.run
+        speed = float("inf") if run.speed == "max" else float(run.speed)
+        return cls(speed, run.tf, ",".join(run.htf) if run.htf else None, settings.store.url,
+                   AppConfig(settings.engine_settings(), settings.analysis_config()))  # fmt: skip
 
 
 @dataclass
@@ -132,9 +165,9 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sources(options: AgentOptions) -> list[_Source]:
-    demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=options.tf or DEMO_TIMEFRAME)
-    requests = [AnalysisRequest(path, timeframe=options.tf) for path in options.data] if options.data else [demo]
+def _sources(data: Sequence[Path], tf: str | None) -> list[_Source]:
+    demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=tf or DEMO_TIMEFRAME)
+    requests = [AnalysisRequest(path, timeframe=tf) for path in data] if data else [demo]
     found: list[_Source] = []
     seen: dict[str, Path] = {}
     for request in requests:
@@ -149,13 +182,22 @@ def _sources(options: AgentOptions) -> list[_Source]:
     return found
 
 
-def _settings_document(options: AgentOptions, htfs: Sequence[str]) -> dict[str, Any]:
-    """The settings the session's results depend on (not the speed: pacing changes no result)."""
-    config = None
-    if options.config is not None:
-        path = options.config.resolve()
-        config = {"path": str(path), "sha256": _file_hash(path) if path.is_file() else None}
-    return {"strategy": _STRATEGY, "tf": options.tf, "htf": list(htfs), "config": config}
+def _settings_document(run: _Run, htfs: Sequence[str]) -> dict[str, Any]:
+    """The settings the session's results depend on: the strategy, its timeframes and every engine and
+    analysis setting, wherever it came from (not the speed or the store: they change no result)."""
+    return {"strategy": _STRATEGY, "tf": run.tf, "htf": list(htfs),
+            "engine": _plain(asdict(run.app.engine)), "analysis": _plain(asdict(run.app.analysis))}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A settings object as JSON values: what the store keeps and the fingerprint hashes."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # Decimal, enums, timezones: their exact text
 
 
 def fingerprint(sources: Sequence[str], settings: dict[str, Any]) -> str:
@@ -236,15 +278,16 @@ class Agent:
     @classmethod
     def open(cls, options: AgentOptions, store: Store | None = None) -> Agent:
         """Load the sources, open the store and begin (or resume) the session; restore a resumed one."""
-        sources = _sources(options)
-        app = load_config(options.config)
+        run = _Run.of(options)
+        sources = _sources(options.data, run.tf)
+        app = run.app
         analysis = app.analysis
         first = sources[0].candles
-        htfs = htf_list(options.htf)
+        htfs = htf_list(run.htf)
         frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
-        settings = _settings_document(options, frames)
+        settings = _settings_document(run, frames)
         described = [s.described for s in sources]
-        store = store or open_store(options.db)
+        store = store or open_store(run.url)
         try:
             stored = store.begin_session(fingerprint=fingerprint(described, settings), mode=Mode.PAPER.value,
                                          sources=described, settings=settings, new=options.new_session)  # fmt: skip
@@ -252,10 +295,11 @@ class Agent:
             journal = _TimedJournal(store.journal(stored.id), latency)
             kind, opts = strategy_kind(_STRATEGY), StrategyOptions(tuple(frames), analysis=analysis)
             system = build(Mode.PAPER, [s.candles for s in sources], lambda c: kind.create(c.symbol, c.timeframe, opts),
-                           app.engine, speed=options.speed, journal=journal, session_id=stored.id,
+                           app.engine, speed=run.speed, journal=journal, session_id=stored.id,
                            sources={s.candles.symbol: market_source(s.request) for s in sources})  # fmt: skip
-            if options.speed == float("inf"):
-                system.session.commit_every = MAX_SPEED_BATCH  # a replay may group candles per commit
+            # A replay may group candles per commit: a crash re-processes the uncommitted ones.
+            grouped = MAX_SPEED_BATCH if run.speed == float("inf") else 1
+            system.session.commit_every = options.commit_every or grouped
             recovered = None
             if stored.resumed:
                 recovered = system.recover(journal)
