@@ -3,7 +3,7 @@ each time, ends exactly as one uninterrupted run: the same fills (ids, times, pr
 same balance and equity, every candle journaled once, and the event numbers without a gap.
 
 The process is ``python -m smc_agent run --speed max``: it commits every
-:data:`~smc_agent.service.agent.MAX_SPEED_BATCH` candles, so most kills land between commits (the
+:data:`~smc_agent.engine.session.REPLAY_BATCH` candles, so most kills land between commits (the
 restart re-processes what was not committed) and some inside one (SQLite's and PostgreSQL's atomic
 commit keeps it whole or absent). Each kill waits until the restarted process has committed past the
 previous kill's point, so no two kills hit the same point. The moments come from a seeded random

@@ -7,7 +7,7 @@ XRP/ETH); the other seven are the 5m and 15m files, which the report names with 
 
 Two passes, each in a fresh process (peak RSS is a high-water mark, see :mod:`.measure`):
 
-- ``grouped``: a replay's commits, :data:`~smc_agent.service.agent.MAX_SPEED_BATCH` candles per
+- ``grouped``: a replay's commits, :data:`~smc_agent.engine.session.REPLAY_BATCH` candles per
   transaction: the throughput of ``smc-agent run --speed max``;
 - ``per_candle``: one transaction per candle, as a live session commits: its latency from a candle's
   arrival at the session to the commit that holds its events is what a live trader waits.
