@@ -91,7 +91,7 @@ def _scrub(text: str, url: URL | None) -> str:
 
 def inspect_sqlite_file(path: Path, source: str) -> str | None:
     """The Alembic revision of the SQLite file at ``path`` (None when it is missing or empty), read
-    without writing a byte; a file that is not ours, or that cannot be written, is refused."""
+    without writing a byte; a file that cannot be written, or that is not ours, is refused."""
     if not path.exists() or path.stat().st_size == 0:
         if not path.parent.is_dir():
             raise ConfigError(f"the directory {path.parent} does not exist: create it or give another --db",
@@ -102,8 +102,15 @@ def inspect_sqlite_file(path: Path, source: str) -> str | None:
         return None
     if path.is_dir():
         raise ConfigError("is a directory, not a database file: give the file's path", key="db", source=source)
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        where = path if not os.access(path, os.W_OK) else path.parent
+        raise ConfigError(f"{where} is read-only: the store must write its journal there; make it writable "
+                          "(chmod u+w) or copy the database elsewhere", key="db", source=source)  # fmt: skip
+    # Not mode=ro: a read-only connection to a WAL database leaves its -wal and -shm files behind. Reading
+    # writes nothing to the file, and query_only refuses any write.
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA query_only = ON")
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot open the database ({exc}): check the path and its permissions",
                           key="db", source=source) from None  # fmt: skip
@@ -124,10 +131,6 @@ def inspect_sqlite_file(path: Path, source: str) -> str | None:
         raise ConfigError(f"a SQLite database that is not smc-agent's (it has the tables {shown} and no "
                           "alembic_version); it was left as it is: give another --db",
                           key="db", source=source)  # fmt: skip
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-        where = path if not os.access(path, os.W_OK) else path.parent
-        raise ConfigError(f"{where} is read-only: the store must write its journal there; make it writable "
-                          "(chmod u+w) or copy the database elsewhere", key="db", source=source)  # fmt: skip
     return revision
 
 
