@@ -59,7 +59,8 @@ def test_a_foreign_sqlite_database(tmp_path: Path) -> None:
         connection.execute("INSERT INTO customers (name) VALUES ('Ada')")
     connection.close()
     error = _refused(path, "not smc-agent's")
-    assert "customers" in error.message and "give another --db" in error.message
+    assert "customers" in error.message
+    assert "give another --db" in error.message
 
 
 def test_a_schema_newer_than_the_code(tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_a_foreign_postgres_database(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE invoices (id integer primary key)"))
-    with pytest.raises(ConfigError, match="not smc-agent's .*invoices"):
+    with pytest.raises(ConfigError, match=r"not smc-agent's .*invoices"):
         open_store(postgres_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None
@@ -125,10 +126,12 @@ def test_a_read_only_file() -> None:
         before = _digest(path)
         path.chmod(0o444)
         directory.chmod(0o755)
-        done = subprocess.run([*as_nobody, sys.executable, "-c", _OPEN, f"sqlite:///{path}"], capture_output=True,
-                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(SRC)}, check=False)  # fmt: skip
+        command = [*as_nobody, sys.executable, "-c", _OPEN, f"sqlite:///{path}"]
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
         assert done.returncode == 0, done.stderr
-        assert "is read-only" in done.stdout and "make it writable" in done.stdout, done.stdout
+        assert "is read-only" in done.stdout, done.stdout
+        assert "make it writable" in done.stdout
         assert done.stdout.startswith(f"sqlite:///{path}: key db: ")
         assert _digest(path) == before
     finally:

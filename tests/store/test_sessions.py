@@ -41,8 +41,11 @@ def test_a_mismatch_names_what_differs_and_how_to_start_afresh(store: Store) -> 
     assert isinstance(error, ConfigError)
     assert error.key == "db"
     assert f"the stored session {stored.id} has other settings" in error.message
-    assert "'htf': ['1h', '4h']" in error.message and "'htf': ['4h']" in error.message
-    assert "sources" not in error.message.split("(")[0] and "mode" not in error.message.split("(")[0]
+    assert "stored {'config': None, 'htf': ['1h', '4h']" in error.message
+    assert "now {'config': None, 'htf': ['4h']" in error.message
+    named = error.message.split("(")[0]
+    assert "sources" not in named
+    assert "mode" not in named
     assert "--new-session" in error.message
     with pytest.raises(SessionMismatch, match=r"has other sources, mode \(sources: stored"):
         store.begin_session(fingerprint="f3", mode="live", sources=["other.csv"], settings=SETTINGS)
@@ -51,7 +54,8 @@ def test_a_mismatch_names_what_differs_and_how_to_start_afresh(store: Store) -> 
 def test_new_starts_another_session_which_is_then_the_latest(store: Store) -> None:
     first = store.begin_session(fingerprint="f1", mode="paper", sources=SOURCES, settings=SETTINGS)
     second = store.begin_session(fingerprint="f1", mode="paper", sources=SOURCES, settings=SETTINGS, new=True)
-    assert second.id != first.id and not second.resumed
+    assert second.id != first.id
+    assert not second.resumed
     assert second.started_ms > first.started_ms
     third = store.begin_session(fingerprint="f2", mode="paper", sources=["b.csv"], settings={}, new=True)
     resumed = store.begin_session(fingerprint="f2", mode="paper", sources=["b.csv"], settings={})
