@@ -1,0 +1,68 @@
+"""Sessions: resume the latest one when its fingerprint is this run's, refuse it when it differs.
+
+A session's fingerprint is a hash of its sources and settings (the agent makes it). The latest session
+(the one started last) is resumed when the fingerprint is the same; when it differs,
+:class:`SessionMismatch` says which of sources, mode and settings differ, stored against now, and how to
+start afresh. ``new=True`` always starts a new session; the old ones stay, with their journals.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from smc_agent.core.errors import ConfigError
+from smc_agent.store import schema
+
+__all__ = ["SessionMismatch", "StoredSession", "begin", "end"]
+
+
+class SessionMismatch(ConfigError):
+    """The stored session's sources, mode or settings differ from this run's."""
+
+
+@dataclass
+class StoredSession:
+    id: str
+    resumed: bool
+    started_ms: int
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON gives it back (tuples become lists), so a stored document compares equal."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def begin(connection: Connection, now_ms: int, *, fingerprint: str, mode: str, sources: list[str],
+          settings: dict[str, Any], new: bool) -> StoredSession:  # fmt: skip
+    """Resume or start a session (inside the caller's write transaction)."""
+    table = schema.sessions
+    latest = connection.execute(select(table).order_by(table.c.started_ms.desc(), table.c.id.desc()).limit(1)).first()
+    if latest is not None and not new:
+        if latest.fingerprint == fingerprint:
+            connection.execute(update(table).where(table.c.id == latest.id).values(stopped_ms=None))
+            return StoredSession(latest.id, True, int(latest.started_ms))
+        now = {"sources": _plain(list(sources)), "mode": mode, "settings": _plain(settings)}
+        stored = {"sources": latest.sources, "mode": latest.mode, "settings": latest.settings}
+        differs = [name for name in ("sources", "mode", "settings") if stored[name] != now[name]] or ["settings"]
+        detail = "; ".join(f"{name}: stored {stored[name]!r}, now {now[name]!r}" for name in differs)
+        raise SessionMismatch(f"the stored session {latest.id} has other {', '.join(differs)} ({detail}); "
+                              "start afresh with --new-session", key="db")  # fmt: skip
+    # Started strictly after the latest, so "the latest" is never a tie.
+    started = now_ms if latest is None else max(now_ms, int(latest.started_ms) + 1)
+    session_id = f"s-{uuid.uuid4().hex[:12]}"
+    row = {"id": session_id, "mode": mode, "sources": _plain(list(sources)), "fingerprint": fingerprint,
+           "settings": _plain(settings), "started_ms": started}  # fmt: skip
+    connection.execute(table.insert().values(**row))
+    return StoredSession(session_id, False, started)
+
+
+def end(connection: Connection, session_id: str, stopped_ms: int) -> None:
+    table = schema.sessions
+    done = connection.execute(update(table).where(table.c.id == session_id).values(stopped_ms=stopped_ms))
+    if done.rowcount == 0:
+        raise ConfigError(f"no stored session {session_id}", key="db")

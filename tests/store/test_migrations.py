@@ -1,0 +1,80 @@
+"""Migrations: an empty database gets the whole schema, the schema equals the tables in schema.py, a
+database at the previous revision (base) upgrades, and ``upgrade=False`` refuses one that is behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from smc_agent.core.errors import ConfigError
+from smc_agent.store import migrate, open_store, schema
+
+TABLES = {"sessions", "events", "cursors", "candles", "signals", "orders", "fills", "positions",
+          "account_snapshots", "risk_events", "backtest_runs", "audit_log"}  # fmt: skip
+
+
+def test_an_empty_database_is_migrated_to_head_and_matches_the_tables(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        assert store.revision() == migrate.head() == "0001"
+        assert set(store.row_counts()) == TABLES
+    finally:
+        store.close()
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            assert set(inspect(connection).get_table_names()) == TABLES | {"alembic_version"}
+            assert compare_metadata(MigrationContext.configure(connection), schema.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_and_upgrade_again(store_url: str) -> None:
+    store = open_store(store_url)
+    store.begin_session(fingerprint="f", mode="paper", sources=[], settings={})
+    with store.writing("downgrade") as connection:
+        migrate.downgrade(connection, "base")
+    assert store.revision() is None
+    store.close()
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    with pytest.raises(ConfigError, match=r"has no schema yet, not 0001: run `smc-agent db upgrade` first"):
+        open_store(store_url, upgrade=False)
+    again = open_store(store_url)  # the previous revision (base) upgrades to head
+    try:
+        assert again.revision() == "0001"
+        assert again.row_counts()["sessions"] == 0
+    finally:
+        again.close()
+
+
+def test_upgrade_false_opens_a_database_at_head(store_url: str) -> None:
+    open_store(store_url).close()
+    store = open_store(store_url, upgrade=False)
+    try:
+        assert store.revision() == "0001"
+    finally:
+        store.close()
+
+
+def test_upgrade_false_never_creates_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    with pytest.raises(ConfigError, match="run `smc-agent db upgrade` first"):
+        open_store(f"sqlite:///{path}", upgrade=False)
+    assert not path.exists()
+
+
+def test_the_default_url_is_a_file_in_the_user_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    store = open_store()
+    try:
+        assert store.masked_url() == f"sqlite:///{tmp_path / 'data' / 'smc-agent' / 'smc-agent.db'}"
+        assert (tmp_path / "data" / "smc-agent" / "smc-agent.db").is_file()
+    finally:
+        store.close()
