@@ -30,6 +30,7 @@ __all__ = ["run_command"]
 
 _log = get_logger("smc_agent.run")
 _REFRESH_S = 1.0  # the table and the log lines: at most once a second
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def run_command(
@@ -63,24 +64,37 @@ def run_command(
     ] = False,
 ) -> None:
     """Paper-trade the SMC strategy on replayed candles in one account; resumes where it stopped."""
-    with user_errors():
-        options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed), tf=tf,
-                               htf=htf, config=config, db=db, new_session=new_session)  # fmt: skip
-        agent = Agent.open(options)
+    # A signal while the agent opens (loading files, restoring a session) must stop it cleanly too.
+    early: list[int] = []
+
+    def while_opening(number: int, _frame: object) -> None:
+        if early:
+            os._exit(130)
+        early.append(number)
+
+    previous = {number: signal.signal(number, while_opening) for number in _STOP_SIGNALS}
     try:
-        console = Console(stderr=summary_json)
-        _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
-                  mode=Mode.PAPER.value)  # fmt: skip
-        asyncio.run(_run(agent, console, exit_when_done=exit_when_done))
-        if summary_json:
-            typer.echo(json.dumps(agent.summary(), separators=(",", ":")))
+        with user_errors():
+            options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed),
+                                   tf=tf, htf=htf, config=config, db=db, new_session=new_session)  # fmt: skip
+            agent = Agent.open(options)
+        try:
+            console = Console(stderr=summary_json)
+            _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
+                      mode=Mode.PAPER.value)  # fmt: skip
+            asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early)))
+            if summary_json:
+                typer.echo(json.dumps(agent.summary(), separators=(",", ":")))
+        finally:
+            agent.close()
     finally:
-        agent.close()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
-async def _run(agent: Agent, console: Console, *, exit_when_done: bool) -> None:
+async def _run(agent: Agent, console: Console, *, exit_when_done: bool, stopped: bool) -> None:
     loop = asyncio.get_running_loop()
-    interrupts = 0
+    interrupts = int(stopped)
 
     def interrupted() -> None:
         nonlocal interrupts
@@ -89,8 +103,10 @@ async def _run(agent: Agent, console: Console, *, exit_when_done: bool) -> None:
             os._exit(130)  # at once: what was committed is whole, the rest is re-processed on restart
         agent.stop()
 
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in _STOP_SIGNALS:
         loop.add_signal_handler(number, interrupted)
+    if stopped:
+        agent.stop()
     show = _table if console.is_terminal else None
     run = asyncio.create_task(agent.run(exit_when_done=exit_when_done))
     try:
@@ -109,7 +125,7 @@ async def _run(agent: Agent, console: Console, *, exit_when_done: bool) -> None:
                     last = status
         await run
     finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
+        for number in _STOP_SIGNALS:
             loop.remove_signal_handler(number)
 
 
