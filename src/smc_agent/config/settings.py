@@ -39,6 +39,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     PrivateAttr,
     SecretStr,
     TypeAdapter,
@@ -154,19 +155,25 @@ class StoreSettings(_Strict):
     url: str | None = None  # None: the store's default (a SQLite file in the user's data directory)
 
 
+def _speed(value: object) -> float | str:
+    """A multiple of real time above 0, or ``max`` (one validator, so an error names ``run.speed`` alone)."""
+    if value == "max":
+        return "max"
+    try:
+        speed = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except ValueError:
+        speed = None
+    if speed is None or not speed > 0:
+        raise ValueError(f"must be > 0 (a multiple of real time) or max, got {value!r}")
+    return speed
+
+
 class RunSettings(_Strict):
     """What ``smc-agent run`` replays and how fast."""
 
-    speed: float | Literal["max"] = "max"  # a multiple of real time, or as fast as possible
+    speed: Annotated[float | Literal["max"], PlainValidator(_speed)] = "max"  # × real time, or max
     tf: str | None = None  # the entry timeframe (None: the data's)
     htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
-
-    @field_validator("speed")
-    @classmethod
-    def _positive(cls, speed: float | str) -> float | str:
-        if isinstance(speed, float) and not speed > 0:
-            raise ValueError(f"must be > 0 (a multiple of real time) or max, got {speed}")
-        return speed
 
     @field_validator("htf", mode="before")
     @classmethod
