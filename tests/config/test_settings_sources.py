@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import test_config  # tests/test_config.py: its settings documents
 from smc_agent.config import load_config
 from smc_agent.config.settings import load_settings
 from smc_agent.core.errors import ConfigError
@@ -121,6 +122,8 @@ account:
 risk:
   risk_per_trade: 0.005
   correlation_groups: [[EURUSD, GBPUSD]]
+execution:
+  tp1_fraction: 0.25
 analysis:
   a_plus: 0.7
   timeframe_weights: {"1d": 0.6, "4h": 0.4}
@@ -136,20 +139,10 @@ profiles:
     risk: {risk_per_trade: 0.002}
 """
 
-TOML = """
-[account]
-initial_balance = 25000
-fees = { maker_bps = 1, taker_bps = 4 }
-
-[risk]
-risk_per_trade = 0.005
-correlation_groups = [["EURUSD", "GBPUSD"]]
-
-[analysis]
-a_plus = 0.7
-timeframe_weights = { "1d" = 0.6, "4h" = 0.4 }
-entry_smc = { internal = { left = 3, right = 4 } }
-
+# tests/test_config.py's document, with a symbol's tables, a run table and a profile.
+TOML = (
+    test_config.GOOD
+    + """
 [symbols.EURUSD.analysis]
 min_rr = 1.5
 
@@ -162,6 +155,7 @@ speed = 600
 [profiles.prod.risk]
 risk_per_trade = 0.002
 """
+)
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml"])
@@ -265,40 +259,9 @@ def test_a_symbol_named_in_the_environment_keeps_its_case(tmp_path: Path, monkey
     assert settings.engine_settings().instruments["EURUSD"].lot_size == Decimal(1000)
 
 
-TODAYS_FILES = {
-    # The documents of tests/test_config.py, as `--config` has read them since before the settings model.
-    "good": """
-[account]
-initial_balance = 25000
-fees = { maker_bps = 1, taker_bps = 4 }
-
-[risk]
-risk_per_trade = 0.005
-correlation_groups = [["EURUSD", "GBPUSD"]]
-
-[execution]
-tp1_fraction = 0.25
-
-[analysis]
-a_plus = 0.7
-timeframe_weights = { "1d" = 0.6, "4h" = 0.4 }
-entry_smc = { internal = { left = 3, right = 4 } }
-""",
-    "instruments": """
-[account]
-lot_size = 0.01
-
-[instruments."ADA/BTC"]
-tick_size = 0.00000001
-lot_size = 0.001
-min_notional = 0.0001
-quote_currency = "BTC"
-
-[instruments.EURUSD]
-lot_size = 1000
-""",
-    "slippage": '[account]\nslippage_model = "atr"\nslippage_atr_fraction = 0.1\n',
-}
+# The documents tests/test_config.py reads with `--config`, as it has since before the settings model.
+TODAYS_FILES = {"good": test_config.GOOD, "instruments": test_config.INSTRUMENTS,
+                "slippage": '[account]\nslippage_model = "atr"\nslippage_atr_fraction = 0.1\n'}  # fmt: skip
 
 
 def test_todays_config_files_still_load(tmp_path: Path) -> None:
