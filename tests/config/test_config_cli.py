@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from settings_env import clean_environment  # noqa: F401  (autouse: no SMC_ variable of the caller leaks in)
 from typer.testing import CliRunner
 
 from smc_agent.cli import app

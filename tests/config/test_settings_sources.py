@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from settings_env import clean_environment  # noqa: F401  (autouse: no SMC_ variable of the caller leaks in)
 
 import test_config  # tests/test_config.py: its settings documents
 from smc_agent.config import load_config

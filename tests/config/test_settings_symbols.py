@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from settings_env import clean_environment  # noqa: F401  (autouse: no SMC_ variable of the caller leaks in)
 from typer.testing import CliRunner
 
 import smc_agent.backtest.runner as runner
