@@ -19,9 +19,10 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-## run: install, then analyse the real EURUSD 1h candles that ship inside the backtesting package
+## run: install, then paper-trade the real EURUSD 1h candles that ship inside the backtesting package
+## (replayed at speed, SQLite in the user data directory; Ctrl-C stops, a second `make run` resumes)
 run: $(VENV)/.run-installed
-	$(BIN)/smc-agent analyze --demo
+	$(BIN)/smc-agent run
 
 ## test: install the dev extras and run the whole suite (2 workers)
 test: $(VENV)/.dev-installed
@@ -34,11 +35,13 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: detector, signal and backtest speed and memory (see docs/performance.md); a few minutes
+## bench: detector, signal, backtest, store and agent speed and memory (see docs/performance.md); a few minutes
 bench: $(VENV)/.dev-installed
 	$(BIN)/smc-agent bench detect --candles 10000,100000,1000000
 	$(BIN)/smc-agent bench signals
 	$(BIN)/smc-agent bench backtest
+	$(BIN)/smc-agent bench store
+	$(BIN)/smc-agent bench run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

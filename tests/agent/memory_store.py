@@ -106,6 +106,9 @@ class MemoryStore:
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]:
         return dict(self._session(session_id).cursors)
 
+    def row_counts(self) -> dict[str, int]:
+        return {"sessions": len(self.sessions), "events": sum(s.journal.last_seq() for s in self.sessions)}
+
     def audit(self, action: str, detail: dict[str, Any], *, actor: str = "cli") -> None:
         self.audits.append((action, detail, actor))
 

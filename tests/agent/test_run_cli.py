@@ -135,3 +135,21 @@ def test_sigterm_finishes_the_candle_commits_and_exits_0(tmp_path: Path, files: 
     again = subprocess.run([*command, "--exit-when-done", "--summary-json"], env=env, capture_output=True,
                            check=True, timeout=300)  # fmt: skip
     assert json.loads(again.stdout)["candles"] == 24_424 + 10_999
+
+
+def test_the_run_reads_the_settings_model_and_a_changed_setting_refuses_the_resume(
+    files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --speed flag: the environment's run.speed (max) replays the file; exiting proves it ran to the end.
+    A risk setting changed through the environment changes the session's settings, and the resume is refused."""
+    monkeypatch.setenv("SMC_RUN__SPEED", "max")
+    first = _run("--data", files[1], "--db", "memory://env", "--exit-when-done", "--summary-json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout.strip().splitlines()[-1])["candles"] == 10_999
+    monkeypatch.setenv("SMC_RISK__RISK_PER_TRADE", "0.005")
+    again = _run("--data", files[1], "--db", "memory://env", "--exit-when-done")
+    assert again.exit_code == 2
+    message = " ".join(again.output.split())
+    assert "settings" in message
+    assert "0.005" in message
+    assert "--new-session" in message

@@ -31,7 +31,9 @@ from smc_agent.bootstrap import build
 from smc_agent.config.engine import UNNAMED, DataSource, EngineSettings, MarketCosts
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
+from smc_agent.engine.session import REPLAY_BATCH
 from smc_agent.events import RiskRejected
+from smc_agent.events.journal import Journal
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import to_decimal
@@ -73,6 +75,8 @@ def run_backtest(
     analysis: AnalysisConfig | None = None,
     sources: dict[str, DataSource] | None = None,
     trade_from: int | None = None,
+    journal: Journal | None = None,
+    session_id: str = "",
 ) -> BacktestResult:
     """One pass of the candles through the kernel, as backtest or as paper trading on the files.
 
@@ -80,6 +84,8 @@ def run_backtest(
     symbol with ``htfs``, ``tz`` and ``analysis``; all symbols share one account. ``sources`` say what
     each symbol's file tells of its market (see :func:`smc_agent.bootstrap.build`). ``trade_from`` (epoch
     ms) trades only the candles that open from then on, after a warm-up on those before (see above).
+    ``journal`` keeps every event of the run (the store's, for ``backtest --db``), committed every
+    :data:`~smc_agent.engine.session.REPLAY_BATCH` candles.
     """
     settings = settings or EngineSettings()
     history, streams = _split(streams, trade_from)
@@ -91,7 +97,8 @@ def run_backtest(
         built.append(made)
         return made
 
-    system = build(mode, streams, create, settings, sources=sources)
+    system = build(mode, streams, create, settings, sources=sources, journal=journal, session_id=session_id)
+    system.session.commit_every = REPLAY_BATCH
     first = next(iter(system.entry.values()))
     # The curve starts at the initial balance, at the first candle's open, so that a loss on the very
     # first candle is a drawdown from it.

@@ -26,7 +26,9 @@ app = typer.Typer(
 )
 
 
-def _known_level(name: str) -> str:
+def _known_level(name: str | None) -> str | None:
+    if name is None:
+        return None
     if name.lower() not in LEVELS:
         raise typer.BadParameter(f"unknown level {name!r}; choose from {', '.join(LEVELS)}")
     return name.lower()
@@ -44,15 +46,17 @@ def _show_version(asked: bool) -> None:
 
 @app.callback()
 def logging_options(
+    ctx: typer.Context,
     log_level: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--log-level",
             callback=_known_level,
             help=f"One of {', '.join(LEVELS)}: the least severe log records shown, on stderr "
-            "(smc-agent's own; other libraries' from warning).",
+            "(smc-agent's own; other libraries' from warning). Default: info for run, warning otherwise.",
+            show_default=False,
         ),
-    ] = "warning",
+    ] = None,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log one JSON object per line instead of console lines.")
     ] = False,
@@ -61,8 +65,10 @@ def logging_options(
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
-    # Warnings by default keep every command's output as it was; logs never go to stdout.
-    configure_logging(log_level, json=log_json)
+    # Warnings by default keep every batch command's output as it was; the agent is a service, and its
+    # log is how it shows itself without a terminal. Logs never go to stdout.
+    default = "info" if ctx.invoked_subcommand == "run" else "warning"
+    configure_logging(log_level or default, json=log_json)
 
 
 app.command("analyze")(analyze_command)

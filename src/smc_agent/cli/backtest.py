@@ -35,7 +35,9 @@ from smc_agent.cli.common import (
 )
 from smc_agent.config import load_config
 from smc_agent.config.engine import EngineSettings
+from smc_agent.events.journal import Journal
 from smc_agent.service import backtest_request, htf_list
+from smc_agent.service.recording import recorded_backtest
 
 __all__ = ["backtest_command"]
 
@@ -78,6 +80,14 @@ def backtest_command(
     demo: DemoOption = False,
     as_json: JsonOption = False,
     time_column: TimeColumnOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Keep the run in this store: its events, orders, fills, equity and metrics.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
     with user_errors():
@@ -86,10 +96,20 @@ def backtest_command(
         files: list[Path | None] = list(data) if data else [None]
         requests = [data_request(path, format, tz, symbol, tf, fix, demo, time_column) for path in files]
         settings = load_config(config, profile)
-        result = backtest_request(
-            requests, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
-            settings=settings.engine, analysis=settings.analysis,
-        )  # fmt: skip
+
+        def run(journal: Journal | None = None, session_id: str = "") -> BacktestResult:
+            return backtest_request(
+                requests, strategy=strategy, htfs=htf_list(htf), start=start, end=end,
+                settings=settings.engine, analysis=settings.analysis, journal=journal, session_id=session_id,
+            )  # fmt: skip
+
+        if db is None:
+            result = run()
+        else:
+            written = {name: str(path) for name, path in (("trades", trades), ("report", report)) if path}
+            recorded = recorded_backtest(db, [r.path for r in requests], strategy, settings, run, written)
+            result = recorded.result
+            typer.echo(f"stored as backtest run {recorded.run_id} (session {recorded.session_id})", err=True)
     print_notes(*requests)
     if trades is not None:
         _write_trades(result, trades)

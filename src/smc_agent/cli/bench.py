@@ -12,6 +12,7 @@ from rich.table import Table
 
 from smc_agent.benchmarks.backtest_bench import backtest_benchmark
 from smc_agent.benchmarks.detect import detect_benchmark
+from smc_agent.benchmarks.run_bench import run_benchmark
 from smc_agent.benchmarks.signals_bench import signals_benchmark
 from smc_agent.cli.common import fail, user_errors
 
@@ -142,3 +143,22 @@ def backtest_command(
         f"{report['backtesting_py_seconds']:.2f} s ({report['backtesting_py_trades']:,} trades): "
         f"ratio_vs_backtesting_py {report['ratio_vs_backtesting_py']:.2f}"
     )
+
+
+@app.command("run")
+def run_command(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """A paper session of 10 real markets x 3 timeframes into SQLite: candles/s, commit latency, peak RSS."""
+    with user_errors():
+        report = run_benchmark()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    console.print(f"{len(report['files'])} markets x {1 + len(report['htfs'])} timeframes, SQLite store:")
+    for name in ("grouped", "per_candle"):
+        p = report[name]
+        console.print(
+            f"  {name}: {p['candles']:,} candles in {p['seconds']:.1f} s = {p['candles_per_second']:,.0f} candles/s, "
+            f"candle-to-commit latency p50 {p['latency_ms_p50']:.2f} ms, p99 {p['latency_ms_p99']:.2f} ms, "
+            f"{p['events']:,} events, peak RSS {p['peak_rss_mb']:.0f} MB"
+        )

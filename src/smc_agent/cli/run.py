@@ -38,8 +38,13 @@ def run_command(
         typer.Option("--data", help="Candle file to replay, one per symbol (repeat it); none: the demo candles."),
     ] = None,
     speed: Annotated[
-        str, typer.Option("--speed", help="Replay speed: a multiple of real time (600), or max.")
-    ] = "7200",
+        str | None,
+        typer.Option(
+            "--speed",
+            help="Replay speed: a multiple of real time (600), or max [settings: run.speed].",
+            show_default=False,
+        ),
+    ] = None,
     tf: TfOption = None,
     htf: HtfOption = None,
     config: ConfigOption = None,
@@ -59,8 +64,8 @@ def run_command(
 ) -> None:
     """Paper-trade the SMC strategy on replayed candles in one account; resumes where it stopped."""
     with user_errors():
-        options = AgentOptions(data=tuple(data or ()), speed=parse_speed(speed), tf=tf, htf=htf, config=config,
-                               db=db, new_session=new_session)  # fmt: skip
+        options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed), tf=tf,
+                               htf=htf, config=config, db=db, new_session=new_session)  # fmt: skip
         agent = Agent.open(options)
     try:
         console = Console(stderr=summary_json)

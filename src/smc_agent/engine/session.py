@@ -37,7 +37,7 @@ from smc_agent.feeds import Feed
 from smc_agent.model.commands import OperatorCommand
 from smc_agent.model.enums import Mode
 
-__all__ = ["Session", "SessionClock"]
+__all__ = ["REPLAY_BATCH", "Session", "SessionClock"]
 
 _QUEUE_SIZE = 1024  # candles a feed may run ahead of the engine: a fast replay waits instead of piling up
 
@@ -60,6 +60,9 @@ class SessionClock(Protocol):
 class _Request:
     command: OperatorCommand
     done: asyncio.Future[CommandHandled]
+
+
+REPLAY_BATCH = 64  # candles per commit in a replay at full speed or a backtest (a live session: 1)
 
 
 class Session:

@@ -11,30 +11,28 @@ positions, working orders, balance, the risk gate, each strategy, the clock, and
 stream, so the feed skips every candle already handled and the run goes on as if it had never stopped.
 
 **Commits.** The engine commits one transaction per step (one candle) when paced; at ``speed`` max it
-groups ``MAX_SPEED_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
+groups ``REPLAY_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
 produces the same events. A stop (:meth:`Agent.stop`) finishes the current candle and commits.
 
-**The store** is reached through :func:`open_store`, the one place that names the store package
-(``smc_agent.store``); tests put their own store there.
+**The store** is reached through :func:`~smc_agent.service.store.open_store`, imported here by name, so
+tests put their own store in this module's ``open_store``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from smc_agent.bootstrap import Recovered, System, build
-from smc_agent.config import load_config
+from smc_agent.config import AppConfig, load_settings
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
+from smc_agent.engine.session import REPLAY_BATCH
 from smc_agent.events import CandleClosed, Event, OrderFilled, SignalChanged
 from smc_agent.events.journal import Journal
 from smc_agent.feeds import FeedHealth
@@ -42,50 +40,12 @@ from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
+from smc_agent.service.store import Store, describe_file, fingerprint, open_store, plain
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
-__all__ = ["MAX_SPEED_BATCH", "Agent", "AgentOptions", "Store", "StoredSession", "open_store", "parse_speed"]
+__all__ = ["Agent", "AgentOptions", "parse_speed"]
 
-MAX_SPEED_BATCH = 64  # candles per commit in a replay at full speed (each paced candle commits alone)
 _STRATEGY = "smc"
-
-
-class StoredSession(Protocol):
-    id: str
-    resumed: bool
-    started_ms: int
-
-
-class Store(Protocol):
-    """What the agent needs of the store (``smc_agent.store.Store`` implements it)."""
-
-    def masked_url(self) -> str: ...
-
-    def begin_session(
-        self, *, fingerprint: str, mode: str, sources: list[str], settings: dict[str, Any], new: bool = False
-    ) -> StoredSession: ...
-
-    def end_session(self, session_id: str, stopped_ms: int) -> None: ...
-
-    def journal(self, session_id: str) -> Journal: ...
-
-    def cursors(self, session_id: str) -> dict[tuple[str, str], int]: ...
-
-    def audit(self, action: str, detail: dict[str, Any], *, actor: str = "cli") -> None: ...
-
-    def close(self) -> None: ...
-
-
-def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
-    """The store at ``url`` (the settings' or the default SQLite file when None)."""
-    try:
-        module = importlib.import_module("smc_agent.store")
-    except ModuleNotFoundError as exc:
-        if exc.name != "smc_agent.store":
-            raise
-        raise ConfigError("this build of smc-agent has no store (smc_agent.store)", key="db") from None
-    store: Store = module.open_store(url, upgrade=upgrade)
-    return store
 
 
 def parse_speed(text: str) -> float:
@@ -104,13 +64,44 @@ def parse_speed(text: str) -> float:
 
 @dataclass
 class AgentOptions:
+    """What a command gives; None leaves a setting to the settings model (environment, file, default)."""
+
     data: Sequence[Path] = ()  # one file per symbol; none: the demo candles
-    speed: float = 7200.0
+    speed: float | None = None  # a multiple of real time; inf: as fast as possible
     tf: str | None = None
     htf: str | None = None
     config: Path | None = None
+    profile: str | None = None
     db: str | None = None
     new_session: bool = False
+    commit_every: int | None = None  # candles per commit; None: REPLAY_BATCH at full speed, else 1
+
+    def flags(self) -> dict[str, Any]:
+        """The given options as the settings' tables: they win over every other source."""
+        run = {"speed": "max" if self.speed == float("inf") else self.speed, "tf": self.tf, "htf": self.htf}
+        flags: dict[str, Any] = {"run": {k: v for k, v in run.items() if v is not None}}
+        if self.db is not None:
+            flags["store"] = {"url": self.db}
+        return flags
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The run's settings, resolved: each from a flag, else the environment, the file or the default."""
+
+    speed: float
+    tf: str | None
+    htf: str | None
+    url: str | None
+    app: AppConfig
+
+    @classmethod
+    def of(cls, options: AgentOptions) -> _Run:
+        settings = load_settings(options.config, profile=options.profile, overrides=options.flags())
+        run = settings.run
+        speed = float("inf") if run.speed == "max" else float(run.speed)
+        return cls(speed, run.tf, ",".join(run.htf) if run.htf else None, settings.store.url,
+                   AppConfig(settings.engine_settings(), settings.analysis_config()))  # fmt: skip
 
 
 @dataclass
@@ -124,17 +115,9 @@ class _Source:
         return f"{self.candles.symbol}@{self.candles.timeframe}"
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sources(options: AgentOptions) -> list[_Source]:
-    demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=options.tf or DEMO_TIMEFRAME)
-    requests = [AnalysisRequest(path, timeframe=options.tf) for path in options.data] if options.data else [demo]
+def _sources(data: Sequence[Path], tf: str | None) -> list[_Source]:
+    demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=tf or DEMO_TIMEFRAME)
+    requests = [AnalysisRequest(path, timeframe=tf) for path in data] if data else [demo]
     found: list[_Source] = []
     seen: dict[str, Path] = {}
     for request in requests:
@@ -143,24 +126,15 @@ def _sources(options: AgentOptions) -> list[_Source]:
             raise ConfigError(f"{seen[candles.symbol]} and {request.path} are both {candles.symbol}: give each "
                               "file its own market", key="data")  # fmt: skip
         seen[candles.symbol] = request.path
-        path = request.path.resolve()
-        described = f"{path} ({path.stat().st_size} bytes, sha256 {_file_hash(path)})"
-        found.append(_Source(request, candles, described))
+        found.append(_Source(request, candles, describe_file(request.path)))
     return found
 
 
-def _settings_document(options: AgentOptions, htfs: Sequence[str]) -> dict[str, Any]:
-    """The settings the session's results depend on (not the speed: pacing changes no result)."""
-    config = None
-    if options.config is not None:
-        path = options.config.resolve()
-        config = {"path": str(path), "sha256": _file_hash(path) if path.is_file() else None}
-    return {"strategy": _STRATEGY, "tf": options.tf, "htf": list(htfs), "config": config}
-
-
-def fingerprint(sources: Sequence[str], settings: dict[str, Any]) -> str:
-    text = json.dumps({"sources": list(sources), "settings": settings}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+def _settings_document(run: _Run, htfs: Sequence[str]) -> dict[str, Any]:
+    """The settings the session's results depend on: the strategy, its timeframes and every engine and
+    analysis setting, wherever it came from (not the speed or the store: they change no result)."""
+    return {"strategy": _STRATEGY, "tf": run.tf, "htf": list(htfs),
+            "engine": plain(asdict(run.app.engine)), "analysis": plain(asdict(run.app.analysis))}  # fmt: skip
 
 
 @dataclass
@@ -236,15 +210,16 @@ class Agent:
     @classmethod
     def open(cls, options: AgentOptions, store: Store | None = None) -> Agent:
         """Load the sources, open the store and begin (or resume) the session; restore a resumed one."""
-        sources = _sources(options)
-        app = load_config(options.config)
+        run = _Run.of(options)
+        sources = _sources(options.data, run.tf)
+        app = run.app
         analysis = app.analysis
         first = sources[0].candles
-        htfs = htf_list(options.htf)
+        htfs = htf_list(run.htf)
         frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
-        settings = _settings_document(options, frames)
+        settings = _settings_document(run, frames)
         described = [s.described for s in sources]
-        store = store or open_store(options.db)
+        store = store or open_store(run.url)
         try:
             stored = store.begin_session(fingerprint=fingerprint(described, settings), mode=Mode.PAPER.value,
                                          sources=described, settings=settings, new=options.new_session)  # fmt: skip
@@ -252,10 +227,11 @@ class Agent:
             journal = _TimedJournal(store.journal(stored.id), latency)
             kind, opts = strategy_kind(_STRATEGY), StrategyOptions(tuple(frames), analysis=analysis)
             system = build(Mode.PAPER, [s.candles for s in sources], lambda c: kind.create(c.symbol, c.timeframe, opts),
-                           app.engine, speed=options.speed, journal=journal, session_id=stored.id,
+                           app.engine, speed=run.speed, journal=journal, session_id=stored.id,
                            sources={s.candles.symbol: market_source(s.request) for s in sources})  # fmt: skip
-            if options.speed == float("inf"):
-                system.session.commit_every = MAX_SPEED_BATCH  # a replay may group candles per commit
+            # A replay may group candles per commit: a crash re-processes the uncommitted ones.
+            grouped = REPLAY_BATCH if run.speed == float("inf") else 1
+            system.session.commit_every = options.commit_every or grouped
             recovered = None
             if stored.resumed:
                 recovered = system.recover(journal)

@@ -23,6 +23,7 @@ from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import detect_format, mean_spread, read_candles
 from smc_agent.data.resample import resample
 from smc_agent.data.timeframes import parse_timeframe
+from smc_agent.events.journal import Journal
 from smc_agent.smc.config import SmcConfig
 from smc_agent.smc.detections import events
 from smc_agent.smc.detector import SmcResult, analyze
@@ -219,10 +220,13 @@ def backtest_request(
     end: str | None = None,
     settings: EngineSettings | None = None,
     analysis: AnalysisConfig | None = None,
+    journal: Journal | None = None,
+    session_id: str = "",
 ) -> BacktestResult:
     """Load each file, cut it to [start, end) by candle open time, and run the strategy through the
     trading core: several files are several symbols in one account. The candles before ``start``
-    warm the strategy up (detectors and bias, no trading), so the period trades from its first candle."""
+    warm the strategy up (detectors and bias, no trading), so the period trades from its first candle.
+    ``journal`` (with its ``session_id``) keeps every event of the run: ``backtest --db``."""
     requests = [request] if isinstance(request, AnalysisRequest) else list(request)
     trade_from = _parse_time(start, "from") if start is not None else None
     streams = [_period(r, trade_from, end) for r in requests]
@@ -238,9 +242,10 @@ def backtest_request(
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
         return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
-                            settings, sources=sources, trade_from=trade_from)  # fmt: skip
+                            settings, sources=sources, trade_from=trade_from, journal=journal,
+                            session_id=session_id)  # fmt: skip
     return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis,
-                        sources=sources, trade_from=trade_from)  # fmt: skip
+                        sources=sources, trade_from=trade_from, journal=journal, session_id=session_id)  # fmt: skip
 
 
 def market_source(request: AnalysisRequest) -> DataSource:

@@ -1,0 +1,150 @@
+"""The kill -9 proof: a paper replay of two real markets, SIGKILLed at 20 random moments and restarted
+each time, ends exactly as one uninterrupted run: the same fills (ids, times, prices, quantities), the
+same balance and equity, every candle journaled once, and the event numbers without a gap.
+
+The process is ``python -m smc_agent run --speed max``: it commits every
+:data:`~smc_agent.engine.session.REPLAY_BATCH` candles, so most kills land between commits (the
+restart re-processes what was not committed) and some inside one (SQLite's and PostgreSQL's atomic
+commit keeps it whole or absent). Each kill waits until the restarted process has committed past the
+previous kill's point, so no two kills hit the same point. The moments come from a seeded random
+generator; the seed is in the test's output, to replay a failure.
+
+Both stores: SQLite (a file) and PostgreSQL (a database of its own on the local server; see the
+``postgres_url`` fixture in tests/conftest.py, which skips when the server is absent unless
+``SMC_REQUIRE_POSTGRES=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("smc_agent.store", reason="the SQL store (smc_agent.store) is not in this build yet")
+
+from smc_agent.data.timeframes import parse_timeframe
+from smc_agent.events import CandleClosed
+from smc_agent.events.codec import from_msgpack
+
+KILLS = 20
+SEED = int(os.environ.get("SMC_KILL_SEED", "20261203"))
+FILES = ("forex/EURUSD_15m_mt5.csv", "crypto/BTC_USDT-5m_2023.json")
+CANDLES = 24_424 + 10_999  # the two files' rows, from the shared data's README
+
+
+def _command(paths: list[Path], url: str) -> list[str]:
+    data = [part for path in paths for part in ("--data", str(path))]
+    return [sys.executable, "-m", "smc_agent", "run", *data, "--db", url, "--speed", "max"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def _finish(command: list[str]) -> dict[str, Any]:
+    done = subprocess.run([*command, "--exit-when-done", "--summary-json"], env=_env(), capture_output=True,
+                          timeout=240, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    summary: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return summary
+
+
+def _committed(engine: sa.Engine) -> int:
+    """How many events the store holds (0 before the schema exists)."""
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text("SELECT count(*) FROM events")).scalar_one())
+    except sa.exc.DBAPIError:
+        return 0
+
+
+def _kill_at_random(command: list[str], engine: sa.Engine, rng: random.Random) -> list[int]:
+    """SIGKILL the agent KILLS times, each after it committed past the last kill's point; returns
+    the number of events committed at each kill."""
+    points: list[int] = []
+    while len(points) < KILLS:
+        before = points[-1] if points else 0
+        process = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while _committed(engine) <= before:
+                assert process.poll() is None, f"the agent exited ({process.returncode}) before committing anything"
+                assert time.monotonic() < deadline, "the restarted agent committed nothing in 120 s"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.25))
+            assert process.poll() is None, f"the run finished after {len(points)} kills: too few candles left"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.wait(timeout=30)
+        assert process.returncode == -signal.SIGKILL
+        points.append(_committed(engine))
+    return points
+
+
+def _trade_keys(summary: dict[str, Any]) -> list[tuple[str, int, str, str]]:
+    return [(t["order_id"], t["time_ms"], t["price"], t["quantity"]) for t in summary["trades"]]
+
+
+def _journal(engine: sa.Engine) -> tuple[list[int], list[tuple[str, str, int]]]:
+    """Every event number of the one session, and every candle it journaled, read straight from SQL."""
+    with engine.connect() as connection:
+        sessions = connection.execute(sa.text("SELECT id FROM sessions")).scalars().all()
+        assert len(sessions) == 1, sessions
+        rows = connection.execute(sa.text("SELECT seq, payload FROM events ORDER BY seq")).all()
+    seqs = [int(seq) for seq, _ in rows]
+    candles = []
+    for _, payload in rows:
+        event = from_msgpack(bytes(payload))
+        if isinstance(event, CandleClosed):
+            candles.append((event.symbol, event.timeframe, event.event_ms))
+    return seqs, candles
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """Two empty stores of one backend: the uninterrupted run's and the killed run's."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'killed.db'}"
+    make: Callable[[], str] = request.getfixturevalue("postgres_url")
+    return make(), make()
+
+
+def test_kill_9_at_random_moments_ends_as_one_uninterrupted_run(
+    store_urls: tuple[str, str], shared_data_path: Callable[[str], Path]
+) -> None:
+    paths = [shared_data_path(name) for name in FILES]
+    whole_url, killed_url = store_urls
+    whole = _finish(_command(paths, whole_url))
+    assert whole["candles"] == CANDLES
+    assert whole["trades"], "the data should trade, or the proof compares nothing"
+
+    engine = sa.create_engine(killed_url, poolclass=sa.pool.NullPool)
+    try:
+        command = _command(paths, killed_url)
+        points = _kill_at_random(command, engine, random.Random(SEED))
+        print(f"seed {SEED}: killed after {points} committed events")
+        assert len(set(points)) == KILLS  # each kill at its own point
+        resumed = _finish(command)
+        seqs, candles = _journal(engine)
+    finally:
+        engine.dispose()
+
+    assert _trade_keys(resumed) == _trade_keys(whole)
+    assert resumed == whole  # balance, equity, signals, candles and every fill's fee too
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap, none twice
+    assert len(candles) == len(set(candles))  # no candle handled twice
+    finest: dict[str, str] = {}
+    for symbol, tf, _ in candles:  # each symbol's entry stream is its finest
+        if symbol not in finest or parse_timeframe(tf) < parse_timeframe(finest[symbol]):
+            finest[symbol] = tf
+    assert sum(1 for symbol, tf, _ in candles if finest[symbol] == tf) == CANDLES  # none missing
