@@ -134,8 +134,8 @@ class StrategySpec:
         kind = strategy_kind(self.name)
         options = StrategyOptions(self.htfs, self.tz, self.analysis, own)
         strategy = kind.create(self.symbol, self.timeframe, options)
-        settings = replace(self.settings, risk=_replace(self.settings.risk, {**kind.implied_risk(options), **risk},
-                                                        RISK_PREFIX))  # fmt: skip
+        implied = kind.implied_risk(options, self.symbol)
+        settings = replace(self.settings, risk=_replace(self.settings.risk, {**implied, **risk}, RISK_PREFIX))
         return strategy, settings
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from smc_agent.cli import bench, data, research
+from smc_agent.cli import config as config_cli
 from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
 from smc_agent.cli.optimize import optimize_command
@@ -80,6 +81,7 @@ app.command("run")(run_command)
 app.add_typer(data.app, name="data")
 app.add_typer(bench.app, name="bench")
 app.add_typer(research.app, name="research")
+app.add_typer(config_cli.app, name="config")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from smc_agent.cli.common import (
     FixOption,
     FormatOption,
     JsonOption,
+    ProfileOption,
     SymbolOption,
     TimeColumnOption,
     TzOption,
@@ -66,6 +67,7 @@ def analyze_command(
         ),
     ] = None,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """Detect swings, BOS/CHoCH, order blocks, FVGs, liquidity and premium/discount in a candle file.
 
@@ -74,7 +76,7 @@ def analyze_command(
     """
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
-        smc = in_zone(load_config(config).analysis, tz).entry_smc
+        smc = in_zone(load_config(config, profile).analysis, tz).entry_smc
         changes: dict[str, Any] = {"internal": None if internal is None else SwingLength(internal, internal),
                                    "swing": None if swing is None else SwingLength(swing, swing),
                                    "structure_break": structure_break}  # fmt: skip

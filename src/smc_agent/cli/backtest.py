@@ -22,6 +22,7 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     JsonOption,
+    ProfileOption,
     StrategyOption,
     SymbolOption,
     TfOption,
@@ -60,6 +61,7 @@ def backtest_command(
     strategy: StrategyOption = "smc",
     trades: Annotated[Path | None, typer.Option("--trades", help="Write the trade log as CSV here.")] = None,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here (works offline).")
     ] = None,
@@ -93,7 +95,7 @@ def backtest_command(
             fail("--symbol and --demo name one market: give them with a single --data file")
         files: list[Path | None] = list(data) if data else [None]
         requests = [data_request(path, format, tz, symbol, tf, fix, demo, time_column) for path in files]
-        settings = load_config(config)
+        settings = load_config(config, profile)
 
         def run(journal: Journal | None = None, session_id: str = "") -> BacktestResult:
             return backtest_request(

@@ -28,6 +28,7 @@ __all__ = [
     "HtfOption",
     "JsonOption",
     "ObjectiveOption",
+    "ProfileOption",
     "SymbolOption",
     "TestOption",
     "TimeColumnOption",
@@ -111,7 +112,18 @@ HtfOption = Annotated[
     ),
 ]
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (TOML; see docs/user-guide.md).", show_default=False)
+    Path | None,
+    typer.Option(
+        "--config", help="Settings file (TOML, or YAML for .yaml/.yml; see docs/configuration.md).", show_default=False
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Merge the settings file's [profiles.NAME] table over it (default: $SMC_PROFILE).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (see docs/api.md).")]
 TfOption = Annotated[str | None, typer.Option("--tf", help="Entry timeframe, e.g. 15m (resamples up).")]

@@ -26,6 +26,7 @@ from smc_agent.backtest.metrics import Metrics
 from smc_agent.backtest.optimize import OptimizeResult, check_objective, optimize, optimize_json
 from smc_agent.backtest.walkforward import WalkForwardResult, walk_forward, walk_forward_json
 from smc_agent.cli.common import (
+    ConfigOption,
     DataOption,
     DemoOption,
     FixOption,
@@ -33,6 +34,7 @@ from smc_agent.cli.common import (
     HtfOption,
     JsonOption,
     ObjectiveOption,
+    ProfileOption,
     StrategyOption,
     SymbolOption,
     TestOption,
@@ -46,9 +48,11 @@ from smc_agent.cli.common import (
     user_errors,
     walk_windows,
 )
+from smc_agent.config import load_config
+from smc_agent.config.engine import UNNAMED
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
-from smc_agent.service import default_htfs, htf_list, load_timeframe
+from smc_agent.service import default_htfs, htf_list, in_zone, load_timeframe
 
 __all__ = ["optimize_command"]
 
@@ -87,6 +91,8 @@ def optimize_command(
     symbol: SymbolOption = None,
     fix: FixOption = False,
     demo: DemoOption = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
     as_json: JsonOption = False,
     time_column: TimeColumnOption = None,
 ) -> None:
@@ -97,13 +103,15 @@ def optimize_command(
     with user_errors():
         check_objective(objective)
         space = parse_grid(grid)
+        settings = load_config(config, profile)
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
         candles = load_timeframe(request)
         print_notes(request)
         frames = htf_list(htf)
         spec = StrategySpec(
-            strategy, candles.symbol or "symbol", candles.timeframe,
-            tuple(frames if frames is not None else default_htfs(candles.timeframe)), tz,
+            strategy, candles.symbol or UNNAMED, candles.timeframe,
+            tuple(frames if frames is not None else default_htfs(candles.timeframe, settings.analysis)), tz,
+            settings.engine, in_zone(settings.analysis, tz),
         )  # fmt: skip
         with make_executor(workers, dask_scheduler) as executor, _progress_bar() as progress:
             if windows is not None:

@@ -16,6 +16,7 @@ from smc_agent.cli.common import (
     FixOption,
     FormatOption,
     HtfOption,
+    ProfileOption,
     SymbolOption,
     TfOption,
     TimeColumnOption,
@@ -49,6 +50,7 @@ def report_command(
     fix: FixOption = False,
     demo: DemoOption = False,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     time_column: TimeColumnOption = None,
 ) -> None:
     """Write a Markdown report per file (bias, evidence, zones, signals) and log one row each in smc-log.xlsx."""
@@ -60,7 +62,7 @@ def report_command(
     console = Console(soft_wrap=True, highlight=False)
     with user_errors():
         htfs = htf_list(htf)
-        analysis = load_config(config).analysis
+        analysis = load_config(config, profile).analysis
         if demo or not files:
             requests = [data_request(None, format, tz, symbol, tf, fix, demo, time_column)]
         else:

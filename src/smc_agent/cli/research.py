@@ -34,6 +34,7 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     ObjectiveOption,
+    ProfileOption,
     StrategyOption,
     TestOption,
     TfOption,
@@ -92,6 +93,7 @@ def edge_command(
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Write the table as Markdown here.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON document here.")] = None,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     format: FormatOption = None,
     tz: TzOption = None,
     fix: FixOption = False,
@@ -104,7 +106,7 @@ def edge_command(
         check_objective(objective)
         plan = None if windows is None else WalkForwardPlan(*windows, parse_grid(grid) if grid else {}, objective)
         requests = [data_request(path, format, tz, None, tf, fix, False) for path in data]
-        settings = load_config(config)
+        settings = load_config(config, profile)
         options = EdgeOptions(strategy, tz, settings.engine, settings.analysis, horizon, bias_every, baseline_seeds,
                               plan)  # fmt: skip
         with make_executor(workers) as executor:

@@ -19,6 +19,7 @@ from smc_agent.cli.common import (
     FormatOption,
     HtfOption,
     JsonOption,
+    ProfileOption,
     SymbolOption,
     TfOption,
     TimeColumnOption,
@@ -44,13 +45,14 @@ def signals_command(
     fix: FixOption = False,
     demo: DemoOption = False,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     as_json: JsonOption = False,
     time_column: TimeColumnOption = None,
 ) -> None:
     """Replay a candle file and list every A+ signal with its evidence chain and quality breakdown."""
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
-        engine = signals_request(request, htf_list(htf), load_config(config).analysis)
+        engine = signals_request(request, htf_list(htf), load_config(config, profile).analysis)
     print_notes(request)
     if as_json:
         typer.echo(json.dumps(signals_json(engine), separators=(",", ":")))
@@ -69,13 +71,14 @@ def bias_command(
     fix: FixOption = False,
     demo: DemoOption = False,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     as_json: JsonOption = False,
     time_column: TimeColumnOption = None,
 ) -> None:
     """The higher-timeframe bias at the end of the data (or at --at), with every piece of evidence."""
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
-        bias = bias_request(request, htf_list(htf), at, load_config(config).analysis)
+        bias = bias_request(request, htf_list(htf), at, load_config(config, profile).analysis)
     print_notes(request)
     if as_json:
         typer.echo(json.dumps(bias.to_dict(), separators=(",", ":")))

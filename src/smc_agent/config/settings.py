@@ -39,6 +39,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     PrivateAttr,
     SecretStr,
     TypeAdapter,
@@ -74,6 +75,7 @@ __all__ = [
 ENV_PREFIX = "SMC_"
 _NESTED = "__"
 _ENGINE_OWN = ("risk", "execution", "costs", "instruments")  # EngineSettings fields with their own section
+_BY_SYMBOL = ("symbols", "instruments")  # sections whose tables are keyed by symbol
 _SECRET = re.compile(r"key|secret|password|token", re.IGNORECASE)
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
@@ -153,19 +155,25 @@ class StoreSettings(_Strict):
     url: str | None = None  # None: the store's default (a SQLite file in the user's data directory)
 
 
+def _speed(value: object) -> float | str:
+    """A multiple of real time above 0, or ``max`` (one validator, so an error names ``run.speed`` alone)."""
+    if value == "max":
+        return "max"
+    try:
+        speed = float(value) if isinstance(value, int | float | str) and not isinstance(value, bool) else None
+    except ValueError:
+        speed = None
+    if speed is None or not speed > 0:
+        raise ValueError(f"must be > 0 (a multiple of real time) or max, got {value!r}")
+    return speed
+
+
 class RunSettings(_Strict):
     """What ``smc-agent run`` replays and how fast."""
 
-    speed: float | Literal["max"] = "max"  # a multiple of real time, or as fast as possible
+    speed: Annotated[float | Literal["max"], PlainValidator(_speed)] = "max"  # × real time, or max
     tf: str | None = None  # the entry timeframe (None: the data's)
     htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
-
-    @field_validator("speed")
-    @classmethod
-    def _positive(cls, speed: float | str) -> float | str:
-        if isinstance(speed, float) and not speed > 0:
-            raise ValueError(f"must be > 0 (a multiple of real time) or max, got {speed}")
-        return speed
 
     @field_validator("htf", mode="before")
     @classmethod
@@ -192,6 +200,18 @@ class ExchangeSettings(_Strict):
     password: SecretStr | None = None
 
 
+def _symbols(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """``[symbols]``, one symbol at a time, so that an error raised by a symbol's own objects keeps the
+    symbol in its key (``symbols.EURUSD.risk.min_rr``, not ``risk.min_rr``)."""
+    built: dict[str, SymbolSettings] = {}
+    for symbol, own in _table(value, "symbols").items():
+        try:
+            built.update(handler({symbol: own}))
+        except ConfigError as exc:
+            raise exc.under(f"symbols.{symbol}") from None
+    return built
+
+
 # -- the file source -----------------------------------------------------------------------------------
 
 _FILE: ContextVar[Mapping[str, Any] | None] = ContextVar("smc_settings_file", default=None)
@@ -205,6 +225,36 @@ class _FileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(_FILE.get() or {})
+
+
+class _EnvSource(EnvSettingsSource):
+    """``SMC_...`` variables, nested with ``__``. The environment's names are read without case, so a
+    symbol's table (``SMC_SYMBOLS__EURUSD__RISK__MIN_RR``, ``SMC_INSTRUMENTS__EURUSD__LOT_SIZE``) is
+    keyed as the file spells that symbol, else in capitals, never as ``eurusd``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], file: Mapping[str, Any] | None = None) -> None:
+        super().__init__(settings_cls, env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED)
+        self._file = file
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        file = _FILE.get() if self._file is None else self._file
+        for section in _BY_SYMBOL:
+            given = values.get(section)
+            if isinstance(given, Mapping):
+                spelt = {str(k).lower(): str(k) for k in _table((file or {}).get(section, {}), section)}
+                values[section] = {spelt.get(str(k).lower(), str(k).upper()): v for k, v in given.items()}
+        return values
+
+
+def _unknown_variables() -> None:
+    """An ``SMC_SECTION__KEY`` variable of a section that does not exist is a typo, never ignored
+    (single names such as ``SMC_PROFILE`` and ``SMC_SHARED_DATA`` belong to other readers)."""
+    for name in sorted(os.environ):
+        head, nested, _ = name.upper().removeprefix(ENV_PREFIX).partition(_NESTED)
+        if name.upper().startswith(ENV_PREFIX) and nested and head.lower() not in Settings.model_fields:
+            known = ", ".join(Settings.model_fields)
+            raise ConfigError(f"unknown section; use {known}", key=head.lower(), source=f"environment {name}")
 
 
 @contextmanager
@@ -235,13 +285,14 @@ class Settings(BaseSettings):
     instruments: Annotated[
         dict[str, InstrumentSettings], _section(InstrumentSettings, "instruments", per_symbol=True)
     ] = Field(default_factory=dict)
-    symbols: dict[str, SymbolSettings] = Field(default_factory=dict)
+    symbols: Annotated[dict[str, SymbolSettings], WrapValidator(_symbols)] = Field(default_factory=dict)
     store: StoreSettings = Field(default_factory=StoreSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
 
     _engine: EngineSettings = PrivateAttr()
     _analysis: AnalysisConfig = PrivateAttr()
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -253,7 +304,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: flags (the init arguments), the environment, the file; defaults come last.
-        return init_settings, env_settings, _FileSource(settings_cls)
+        return init_settings, _EnvSource(settings_cls), _FileSource(settings_cls)
 
     @model_validator(mode="after")
     def _assemble(self) -> Settings:
@@ -274,6 +325,13 @@ class Settings(BaseSettings):
     def analysis_config(self) -> AnalysisConfig:
         """The analysis settings, carrying each symbol's own (see :meth:`AnalysisConfig.for_symbol`)."""
         return self._analysis
+
+    def origins(self) -> dict[str, str]:
+        """Where each key that is not a default came from, by its dotted path (``risk.min_rr``):
+        ``command line``, ``environment SMC_...``, ``profile NAME in FILE`` or the file.
+
+        Only :func:`load_settings` knows the sources; a model built directly has none."""
+        return dict(self._origins)
 
     def document(self, *, masked: bool = True) -> dict[str, Any]:
         """The effective settings as a plain table (what ``config show`` prints); secrets are masked."""
@@ -307,7 +365,7 @@ def _symbol_analysis(base: AnalysisConfig, symbol: str, given: Mapping[str, Any]
         merged = TypeAdapter(AnalysisConfig).validate_python(values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigError(first["msg"], key=".".join(str(p) for p in (prefix, *first["loc"]))) from None
+        raise ConfigError(_message(first), key=".".join(str(p) for p in (prefix, *first["loc"]))) from None
     except ConfigError as exc:
         raise exc.under(prefix) from None
     typed: dict[str, Any] = {}
@@ -315,6 +373,15 @@ def _symbol_analysis(base: AnalysisConfig, symbol: str, given: Mapping[str, Any]
         built = getattr(merged, key)
         typed[key] = {name: getattr(built, name) for name in value} if key in ("entry_smc", "htf_smc") else built
     return typed
+
+
+def _message(error: Any) -> str:
+    """A pydantic error in the words of a settings file (its input is never quoted: it may be a secret)."""
+    if error["type"] == "missing":
+        return "required: a table given here needs all of its keys"
+    if error["type"] == "extra_forbidden":
+        return "unknown setting"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _rekeyed(make: Callable[[], Any], section: str, inner: str) -> Any:
@@ -363,13 +430,23 @@ def read_document(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read the settings file: {exc}", source=source) from None
     try:
         document = yaml.safe_load(text) if yaml_file else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"not valid {'YAML' if yaml_file else 'TOML'}: {exc}", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {_yaml_problem(exc)}", source=source) from None
     if document is None:  # an empty YAML file
         return {}
     if not isinstance(document, dict):
         raise ConfigError("must be a table of sections (account, risk, ...)", source=source)
     return document
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where, without PyYAML's quote of the line (it may hold a secret)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return type(error).__name__
 
 
 def load_settings(
@@ -390,18 +467,21 @@ def load_settings(
             have = ", ".join(sorted(known)) or "none"
             raise ConfigError(f"no [profiles.{name}] table in the file (it has: {have})", key="profile", source=source)
         chosen = _table(known[name], f"profiles.{name}", source)
+    _unknown_variables()
     layers = _Layers(path, name, document, chosen, dict(overrides or {}))
     try:
         with _file_document(_merge(document, chosen)):
-            return Settings(**layers.overrides)
+            settings = Settings(**layers.overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(part) for part in first["loc"]]
         if first["type"] == "extra_forbidden" and len(loc) == 1:
             raise layers.error(f"unknown section; use {', '.join(Settings.model_fields)}", loc) from None
-        raise layers.error(first["msg"].removeprefix("Value error, "), loc) from None
+        raise layers.error(_message(first), loc) from None
     except ConfigError as exc:
         raise layers.error(exc.message, (exc.key or "").split(".")) from None
+    settings._origins = layers.origins()
+    return settings
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -426,16 +506,51 @@ class _Layers:
         """The error at key path ``loc``, from the source that gave the most of that path (the one
         that wins on a tie: flags, then the environment, then the profile, then the file)."""
         key = ".".join(part for part in loc if part) or None
-        environment = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED)()
+        environment = _EnvSource(Settings, _merge(self.file, self.chosen))()
         file = None if self.path is None else str(self.path)
+        at = _depth(environment, loc)
         candidates = [
             (_depth(self.overrides, loc), key, "command line"),
-            (_depth(environment, loc), key, f"environment {ENV_PREFIX}{_NESTED.join(loc).upper()}"),
+            (at, key, f"environment {_variable(loc, at)}"),
             (_depth(self.chosen, loc), f"profiles.{self.profile}.{key}", file),
             (_depth(self.file, loc), key, file),
         ]
         depth, where, source = max(candidates, key=lambda c: c[0])  # max keeps the first of equals
         return ConfigError(message, key=where if depth else key, source=source if depth else file)
+
+    def origins(self) -> dict[str, str]:
+        """Each key given by a source, with the source that won it (flags, environment, profile, file)."""
+        file = "defaults" if self.path is None else str(self.path)
+        environment = _EnvSource(Settings, _merge(self.file, self.chosen))()
+        found: dict[str, str] = {}
+        for table, source in (
+            (self.file, file),
+            (self.chosen, f"profile {self.profile} in {file}"),
+            (environment, "environment"),
+            (self.overrides, "command line"),
+        ):
+            for path in _leaves(table):
+                found[".".join(path)] = f"environment {ENV_PREFIX}{_NESTED.join(path).upper()}" if (
+                    source == "environment") else source  # fmt: skip
+        return dict(sorted(found.items()))
+
+
+def _leaves(table: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for key, value in table.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, path)
+        else:
+            yield path
+
+
+def _variable(loc: list[str], depth: int) -> str:
+    """The variable that set key path ``loc``; for a key it left out, the first set under the table."""
+    name = ENV_PREFIX + _NESTED.join(loc).upper()
+    if depth == len(loc):
+        return name
+    table = ENV_PREFIX + _NESTED.join(loc[:depth]).upper() + _NESTED
+    return next((v for v in sorted(os.environ) if v.upper().startswith(table)), name)
 
 
 def _depth(table: Mapping[str, Any], loc: list[str]) -> int:

@@ -58,8 +58,9 @@ class StrategyKind:
     sessions: Callable[[Strategy], tuple[SessionWindow, ...]] = lambda strategy: (
         *DEFAULT_KILLZONES, *DEFAULT_SESSIONS)  # fmt: skip
     """The sessions and killzones that a trade's entry time is named by."""
-    implied_risk: Callable[[StrategyOptions], dict[str, Any]] = lambda options: {}
-    """Risk settings that follow from the strategy's own settings unless a grid gives them (see the SMC entry)."""
+    implied_risk: Callable[[StrategyOptions, str], dict[str, Any]] = lambda options, symbol: {}
+    """Risk settings that follow from the strategy's own settings for a symbol unless a grid gives them (see
+    the SMC entry)."""
 
 
 def _smc_config(options: StrategyOptions, symbol: str = "") -> AnalysisConfig:
@@ -109,7 +110,8 @@ STRATEGIES: dict[str, StrategyKind] = {
         draws_zones=True,
         sessions=_smc_sessions,
         # The gate would otherwise refuse the very setups that a lower min_rr admits.
-        implied_risk=lambda options: {"min_rr": _smc_config(options).min_rr},
+        # A symbol's own [symbols.SYMBOL.analysis] min_rr is the one its setups are made with.
+        implied_risk=lambda options, symbol: {"min_rr": _smc_config(options, symbol).min_rr},
     ),
     "sma_cross": StrategyKind("sma_cross", "a moving-average cross, the yardstick for the engine", _SMA_PARAMS, _sma),
 }
