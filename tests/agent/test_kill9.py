@@ -5,9 +5,11 @@ same balance and equity, every candle journaled once, and the event numbers with
 The process is ``python -m smc_agent run --speed max``: it commits every
 :data:`~smc_agent.engine.session.REPLAY_BATCH` candles, so most kills land between commits (the
 restart re-processes what was not committed) and some inside one (SQLite's and PostgreSQL's atomic
-commit keeps it whole or absent). Each kill waits until the restarted process has committed past the
-previous kill's point, so no two kills hit the same point. The moments come from a seeded random
-generator; the seed is in the test's output, to replay a failure.
+commit keeps it whole or absent). The kill points are 20 targets drawn at random over the run's
+events (known from the uninterrupted run): each restarted process is killed a random few
+milliseconds after it committed past its target and past the previous kill's point, so the kills
+spread over the whole run and no two hit the same point. The generator is seeded; the seed and the
+points are in the test's output, to replay a failure.
 
 Both stores: SQLite (a file) and PostgreSQL (a database of its own on the local server; see the
 ``postgres_url`` fixture in tests/conftest.py, which skips when the server is absent unless
@@ -60,29 +62,31 @@ def _finish(command: list[str]) -> dict[str, Any]:
 
 
 def _committed(engine: sa.Engine) -> int:
-    """How many events the store holds (0 before the schema exists)."""
+    """The number of the last event the store holds (0 before the schema exists)."""
     try:
         with engine.connect() as connection:
-            return int(connection.execute(sa.text("SELECT count(*) FROM events")).scalar_one())
+            return int(connection.execute(sa.text("SELECT coalesce(max(seq), 0) FROM events")).scalar_one())
     except sa.exc.DBAPIError:
         return 0
 
 
-def _kill_at_random(command: list[str], engine: sa.Engine, rng: random.Random) -> list[int]:
-    """SIGKILL the agent KILLS times, each after it committed past the last kill's point; returns
-    the number of events committed at each kill."""
+def _kill_at_random(command: list[str], engine: sa.Engine, total: int, rng: random.Random) -> list[int]:
+    """SIGKILL the agent KILLS times at random points of its run (``total`` events in all), each a
+    little after the restarted process committed past a target drawn at random, and past the
+    previous kill; returns the last event committed at each kill."""
+    targets = sorted(rng.sample(range(total // 50, total - total // 50), KILLS))
     points: list[int] = []
-    while len(points) < KILLS:
-        before = points[-1] if points else 0
+    for target in targets:
+        floor = max(target, points[-1] + 1 if points else 0)
         process = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
-            while _committed(engine) <= before:
-                assert process.poll() is None, f"the agent exited ({process.returncode}) before committing anything"
-                assert time.monotonic() < deadline, "the restarted agent committed nothing in 120 s"
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.25))
-            assert process.poll() is None, f"the run finished after {len(points)} kills: too few candles left"
+            while _committed(engine) < floor:
+                assert process.poll() is None, f"the agent exited ({process.returncode}) before event {floor}"
+                assert time.monotonic() < deadline, f"the restarted agent did not reach event {floor} in 120 s"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.03))  # between commits, or inside one
+            assert process.poll() is None, f"the run finished before kill {len(points) + 1}"
             process.send_signal(signal.SIGKILL)
         finally:
             process.wait(timeout=30)
@@ -125,19 +129,21 @@ def test_kill_9_at_random_moments_ends_as_one_uninterrupted_run(
     paths = [shared_data_path(name) for name in FILES]
     whole_url, killed_url = store_urls
     whole = _finish(_command(paths, whole_url))
+    whole_engine = sa.create_engine(whole_url, poolclass=sa.pool.NullPool)
     assert whole["candles"] == CANDLES
     assert whole["trades"], "the data should trade, or the proof compares nothing"
 
     engine = sa.create_engine(killed_url, poolclass=sa.pool.NullPool)
     try:
         command = _command(paths, killed_url)
-        points = _kill_at_random(command, engine, random.Random(SEED))
+        points = _kill_at_random(command, engine, _committed(whole_engine), random.Random(SEED))
         print(f"seed {SEED}: killed after {points} committed events")
         assert len(set(points)) == KILLS  # each kill at its own point
         resumed = _finish(command)
         seqs, candles = _journal(engine)
     finally:
         engine.dispose()
+        whole_engine.dispose()
 
     assert _trade_keys(resumed) == _trade_keys(whole)
     assert resumed == whole  # balance, equity, signals, candles and every fill's fee too

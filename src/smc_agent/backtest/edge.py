@@ -34,7 +34,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
@@ -175,6 +174,8 @@ def bias_hit_rate(
     chance = (bullish * up + bearish * down) / samples if samples else None
     p_value = None
     if samples and chance is not None:
+        from scipy.stats import binomtest  # here: scipy.stats costs seconds to import, and only this needs it
+
         p_value = float(binomtest(hits, samples, min(max(chance, 0.0), 1.0), alternative="greater").pvalue)
     return HitRate(horizon, every, int(at.size), bullish, bearish, hits, up, down, chance, p_value)
 

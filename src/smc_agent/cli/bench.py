@@ -1,4 +1,9 @@
-"""``smc-agent bench ...``: benchmarks that print figures (never pass/fail tests)."""
+"""``smc-agent bench ...``: benchmarks that print figures (never pass/fail tests).
+
+Each command imports its benchmark when it runs: together they pull in most of the package and its
+heaviest libraries, and every other command (``run`` restarting after a crash above all) would pay
+for that at start.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from smc_agent.benchmarks.backtest_bench import backtest_benchmark
-from smc_agent.benchmarks.detect import detect_benchmark
-from smc_agent.benchmarks.run_bench import run_benchmark
-from smc_agent.benchmarks.signals_bench import signals_benchmark
 from smc_agent.cli.common import fail, user_errors
 
 __all__ = ["app"]
@@ -57,6 +58,8 @@ def detect_command(
     if any(size < 1000 for size in sizes) or repeats < 1:
         fail("--candles must be at least 1000 and --repeats at least 1")
     with user_errors():
+        from smc_agent.benchmarks.detect import detect_benchmark
+
         report = detect_benchmark(sizes, source=data, repeats=repeats, compare_smc=compare_smc, startup=not no_startup)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -107,6 +110,8 @@ def signals_command(
     if repeats < 1:
         fail("--repeats must be at least 1")
     with user_errors():
+        from smc_agent.benchmarks.signals_bench import signals_benchmark
+
         report = signals_benchmark(source=data, repeats=repeats)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -132,6 +137,8 @@ def backtest_command(
     if repeats < 1:
         fail("--repeats must be at least 1")
     with user_errors():
+        from smc_agent.benchmarks.backtest_bench import backtest_benchmark
+
         report = backtest_benchmark(candles, source=data, repeats=repeats)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -149,6 +156,8 @@ def backtest_command(
 def run_command(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """A paper session of 10 real markets x 3 timeframes into SQLite: candles/s, commit latency, peak RSS."""
     with user_errors():
+        from smc_agent.benchmarks.run_bench import run_benchmark
+
         report = run_benchmark()
     if as_json:
         typer.echo(json.dumps(report, indent=2))

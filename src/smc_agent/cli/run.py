@@ -21,7 +21,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from smc_agent.cli.common import ConfigOption, HtfOption, TfOption, user_errors
+from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
 from smc_agent.core.logs import get_logger
 from smc_agent.model.enums import Mode
 from smc_agent.service.agent import Agent, AgentOptions, parse_speed
@@ -49,6 +49,7 @@ def run_command(
     tf: TfOption = None,
     htf: HtfOption = None,
     config: ConfigOption = None,
+    profile: ProfileOption = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Store URL (default: a SQLite file in the user data directory).", show_default=False),
@@ -76,7 +77,8 @@ def run_command(
     try:
         with user_errors():
             options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed),
-                                   tf=tf, htf=htf, config=config, db=db, new_session=new_session)  # fmt: skip
+                                   tf=tf, htf=htf, config=config, profile=profile, db=db,
+                                   new_session=new_session)  # fmt: skip
             agent = Agent.open(options)
         try:
             console = Console(stderr=summary_json)

@@ -171,7 +171,9 @@ def _speed(value: object) -> float | str:
 class RunSettings(_Strict):
     """What ``smc-agent run`` replays and how fast."""
 
-    speed: Annotated[float | Literal["max"], PlainValidator(_speed)] = "max"  # × real time, or max
+    # × real time, or max. The default, an hour of market a second, makes the shipped hourly demo a
+    # candle a second: a replay to watch; `--speed max` is for a replay to finish.
+    speed: Annotated[float | Literal["max"], PlainValidator(_speed)] = 3600.0
     tf: str | None = None  # the entry timeframe (None: the data's)
     htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
 
