@@ -41,8 +41,7 @@ def test_a_mismatch_names_what_differs_and_how_to_start_afresh(store: Store) -> 
     assert isinstance(error, ConfigError)
     assert error.key == "db"
     assert f"the stored session {stored.id} has other settings" in error.message
-    assert "stored {'config': None, 'htf': ['1h', '4h']" in error.message
-    assert "now {'config': None, 'htf': ['4h']" in error.message
+    assert "(settings.htf: stored ['1h', '4h'], now ['4h'])" in error.message  # the key that differs, alone
     named = error.message.split("(")[0]
     assert "sources" not in named
     assert "mode" not in named

@@ -49,7 +49,7 @@ def begin(connection: Connection, now_ms: int, *, fingerprint: str, mode: str, s
         now = {"sources": _plain(list(sources)), "mode": mode, "settings": _plain(settings)}
         stored = {"sources": latest.sources, "mode": latest.mode, "settings": latest.settings}
         differs = [name for name in ("sources", "mode", "settings") if stored[name] != now[name]] or ["settings"]
-        detail = "; ".join(f"{name}: stored {stored[name]!r}, now {now[name]!r}" for name in differs)
+        detail = "; ".join(change for name in differs for change in _changes(name, stored[name], now[name]))
         raise SessionMismatch(f"the stored session {latest.id} has other {', '.join(differs)} ({detail}); "
                               "start afresh with --new-session", key="db")  # fmt: skip
     # Started strictly after the latest, so "the latest" is never a tie.
@@ -59,6 +59,21 @@ def begin(connection: Connection, now_ms: int, *, fingerprint: str, mode: str, s
            "settings": _plain(settings), "started_ms": started}  # fmt: skip
     connection.execute(table.insert().values(**row))
     return StoredSession(session_id, False, started)
+
+
+def _changes(key: str, stored: Any, now: Any, limit: int = 5) -> list[str]:
+    """What differs between two stored documents, key by key (``settings.engine.risk.min_rr: stored 2,
+    now 3``), the first ``limit`` of them: a whole settings document would bury the one change.
+
+    >>> _changes("settings", {"risk": {"min_rr": 2, "a": 1}}, {"risk": {"min_rr": 3, "a": 1}})
+    ['settings.risk.min_rr: stored 2, now 3']
+    """
+    if isinstance(stored, dict) and isinstance(now, dict):
+        found = [change for name in sorted(set(stored) | set(now), key=str)
+                 if stored.get(name) != now.get(name)
+                 for change in _changes(f"{key}.{name}", stored.get(name), now.get(name), limit)]  # fmt: skip
+        return found[:limit] + ([f"and {len(found) - limit} more"] if len(found) > limit else [])
+    return [f"{key}: stored {stored!r}, now {now!r}"]
 
 
 def end(connection: Connection, session_id: str, stopped_ms: int) -> None:
