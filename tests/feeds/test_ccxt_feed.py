@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from fakes.binance import FakeBinance
 
+from fakes.binance import FakeBinance
 from smc_agent.core.logs import configure_logging
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
@@ -34,7 +35,8 @@ TUNING = FeedTuning(warmup=50, grace_ms=TF // 2, stall_timeout_s=0.6, backoff_in
 @pytest.fixture(scope="module")
 def btc(shared_data_path: Callable[[str], Path]) -> Candles:
     candles = load_candles(shared_data_path("crypto/BTC_USDT-5m_2023.json"))
-    assert candles.symbol == "BTC/USDT" and candles.timeframe == "5m"
+    assert candles.symbol == "BTC/USDT"
+    assert candles.timeframe == "5m"
     return candles[:400]
 
 
@@ -66,9 +68,9 @@ async def until(check: Callable[[], bool], timeout: float, what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-async def session(fake: FakeBinance, feed: CcxtFeed, body: Callable[[list[CandleClosed]], Awaitable[None]]) -> list[
-    CandleClosed
-]:
+async def session(
+    fake: FakeBinance, feed: CcxtFeed, body: Callable[[list[CandleClosed]], Awaitable[None]]
+) -> list[CandleClosed]:
     out: list[CandleClosed] = []
     arrivals: list[int] = []
     task = asyncio.create_task(consume(feed, out, arrivals, fake))
@@ -100,7 +102,7 @@ def test_backfill_pages_rest_from_the_cursor_and_equals_the_source(btc: Candles)
             starts = [int(q["startTime"]) for q in klines]
             assert starts[:3] == [int(btc.time[0]), int(btc.time[50]), int(btc.time[100])]
             assert all("endTime" in q and q["limit"] == "50" and q["symbol"] == "BTCUSDT" for q in klines)
-            assert [p for _, p, _, _ in fake.requests][0] == "/api/v3/exchangeInfo"  # load_markets asks only that
+            assert next(p for _, p, _, _ in fake.requests) == "/api/v3/exchangeInfo"  # load_markets asks only that
 
     asyncio.run(main())
 
@@ -126,7 +128,8 @@ def test_first_start_warms_up_and_streams_only_closed_candles_with_the_forming_o
             assert 100 - TUNING.warmup <= first <= 100 - TUNING.warmup + 10
             assert rows(got) == source_rows(btc, first, first + len(got))
             candle, now = forming
-            assert isinstance(candle, CandleClosed) and isinstance(now, int)
+            assert isinstance(candle, CandleClosed)
+            assert isinstance(now, int)
             i = btc.time.tolist().index(candle.time)
             assert candle.time <= now < candle.event_ms  # still forming: its close is ahead
             assert candle.open == btc.open[i]  # a forming candle opens where the real one opened
@@ -184,8 +187,11 @@ def test_every_fault_in_one_session_loses_nothing_and_logs_once_per_change_of_st
     # Every fault happened, and the feed saw it.
     assert fake.ws_connections >= 4  # the first, and after the drop, the stall and the malformed frame
     statuses = [status for _, _, _, status in fake.requests]
-    assert statuses.count(429) == 2 and statuses.count(503) == 1 and statuses.count(500) == 1
-    assert feed.stats["rest_retries"] == 4 and feed.stats["gap_fills"] >= 3
+    assert statuses.count(429) == 2
+    assert statuses.count(503) == 1
+    assert statuses.count(500) == 1
+    assert feed.stats["rest_retries"] == 4
+    assert feed.stats["gap_fills"] >= 3
     assert feed.counts["duplicates"] >= 1
     # Retry-After was respected: the call after a 429 waited at least 0.2 s.
     times = [t for t, _, _, status in fake.requests]
@@ -195,9 +201,10 @@ def test_every_fault_in_one_session_loses_nothing_and_logs_once_per_change_of_st
     # The log: one line per change of health, never two alike in a row, never one per retry.
     lines = _health_lines(log)
     assert [line["health"] for line in lines] == [h.value for h, _ in feed.health_changes]
-    assert lines[0]["previous"] == "down" and lines[0]["health"] == "connected"
-    assert all(a["health"] != b["health"] for a, b in zip(lines, lines[1:], strict=False))
-    assert all(line["previous"] == prev["health"] for prev, line in zip(lines, lines[1:], strict=False))
+    assert lines[0]["previous"] == "down"
+    assert lines[0]["health"] == "connected"
+    assert all(a["health"] != b["health"] for a, b in itertools.pairwise(lines))
+    assert all(line["previous"] == prev["health"] for prev, line in itertools.pairwise(lines))
     reasons = " | ".join(line["reason"] for line in lines)
     for expected in ("stream lost", "no message for", "DDoSProtection", "ExchangeNotAvailable", "gap BTC/USDT@5m"):
         assert expected in reasons
@@ -247,9 +254,10 @@ def test_urls_setting_reaches_the_ccxt_client() -> None:
                           "api": {"sapi": "http://127.0.0.1:1/sapi/v1"}})  # fmt: skip
     api = feed._ex.urls["api"]
     assert api["public"] == api["private"] == "http://127.0.0.1:1/api/v3"
-    assert api["ws"]["spot"] == "ws://127.0.0.1:1/stream" and api["sapi"] == "http://127.0.0.1:1/sapi/v1"
+    assert api["ws"]["spot"] == "ws://127.0.0.1:1/stream"
+    assert api["sapi"] == "http://127.0.0.1:1/sapi/v1"
     assert feed._ex.enableRateLimit
-    with pytest.raises(ValueError, match="unknown exchange.urls keys"):
+    with pytest.raises(ValueError, match=r"unknown exchange\.urls keys"):
         CcxtFeed("binance", ["BTC/USDT"], ["1m"], clock=SimulatedClock(), urls={"websocket": "x"})
     with pytest.raises(ValueError, match="no exchange 'nosuchexchange'"):
         CcxtFeed("nosuchexchange", ["BTC/USDT"], ["1m"], clock=SimulatedClock())

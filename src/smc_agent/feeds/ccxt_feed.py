@@ -193,7 +193,9 @@ class CcxtFeed:
         await self._rest("load markets", self._ex.load_markets)
         for name, state in self._states.items():
             market = self._ex.market(state.symbol)
-            interval = self._ex.timeframes.get(state.timeframe, state.timeframe) if self._ex.timeframes else state.timeframe
+            interval = (
+                self._ex.timeframes.get(state.timeframe, state.timeframe) if self._ex.timeframes else state.timeframe
+            )
             self._by_wire[(market["id"], interval)] = name
         self._tasks = [asyncio.create_task(self._worker(name), name=f"feed {name}") for name in self._states]
         await self._fill_all()
@@ -241,7 +243,7 @@ class CcxtFeed:
             self._on_message()
             if not self._flags:  # the raw hook already queued Binance's updates, with their flag
                 for row in rows:
-                    queue.put_nowait(Bar(int(row[0]), *(float(v) for v in row[1:6])))
+                    queue.put_nowait(_bar(row, None))
 
     async def _watchdog(self) -> None:
         timeout = self._tuning.stall_timeout_s
@@ -401,7 +403,7 @@ class CcxtFeed:
                     return  # the rest is still forming
                 if state.cursor is not None and t < state.cursor:
                     continue
-                self._emit(state, Bar(t, *(float(v) for v in row[1:6]), final=True))
+                self._emit(state, _bar(row, True))
             if len(rows) < page or not taken:
                 return
             cursor = int(taken[-1][0]) + state.tf
@@ -442,6 +444,12 @@ class CcxtFeed:
                 self._rest_breaker.success()
                 self._health.close("rest")
             return result
+
+
+def _bar(row: Sequence[Any], final: bool | None) -> Bar:
+    """A ccxt OHLCV row ``[ms, open, high, low, close, volume]`` as a :class:`Bar`."""
+    t, o, h, lo, c, v = row[:6]
+    return Bar(int(t), float(o), float(h), float(lo), float(c), float(v), final=final)
 
 
 def _retry_after(exchange: Any) -> float:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenacity import RetryCallState, wait_exponential, wait_random
+from tenacity import RetryCallState, Retrying, wait_exponential, wait_random
 from tenacity.wait import wait_base
 
 from smc_agent.core.logs import get_logger
@@ -46,7 +46,7 @@ def backoff(initial_s: float, max_s: float, jitter_s: float) -> wait_base:
 
 def wait_for(wait: wait_base, attempt: int) -> float:
     """The seconds ``wait`` gives before attempt ``attempt + 1`` (1 = after the first failure)."""
-    state = RetryCallState(None, None, (), {})
+    state = RetryCallState(Retrying(), None, (), {})
     state.attempt_number = attempt
     return float(wait(state))
 
