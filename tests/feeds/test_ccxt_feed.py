@@ -242,7 +242,13 @@ def test_repeated_failures_open_the_breaker_once_and_the_feed_comes_back(btc: Ca
     assert rows(got) == source_rows(btc, 0, len(got))
     assert feed.stats["rest_retries"] == 7
     lines = _health_lines(log)
-    assert [line["health"] for line in lines] == ["connected", "degraded", "down", "degraded", "connected"]
+    states = [line["health"] for line in lines]
+    # 7 failed calls, one "down" line: the breaker opened once (a busy machine may add a stall's
+    # degraded/connected pair around it, never a line per retry).
+    assert states[:3] == ["connected", "degraded", "down"]
+    assert states.count("down") == 1
+    assert states[-1] == "connected"
+    assert len(states) <= 7
     assert "circuit open" in lines[2]["reason"]
 
 
