@@ -35,7 +35,6 @@ without gaps the exchange can fill and without repeats; :attr:`cursors` is what 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -120,7 +119,7 @@ class CcxtFeed:
         self._rest_breaker = self._health.watch(Breaker("rest", tuning.breaker_threshold, tuning.breaker_reset_s))
         self._ws_breaker = self._health.watch(Breaker("stream", tuning.breaker_threshold, tuning.breaker_reset_s))
         self._wait = backoff(tuning.backoff_initial_s, tuning.backoff_max_s, tuning.backoff_jitter_s)
-        self._message_at = time.monotonic()
+        self._message_at = 0.0  # set when a stream session starts
         self._got_message = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: asyncio.Task[None] | None = None
@@ -223,7 +222,7 @@ class CcxtFeed:
                 await self._fill_all()
 
     async def _stream_session(self) -> None:
-        self._message_at = time.monotonic()
+        self._message_at = _io_now()
         self._got_message = False
         tasks = [asyncio.create_task(self._watch(s)) for s in self._states.values()]
         tasks.append(asyncio.create_task(self._watchdog()))
@@ -249,12 +248,12 @@ class CcxtFeed:
         timeout = self._tuning.stall_timeout_s
         while True:
             await asyncio.sleep(timeout / 4)
-            silent = time.monotonic() - self._message_at
+            silent = _io_now() - self._message_at
             if silent > timeout:
                 raise _Stalled(f"no message for {silent:.1f} s (stall timeout {timeout:g} s)")
 
     def _on_message(self) -> None:
-        self._message_at = time.monotonic()
+        self._message_at = _io_now()
         if not self._got_message:
             self._got_message = True
             self._ws_breaker.success()
@@ -444,6 +443,14 @@ class CcxtFeed:
                 self._rest_breaker.success()
                 self._health.close("rest")
             return result
+
+
+def _io_now() -> float:
+    """The event loop's clock, in seconds: network silence is measured as asyncio's own timeouts are.
+
+    It never stamps a candle or decides what closed (the given clock does); it only says how long the
+    socket has been quiet, which is a fact about the connection, not about the market."""
+    return asyncio.get_running_loop().time()
 
 
 def _bar(row: Sequence[Any], final: bool | None) -> Bar:
