@@ -12,7 +12,7 @@ spread over the whole run and no two hit the same point. The generator is seeded
 points are in the test's output, to replay a failure.
 
 Both stores: SQLite (a file) and PostgreSQL (a database of its own on the local server; see the
-``postgres_url`` fixture in tests/conftest.py, which skips when the server is absent unless
+``postgres_database`` in tests/postgres_support.py, which skips when the server is absent unless
 ``SMC_REQUIRE_POSTGRES=1``).
 """
 
@@ -25,12 +25,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+from postgres_support import postgres_database
 
 pytest.importorskip("smc_agent.store", reason="the SQL store (smc_agent.store) is not in this build yet")
 
@@ -115,12 +118,13 @@ def _journal(engine: sa.Engine) -> tuple[list[int], list[tuple[str, str, int]]]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+def store_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """Two empty stores of one backend: the uninterrupted run's and the killed run's."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'killed.db'}"
-    make: Callable[[], str] = request.getfixturevalue("postgres_url")
-    return make(), make()
+        yield f"sqlite:///{tmp_path / 'whole.db'}", f"sqlite:///{tmp_path / 'killed.db'}"
+        return
+    with contextmanager(postgres_database)() as whole, contextmanager(postgres_database)() as killed:
+        yield whole, killed
 
 
 def test_kill_9_at_random_moments_ends_as_one_uninterrupted_run(
