@@ -201,6 +201,15 @@ class Session:
                     continue
                 if held is None and running == 0 and exit_when_done:
                     break
+                if held is None and getting is None and not queue.empty():
+                    # A candle is waiting: take it without a round through the event loop (a replay's
+                    # queue is rarely empty; once it is, the wait below lets the feeds and signals run).
+                    item = queue.get_nowait()
+                    if item is None:
+                        running -= 1
+                    else:
+                        held = item
+                    continue
                 waits: list[float] = [clock.seconds_until(due)] if due is not None else []
                 if held is not None:
                     waits.append(clock.seconds_until(held.event_ms))

@@ -21,7 +21,7 @@ tests put their own store in this module's ``open_store``.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,6 @@ from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.engine.session import REPLAY_BATCH
 from smc_agent.events import CandleClosed, Event, OrderFilled, SignalChanged
 from smc_agent.events.journal import Journal
-from smc_agent.feeds import FeedHealth
-from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
@@ -139,10 +137,14 @@ def _settings_document(run: _Run, htfs: Sequence[str]) -> dict[str, Any]:
 
 @dataclass
 class Latency:
-    """Candle arrival (taken from its feed) to the commit that holds its events, in seconds."""
+    """Each entry candle's time from the moment the session takes it (its arrival, in a live session,
+    where candles come as they close) to the commit that holds its events, in seconds."""
 
-    arrived: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    arrived: dict[tuple[str, int], float] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
+
+    def taken(self, candle: CandleClosed) -> None:
+        self.arrived[(candle.symbol, candle.event_ms)] = time.perf_counter()
 
 
 class _TimedJournal:
@@ -156,7 +158,7 @@ class _TimedJournal:
         done, arrived, samples = time.perf_counter(), self._latency.arrived, self._latency.samples
         for event in events:
             if isinstance(event, CandleClosed):
-                start = arrived.pop((event.symbol, event.timeframe, event.event_ms), None)
+                start = arrived.pop((event.symbol, event.event_ms), None)
                 if start is not None:
                     samples.append(done - start)
 
@@ -165,26 +167,6 @@ class _TimedJournal:
 
     def last_seq(self) -> int:
         return self._journal.last_seq()
-
-
-class _TimedFeed:
-    """A replay feed that notes when each candle is handed to the session."""
-
-    def __init__(self, feed: ReplayFeed, latency: Latency) -> None:
-        self._feed, self._latency = feed, latency
-
-    @property
-    def health(self) -> FeedHealth:
-        return self._feed.health
-
-    async def closed(self) -> AsyncIterator[CandleClosed]:
-        arrived = self._latency.arrived
-        async for candle in self._feed.closed():
-            arrived[(candle.symbol, candle.timeframe, candle.event_ms)] = time.perf_counter()
-            yield candle
-
-    def forming(self, symbol: str, timeframe: str) -> CandleClosed | None:
-        return None
 
 
 class Agent:
@@ -206,6 +188,7 @@ class Agent:
     def _on_candle(self, candle: CandleClosed) -> None:
         if self.system.entry[candle.symbol].timeframe == candle.timeframe:
             self._last[candle.symbol] = candle.event_ms
+            self.latency.taken(candle)  # the kernel publishes a candle first, before it handles it
 
     @classmethod
     def open(cls, options: AgentOptions, store: Store | None = None) -> Agent:
@@ -251,7 +234,7 @@ class Agent:
         session = self.system.session
         session.start(resumed=self.resumed)
         try:
-            await session.run([_TimedFeed(self.system.feed, self.latency)], exit_when_done=exit_when_done)
+            await session.run([self.system.feed], exit_when_done=exit_when_done)
         finally:
             reason = "stopped by request" if self._stopped else "data done"
             session.stop(reason)
