@@ -13,6 +13,7 @@ from rich.table import Table
 from smc_agent.benchmarks.backtest_bench import backtest_benchmark
 from smc_agent.benchmarks.detect import detect_benchmark
 from smc_agent.benchmarks.signals_bench import signals_benchmark
+from smc_agent.benchmarks.store_bench import store_benchmark
 from smc_agent.cli.common import fail, user_errors
 
 __all__ = ["app"]
@@ -142,3 +143,35 @@ def backtest_command(
         f"{report['backtesting_py_seconds']:.2f} s ({report['backtesting_py_trades']:,} trades): "
         f"ratio_vs_backtesting_py {report['ratio_vs_backtesting_py']:.2f}"
     )
+
+
+@app.command("store")
+def store_command(
+    events: Annotated[int, typer.Option("--events", help="Events journaled per round.")] = 20_000,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="One database to time (default: a temporary SQLite file, and PostgreSQL on "
+            "127.0.0.1 when it answers). It gets one new session per round.",
+            show_default=False,
+        ),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", help="Timed rounds; the median is shown.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Sustained journal rate (events/s) in realistic per-step batches: candles, orders, fills, balance."""
+    if events < 100 or rounds < 1:
+        fail("--events must be at least 100 and --rounds at least 1")
+    with user_errors():
+        report = store_benchmark(events, db=db, rounds=rounds)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    for result in report["results"]:
+        console.print(f"{result['db']}: {result['events_per_second']:,.0f} events/s (median of {result['rounds']} "
+                      f"rounds of {result['events']:,} events in {result['batches']:,} batches)",
+                      soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+    for skipped in report["skipped"]:
+        console.print(f"skipped {skipped}", soft_wrap=True, highlight=False, markup=False)
