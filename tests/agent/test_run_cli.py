@@ -131,7 +131,8 @@ def test_sigterm_finishes_the_candle_commits_and_exits_0(tmp_path: Path, files: 
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(8)
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
+    _out, err = process.communicate(timeout=60)  # reads and closes the pipes
+    assert process.returncode == 0, err.decode()[-2000:]
     again = subprocess.run([*command, "--exit-when-done", "--summary-json"], env=env, capture_output=True,
                            check=True, timeout=300)  # fmt: skip
     assert json.loads(again.stdout)["candles"] == 24_424 + 10_999
