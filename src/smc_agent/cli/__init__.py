@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smc_agent.cli import bench, data, research
+from smc_agent.cli import bench, data, db, research
 from smc_agent.cli import config as config_cli
 from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
@@ -79,6 +79,7 @@ app.command("optimize")(optimize_command)
 app.command("report")(report_command)
 app.command("run")(run_command)
 app.add_typer(data.app, name="data")
+app.add_typer(db.app, name="db")
 app.add_typer(bench.app, name="bench")
 app.add_typer(research.app, name="research")
 app.add_typer(config_cli.app, name="config")

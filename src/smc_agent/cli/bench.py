@@ -152,6 +152,52 @@ def backtest_command(
     )
 
 
+@app.command("store")
+def store_command(
+    events: Annotated[int, typer.Option("--events", help="Events journaled per round.")] = 20_000,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="One database to time (default: a temporary SQLite file, and PostgreSQL on "
+            "127.0.0.1 when it answers). It gets one new session per round.",
+            show_default=False,
+        ),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", help="Timed rounds; the median is shown.")] = 5,
+    backtest_repeats: Annotated[
+        int, typer.Option("--backtest-repeats", help="Backtests in memory and with --db each (0: skip them).")
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Sustained journal rate (events/s) in realistic per-step batches; a backtest with --db against memory."""
+    if events < 100 or rounds < 1 or backtest_repeats < 0:
+        fail("--events must be at least 100, --rounds at least 1 and --backtest-repeats at least 0")
+    with user_errors():
+        from smc_agent.benchmarks.backtest_db_bench import backtest_db_benchmark
+        from smc_agent.benchmarks.store_bench import store_benchmark
+
+        report = store_benchmark(events, db=db, rounds=rounds)
+        if backtest_repeats:
+            report["backtest"] = backtest_db_benchmark(repeats=backtest_repeats)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    for result in report["results"]:
+        console.print(f"{result['db']}: {result['events_per_second']:,.0f} events/s (median of {result['rounds']} "
+                      f"rounds of {result['events']:,} events in {result['batches']:,} batches)",
+                      soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+    for skipped in report["skipped"]:
+        console.print(f"skipped {skipped}", soft_wrap=True, highlight=False, markup=False)
+    if "backtest" in report:
+        b = report["backtest"]
+        console.print(f"backtest of {b['candles']:,} candles ({b['trades']} trades): in memory "
+                      f"{b['seconds_memory']:.2f} s, with --db sqlite {b['seconds_db']:.2f} s "
+                      f"({b['events']:,} events), medians of "
+                      f"{len(b['db_runs'])}: ratio {b['ratio']:.2f}", soft_wrap=True, highlight=False)  # fmt: skip
+
+
 @app.command("run")
 def run_command(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """A paper session of 10 real markets x 3 timeframes into SQLite: candles/s, commit latency, peak RSS."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from smc_agent.events import Event
+from smc_agent.events import BalanceChanged, Event
 from smc_agent.events.codec import from_msgpack, to_msgpack
 from smc_agent.events.journal import check_batch
 from smc_agent.store import schema
@@ -30,22 +30,34 @@ __all__ = ["READ_CHUNK", "SqlJournal", "insert_rows", "upsert"]
 READ_CHUNK = 2_000
 
 
+_INSERTS: dict[str, Any] = {}
+
+
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
     """One bulk insert (executemany) of ``rows``; nothing for none."""
     if rows:
-        connection.execute(table.insert(), list(rows))
+        statement = _INSERTS.get(table.name)
+        if statement is None:
+            statement = _INSERTS[table.name] = table.insert()
+        connection.execute(statement, list(rows))
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
 
 
 def upsert(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
     """Insert ``rows``, replacing those whose primary key is already stored (one statement, both backends).
-    The rows must have distinct keys."""
+    The rows must have distinct keys and every column of the table."""
     if not rows:
         return
     dialect = connection.dialect.name
-    statement: Any = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-    keys = [column.name for column in table.primary_key.columns]
-    update = {name: statement.excluded[name] for name in rows[0] if name not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), list(rows))
+    statement = _UPSERTS.get((dialect, table.name))
+    if statement is None:  # built once: making the ``excluded`` columns costs more than the insert
+        insert: Any = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+        keys = [column.name for column in table.primary_key.columns]
+        update = {column.name: insert.excluded[column.name] for column in table.columns if column.name not in keys}
+        statement = _UPSERTS[(dialect, table.name)] = insert.on_conflict_do_update(index_elements=keys, set_=update)
+    connection.execute(statement, list(rows))
 
 
 class SqlJournal:
@@ -67,7 +79,8 @@ class SqlJournal:
                 {"session_id": session_id, "seq": e.seq, "kind": type(e).__name__, "event_ms": e.event_ms,
                  "payload": to_msgpack(e)} for e in fresh
             ])  # fmt: skip
-            rows = Rows(session_id, self._open_symbols(connection))
+            balance = any(type(e) is BalanceChanged for e in fresh)  # only a snapshot needs the positions
+            rows = Rows(session_id, self._open_symbols(connection) if balance else set())
             project(rows, fresh)
             upsert(connection, schema.cursors, list(rows.cursors.values()))
             upsert(connection, schema.orders, list(rows.orders.values()))
