@@ -1,21 +1,20 @@
 """What every use case that keeps its results needs of the store: the port, and the fingerprints.
 
-:func:`open_store` is the one place that names the store package (``smc_agent.store``), so tests
-can put their own store there. A session's *fingerprint* hashes its sources (each file's path, size
-and content hash) and the settings its results depend on: the same fingerprint resumes the stored
-session, another one is refused.
+:func:`open_store` is the one place that opens the SQL store (``smc_agent.store``); the agent
+imports it by name, so tests can put their own store in its place. A session's *fingerprint* hashes
+its sources (each file's path, size and content hash) and the settings its results depend on: the
+same fingerprint resumes the stored session, another one is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from smc_agent.core.errors import ConfigError
+from smc_agent import store as sql_store
 from smc_agent.events.journal import Journal
 
 __all__ = ["Store", "StoredSession", "describe_file", "fingerprint", "open_store", "plain"]
@@ -55,14 +54,7 @@ class Store(Protocol):
 
 def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
     """The store at ``url`` (the settings' or the default SQLite file when None)."""
-    try:
-        module = importlib.import_module("smc_agent.store")
-    except ModuleNotFoundError as exc:
-        if exc.name != "smc_agent.store":
-            raise
-        raise ConfigError("this build of smc-agent has no store (smc_agent.store)", key="db") from None
-    store: Store = module.open_store(url, upgrade=upgrade)
-    return store
+    return sql_store.open_store(url, upgrade=upgrade)
 
 
 def _file_hash(path: Path) -> str:
