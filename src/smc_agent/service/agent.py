@@ -108,10 +108,6 @@ class _Source:
     candles: Candles
     described: str  # path, size and content hash: what the fingerprint holds
 
-    @property
-    def stream(self) -> str:
-        return f"{self.candles.symbol}@{self.candles.timeframe}"
-
 
 def _sources(data: Sequence[Path], tf: str | None) -> list[_Source]:
     demo = AnalysisRequest(demo_data_path(), symbol=DEMO_SYMBOL, timeframe=tf or DEMO_TIMEFRAME)
