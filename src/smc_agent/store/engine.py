@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with a ``busy_timeout``, so one writer and many readers in other processes
 never see "database is locked"; writes take the lock at their start (``BEGIN IMMEDIATE``), so a
 transaction never fails half-way for want of it. Foreign keys are on and ``synchronous=NORMAL`` (safe
-in WAL: a power cut may lose the last commits, never corrupt the file).
+in WAL: a power cut may lose the last commits, never corrupt the file). PostgreSQL gets the same
+promise with ``synchronous_commit=off``, unless the URL gives its own ``options``.
 
 Before anything is written, a SQLite file is looked at read-only (:func:`inspect_sqlite_file`): a file
 that is not a database, a database that is not ours, or a read-only file is refused with a
@@ -143,7 +144,11 @@ def create(url: URL) -> Engine:
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _sqlite_events(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            # Commits as durable as SQLite's WAL with synchronous=NORMAL: a killed agent loses nothing it
+            # committed, a crash of the server's machine may lose the last commits and never corrupts.
+            # A URL that sets its own libpq ``options`` (synchronous_commit=on) keeps them.
+            durability = {} if "options" in url.query else {"options": "-c synchronous_commit=off"}
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5, **durability})
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(f"no driver for this database ({exc}): install psycopg[binary] for PostgreSQL",
                           key="db", source=source) from None  # fmt: skip
