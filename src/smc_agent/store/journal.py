@@ -66,14 +66,26 @@ class SqlJournal:
     def __init__(self, store: Store, session_id: str) -> None:
         self._store = store
         self.session_id = session_id
+        # The last seq this journal committed: a session has one writer, so after its first append it
+        # need not ask the database again (a second writer would fail on the events' primary key).
+        self._committed: int | None = None
 
     def append(self, events: Sequence[Event]) -> None:
         if not events:
             return
+        try:
+            self._append(events)
+        except BaseException:
+            self._committed = None  # whatever happened, the next append reads the database
+            raise
+
+    def _append(self, events: Sequence[Event]) -> None:
         session_id, table = self.session_id, schema.events
         with self._store.writing("append events") as connection:
-            fresh = check_batch(events, self._last_seq(connection))
+            last = self._committed if self._committed is not None else self._last_seq(connection)
+            fresh = check_batch(events, last)
             if not fresh:
+                self._committed = last
                 return
             insert_rows(connection, table, [
                 {"session_id": session_id, "seq": e.seq, "kind": type(e).__name__, "event_ms": e.event_ms,
@@ -89,6 +101,7 @@ class SqlJournal:
             insert_rows(connection, schema.signals, rows.signals)
             insert_rows(connection, schema.account_snapshots, rows.snapshots)
             insert_rows(connection, schema.risk_events, rows.risk)
+        self._committed = fresh[-1].seq  # after the commit: the context above has ended
 
     def read(self, after_seq: int = 0) -> Iterator[Event]:
         table = schema.events
