@@ -119,6 +119,8 @@ class SqlJournal:
             last = chunk[-1][0]
 
     def last_seq(self) -> int:
+        if self._committed is not None:
+            return self._committed
         with self._store.reading("read the last event") as connection:
             return self._last_seq(connection)
 
