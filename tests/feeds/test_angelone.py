@@ -157,41 +157,78 @@ async def test_holidays_and_special_days_decide_which_candles_belong(
         "2024-03-05 09:15"  # Sunday, then the holiday  # fmt: skip
 
 
-@run
-async def test_ticks_build_the_source_candles_exactly(nifty: Candles, creds: AngelOneCredentials) -> None:
+def _live_data(nifty: Candles) -> tuple[Candles, list[tuple[float, ...]], int]:
+    """Two days of history, then two days and the day with the odd bars streamed as ticks."""
     days = [NSE_HOURS.format_local(int(t))[:10] for t in nifty.time]
     pick = np.array([d in ("2024-03-01", "2024-03-02", "2024-03-04", "2024-03-05", "2024-05-17") for d in days])
     data = Candles.from_arrays(nifty.time[pick], nifty.open[pick], nifty.high[pick], nifty.low[pick],
                                nifty.close[pick], nifty.volume[pick], symbol="NIFTY-FUT", timeframe="15m")  # fmt: skip
-    keep = _in_session(data)
-    expected = _rows(data, keep)
-    live = [NSE_HOURS.format_local(t) >= "2024-03-04" for t in data.time.tolist()]
-    tuning = AngelOneTuning(history_days=10, grace_ms=225_000, stall_timeout_s=30, poll_s=0.01)
+    n_live = sum(NSE_HOURS.format_local(t) >= "2024-03-04" for t in data.time.tolist())
+    return data, _rows(data, _in_session(data)), n_live
+
+
+async def _stream(
+    feed: AngelOneFeed, expected: int, on_candle: Callable[[list[CandleClosed]], None] = lambda got: None
+) -> list[CandleClosed]:
+    """The feed's candles until ``expected`` were delivered and the odd bars dropped."""
     got: list[CandleClosed] = []
-    async with _fake(data, creds, "2024-03-04 09:14", speed=12) as fake:
-        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url, ws_url=fake.ws_url,
-                            special_days=SPECIAL, tuning=tuning)  # fmt: skip
 
-        async def collect() -> None:
-            async for candle in feed.closed():
-                got.append(candle)
-                if len(got) == len(expected) and feed.dropped["NIFTY-FUT@15m"] == ODD:
-                    return
+    async def collect() -> None:
+        async for candle in feed.closed():
+            got.append(candle)
+            on_candle(got)
 
-        async def until_dropped() -> None:
-            while len(got) < len(expected) or feed.dropped["NIFTY-FUT@15m"] < ODD:
-                await asyncio.sleep(0.05)
+    async def until_done() -> None:
+        while len(got) < expected or feed.dropped["NIFTY-FUT@15m"] < ODD:
+            await asyncio.sleep(0.05)
 
-        task = asyncio.create_task(collect())
-        await asyncio.wait_for(until_dropped(), 60)
+    task = asyncio.create_task(collect())
+    try:
+        await asyncio.wait_for(until_done(), 60)
+    finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await feed.aclose()
+    return got
+
+
+TUNING = AngelOneTuning(history_days=10, grace_ms=225_000, stall_timeout_s=30, poll_s=0.01, backoff_initial_s=0.05,
+                        backoff_jitter_s=0.01)  # fmt: skip
+
+
+@run
+async def test_ticks_build_the_source_candles_exactly(nifty: Candles, creds: AngelOneCredentials) -> None:
+    data, expected, n_live = _live_data(nifty)
+    async with _fake(data, creds, "2024-03-04 09:14", speed=12) as fake:
+        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url, ws_url=fake.ws_url,
+                            special_days=SPECIAL, tuning=TUNING)  # fmt: skip
+        got = await _stream(feed, len(expected))
     assert _got(got) == expected
-    n_live = int(np.count_nonzero(np.array(live)))
     assert feed.stats["ticks"] == 4 * n_live
     assert feed.stats["late_ticks"] == 0
     assert feed.stats["from_rest"] == len(expected) - (n_live - ODD)  # only the history came by REST
     assert feed.dropped == {"NIFTY-FUT@15m": ODD}
     assert feed.health == FeedHealth.CONNECTED
     assert fake.ws_connections == 1
+
+
+@run
+async def test_a_dropped_socket_reconnects_and_rest_fills_what_the_ticks_missed(
+    nifty: Candles, creds: AngelOneCredentials
+) -> None:
+    data, expected, n_live = _live_data(nifty)
+    async with _fake(data, creds, "2024-03-04 09:14", speed=12) as fake:
+        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url, ws_url=fake.ws_url,
+                            special_days=SPECIAL, tuning=TUNING)  # fmt: skip
+
+        def drop(got: list[CandleClosed]) -> None:
+            if len(got) == 45:  # mid-session on 4 March
+                assert fake.drop_connections() == 1
+
+        got = await _stream(feed, len(expected), drop)
+    assert _got(got) == expected  # nothing missing, repeated or changed
+    assert fake.ws_connections == 2
+    assert feed.stats["reconnects"] == 1
+    assert feed.stats["ticks"] < 4 * n_live  # ticks sent while the socket was down are lost...
+    assert feed.stats["from_rest"] > len(expected) - (n_live - ODD)  # ...and their candles came by REST
+    assert [h.value for h, _ in feed.health_changes] == ["connected", "degraded", "connected"]
