@@ -50,7 +50,7 @@ from smc_agent.feeds.angelone_client import (
 )
 from smc_agent.feeds.candles import CandleBuilder
 from smc_agent.feeds.market_hours import NSE_HOURS, MarketHours, SessionFilter
-from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, wait_for
+from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, next_wait, retry
 
 __all__ = ["EXCHANGE_TYPES", "LIVE_TIMEFRAMES", "AngelOneFeed", "AngelOneSymbol", "AngelOneTuning"]
 
@@ -158,6 +158,7 @@ class AngelOneFeed:
         self._health = HealthTracker("angelone")
         self._rest_breaker = self._health.watch(Breaker("rest", tuning.breaker_threshold, tuning.breaker_reset_s))
         self._ws_breaker = self._health.watch(Breaker("stream", tuning.breaker_threshold, tuning.breaker_reset_s))
+        self._rest_counts: dict[str, int] = {}
         self._wait = backoff(tuning.backoff_initial_s, tuning.backoff_max_s, tuning.backoff_jitter_s)
         self._socket: Any = None
         self._connected_at: int | None = None  # market time the current socket subscribed
@@ -270,8 +271,7 @@ class AngelOneFeed:
                 self._ws_breaker.failure()
             attempt += 1
             self._health.refresh()
-            wait = self._ws_breaker.reset_s if self._ws_breaker.is_open else wait_for(self._wait, attempt)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(next_wait(self._ws_breaker, self._wait, attempt))
 
     async def _stream_session(self) -> str:
         """Run one socket until it closes or stalls; why it ended."""
@@ -403,22 +403,9 @@ class AngelOneFeed:
 
     async def _rest(self, what: str, call: Callable[[], T]) -> T:
         """``call`` in a thread, retried with backoff on anything but a refused login; the breaker counts."""
-        attempt = 0
-        while True:
-            try:
-                result = await asyncio.to_thread(call)
-            except (asyncio.CancelledError, AngelOneAuthError, ConfigError):
-                raise
-            except Exception as error:
-                attempt += 1
-                self.stats["rest_retries"] += 1
-                self._rest_breaker.failure()
-                self._health.open("rest", f"{what}: {type(error).__name__}")
-                wait = self._rest_breaker.reset_s if self._rest_breaker.is_open else wait_for(self._wait, attempt)
-                _log.debug("REST call failed; retrying", what=what, attempt=attempt, error=str(error)[:200])
-                await asyncio.sleep(wait)
-                continue
-            if attempt:
-                self._rest_breaker.success()
-                self._health.close("rest")
-            return result
+        try:
+            return await retry(what, lambda: asyncio.to_thread(call), health=self._health, breaker=self._rest_breaker,
+                               wait=self._wait, retry_on=Exception, fatal=(AngelOneAuthError, ConfigError),
+                               counts=self._rest_counts)  # fmt: skip
+        finally:
+            self.stats["rest_retries"] = self._rest_counts.get("retries", 0)
