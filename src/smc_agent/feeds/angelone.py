@@ -389,7 +389,13 @@ class AngelOneFeed:
                 self._emit(stream, candle)
 
     def _session_candles_between(self, stream: _Stream, start: int, end: int) -> bool:
-        return any(self._hours.contains(t, stream.tf) for t in range(start, end, stream.tf))
+        """Whether a session candle opens in ``[start, end)`` (closed hours are skipped, not walked)."""
+        t = start
+        while t < end:
+            if self._hours.contains(t, stream.tf):
+                return True
+            t = t + stream.tf if self._hours.is_open(t) else max(t + stream.tf, self._hours.next_open(t))
+        return False
 
     async def _deliver_rest(self, stream: _Stream, since: int, last_open: int) -> None:
         for candle in await self.history(stream.sym.symbol, stream.timeframe, since, last_open):
