@@ -18,6 +18,7 @@ import pyotp
 import pytest
 
 from fakes.angelone import FakeAngelOne
+from smc_agent.core.clock import WallClock
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.events import CandleClosed
@@ -26,6 +27,7 @@ from smc_agent.feeds.angelone import AngelOneFeed, AngelOneSymbol, AngelOneTunin
 from smc_agent.feeds.angelone_client import AngelOneAuthError, AngelOneClient, AngelOneCredentials
 from smc_agent.feeds.market_hours import NSE_HOURS
 
+WALL = WallClock()  # the TOTP is computed at the real time, which the fake checks it against
 FILE = "india/NIFTY-FUT_15m_2024.csv"
 TOKEN = "57920"
 NIFTY = AngelOneSymbol("NIFTY-FUT", TOKEN, "NFO")
@@ -83,7 +85,7 @@ def _in_session(candles: Candles) -> np.ndarray:
 @run
 async def test_login_with_totp_is_checked_by_the_fake(nifty: Candles, creds: AngelOneCredentials) -> None:
     async with _fake(nifty, creds, "2024-03-04 09:14") as fake:
-        client = AngelOneClient(creds, root_url=fake.root_url)
+        client = AngelOneClient(creds, wall=WALL, root_url=fake.root_url)
         await asyncio.to_thread(client.login)
         assert len(fake.logins) == 1
         assert pyotp.TOTP(creds.totp_secret).verify(fake.logins[0], valid_window=1)
@@ -92,7 +94,7 @@ async def test_login_with_totp_is_checked_by_the_fake(nifty: Candles, creds: Ang
 
         wrong = AngelOneCredentials(creds.api_key, creds.client_code, creds.pin, pyotp.random_base32())
         with pytest.raises(AngelOneAuthError, match="Invalid totp") as refused:
-            await asyncio.to_thread(AngelOneClient(wrong, root_url=fake.root_url).login)
+            await asyncio.to_thread(AngelOneClient(wrong, wall=WALL, root_url=fake.root_url).login)
         assert len(fake.refused) == 1
         assert len(fake.logins) == 1
         assert wrong.totp_secret not in str(refused.value)
@@ -102,7 +104,7 @@ async def test_login_with_totp_is_checked_by_the_fake(nifty: Candles, creds: Ang
 @run
 async def test_an_expired_session_logs_in_again_once(nifty: Candles, creds: AngelOneCredentials) -> None:
     async with _fake(nifty, creds, "2024-03-05 09:14") as fake:
-        client = AngelOneClient(creds, root_url=fake.root_url)
+        client = AngelOneClient(creds, wall=WALL, root_url=fake.root_url)
         first = NSE_HOURS.to_utc_ms("2024-03-01 09:15")
         before = await asyncio.to_thread(client.candles, "NFO", TOKEN, "15m", first, first + 6 * 3_600_000)
         fake.expire_sessions()
@@ -124,7 +126,7 @@ async def test_history_equals_the_file_in_utc_and_drops_the_bars_after_the_close
 ) -> None:
     monkeypatch.setitem(angelone_client.MAX_DAYS, "FIFTEEN_MINUTE", 10)  # so that the 78 days take 8 pages
     async with _fake(nifty, creds, "2024-05-18 09:00") as fake:
-        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url,
+        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, wall_clock=WALL, root_url=fake.root_url,
                             holidays=HOLIDAYS_2024, special_days=SPECIAL)  # fmt: skip
         got = await feed.history("NIFTY-FUT", "15m", int(nifty.time[0]), int(nifty.time[-1]))
     assert len(fake.candle_calls) == 8
@@ -142,9 +144,9 @@ async def test_holidays_and_special_days_decide_which_candles_belong(
 ) -> None:
     start, end = int(nifty.time[0]), int(nifty.time[-1])
     async with _fake(nifty, creds, "2024-05-18 09:00") as fake:
-        plain = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url)
+        plain = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, wall_clock=WALL, root_url=fake.root_url)
         no_special = await plain.history("NIFTY-FUT", "15m", start, end)
-        marked = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url,
+        marked = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, wall_clock=WALL, root_url=fake.root_url,
                               holidays=["2024-03-04"], special_days=SPECIAL)  # fmt: skip
         with_holiday = await marked.history("NIFTY-FUT", "15m", start, end)
     assert plain.dropped["NIFTY-FUT@15m"] == ODD + 7  # the Saturday session is not a trading day without it
@@ -200,8 +202,8 @@ TUNING = AngelOneTuning(history_days=10, grace_ms=225_000, stall_timeout_s=30, p
 async def test_ticks_build_the_source_candles_exactly(nifty: Candles, creds: AngelOneCredentials) -> None:
     data, expected, n_live = _live_data(nifty)
     async with _fake(data, creds, "2024-03-04 09:14", speed=12) as fake:
-        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url, ws_url=fake.ws_url,
-                            special_days=SPECIAL, tuning=TUNING)  # fmt: skip
+        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, wall_clock=WALL, root_url=fake.root_url,
+                            ws_url=fake.ws_url, special_days=SPECIAL, tuning=TUNING)  # fmt: skip
         got = await _stream(feed, len(expected))
     assert _got(got) == expected
     assert feed.stats["ticks"] == 4 * n_live
@@ -218,8 +220,8 @@ async def test_a_dropped_socket_reconnects_and_rest_fills_what_the_ticks_missed(
 ) -> None:
     data, expected, n_live = _live_data(nifty)
     async with _fake(data, creds, "2024-03-04 09:14", speed=12) as fake:
-        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, root_url=fake.root_url, ws_url=fake.ws_url,
-                            special_days=SPECIAL, tuning=TUNING)  # fmt: skip
+        feed = AngelOneFeed(creds, [NIFTY], ["15m"], clock=fake.clock, wall_clock=WALL, root_url=fake.root_url,
+                            ws_url=fake.ws_url, special_days=SPECIAL, tuning=TUNING)  # fmt: skip
 
         def drop(got: list[CandleClosed]) -> None:
             if len(got) == 45:  # mid-session on 4 March

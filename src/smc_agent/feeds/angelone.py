@@ -4,7 +4,8 @@
 SmartAPI (``pip install smc-agent[angelone]``; imported only when the feed is built, see
 :mod:`smc_agent.feeds.angelone_client`):
 
-1. **Login** with a TOTP (``pyotp``), and again once whenever a call says the session expired.
+1. **Login** with a TOTP (``pyotp``, at ``wall_clock``'s time: the real one, which is ``clock`` unless the
+   market clock is a replay), and again once whenever a call says the session expired.
 2. **Backfill** each stream by ``getCandleData`` from its stored cursor (on a first start, ``history_days``
    back), IST on the wire, epoch ms UTC here.
 3. **Stream** ``SmartWebSocketV2`` in QUOTE mode: binary little-endian packets (prices in paise, the exchange's
@@ -120,6 +121,7 @@ class AngelOneFeed:
         timeframes: Sequence[str] = ("15m",),
         *,
         clock: Clock,
+        wall_clock: Clock | None = None,
         hours: MarketHours = NSE_HOURS,
         holidays: Sequence[date | str] = (),
         special_days: Sequence[date | str] = (),
@@ -143,7 +145,9 @@ class AngelOneFeed:
         self._smartapi = load_smartapi()
         self._clock, self._tuning, self._ws_url = clock, tuning, ws_url
         self._hours = hours.with_holidays([*hours.holidays, *holidays], [*hours.special_days, *special_days])
-        self._client = client or AngelOneClient(credentials, root_url=root_url, hours=self._hours)
+        self._client = client or AngelOneClient(
+            credentials, wall=wall_clock or clock, root_url=root_url, hours=self._hours
+        )
         cursors = dict(cursors or {})
         self._streams: dict[str, _Stream] = {}
         for sym in symbols:

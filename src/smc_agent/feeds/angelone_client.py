@@ -7,9 +7,11 @@ client is built, never with this module: at import it asks ``api.ipify.org`` for
 blocking (``requests``); the feed runs them in a thread.
 
 Login is ``generateSession(client_code, pin, totp)`` with the TOTP computed by ``pyotp`` from the account's
-secret, so the agent needs no phone. The session's JWT expires (at midnight IST, or sooner); a call refused
-with an auth error (``TokenException``, or ``errorcode`` AG8001 invalid / AG8002 expired / AG8003 missing
-token) logs in again **once** and repeats the call; refused again, it raises :class:`AngelOneAuthError`.
+secret, so the agent needs no phone. The code depends on the real time, which is passed in (``wall``, the
+composition root's wall clock), never read here: a replayed market clock would give a code from 2024. The
+session's JWT expires (at midnight IST, or sooner); a call refused with an auth error (``TokenException``, or
+``errorcode`` AG8001 invalid / AG8002 expired / AG8003 missing token) logs in again **once** and repeats the
+call; refused again, it raises :class:`AngelOneAuthError`.
 
 History: ``fromdate``/``todate`` are IST wall times ``"YYYY-MM-DD HH:MM"`` (both ends included), answered
 with rows ``["2024-03-01T09:15:00+05:30", open, high, low, close, volume]``. Angel One caps the days one call
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.logs import get_logger
 from smc_agent.data.timeframes import parse_timeframe
@@ -113,21 +116,21 @@ class AngelOneClient:
     """One logged-in SmartAPI session (blocking calls: run them in a thread).
 
     ``root_url`` replaces Angel One's REST base (``SmartConnect.root``): a gateway, or the loopback fake in the
-    tests. ``totp`` computes the one-time code from the secret (``pyotp.TOTP(secret).now()`` by default).
+    tests. ``wall`` is the real clock the one-time code is computed at (``pyotp.TOTP(secret).at(seconds)``).
     """
 
     def __init__(
         self,
         credentials: AngelOneCredentials,
         *,
+        wall: Clock,
         root_url: str | None = None,
         timeout_s: float = 7.0,
         hours: MarketHours = NSE_HOURS,
-        totp: Callable[[str], str] | None = None,
     ) -> None:
         smartapi = load_smartapi()
         self._credentials, self._hours = credentials, hours
-        self._totp = totp or _pyotp_now
+        self._wall = wall
         with warnings.catch_warnings():  # it sets ssl.OP_NO_TLSv1 (deprecated) on a context it never uses
             warnings.filterwarnings("ignore", "ssl.OP_NO_SSL", DeprecationWarning)
             self._api = smartapi.SmartConnect(api_key=credentials.api_key, root=root_url, timeout=timeout_s)
@@ -151,7 +154,7 @@ class AngelOneClient:
         """Log in with a fresh TOTP; AngelOneAuthError if refused."""
         c = self._credentials
         try:
-            answer = self._api.generateSession(c.client_code, c.pin, self._totp(c.totp_secret))
+            answer = self._api.generateSession(c.client_code, c.pin, _totp_at(c.totp_secret, self._wall.now_ms()))
         except self._exceptions.SmartAPIException as error:
             raise AngelOneAuthError(f"Angel One login of {c.client_code} refused: {error}") from error
         if not isinstance(answer, dict) or not answer.get("status"):
@@ -213,7 +216,7 @@ def interval_of(timeframe: str) -> str:
     return interval
 
 
-def _pyotp_now(secret: str) -> str:
+def _totp_at(secret: str, ms: int) -> str:
     import pyotp
 
-    return str(pyotp.TOTP(secret).now())
+    return str(pyotp.TOTP(secret).at(ms // 1000))
