@@ -13,7 +13,8 @@ keeps the same record for the store and metrics.
 
 :class:`Breaker` counts consecutive failures of one kind of call; at ``threshold`` it opens (health DOWN)
 and the next attempt waits ``reset_s`` (half-open: one trial); a success closes it. :func:`backoff` is the
-exponential wait with jitter (tenacity's waits) between attempts while it is closed.
+exponential wait with jitter (tenacity's waits) between attempts while it is closed; :func:`next_wait` picks
+between the two, and :func:`retry` runs one kind of call through all of it (a trouble open while it fails).
 
 >>> h = HealthTracker("binance")
 >>> h.health, h.ready(), h.health
@@ -26,7 +27,9 @@ exponential wait with jitter (tenacity's waits) between attempts while it is clo
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from tenacity import RetryCallState, Retrying, wait_exponential, wait_random
 from tenacity.wait import wait_base
@@ -34,9 +37,10 @@ from tenacity.wait import wait_base
 from smc_agent.core.logs import get_logger
 from smc_agent.feeds import FeedHealth
 
-__all__ = ["Breaker", "HealthTracker", "backoff"]
+__all__ = ["Breaker", "HealthTracker", "backoff", "next_wait", "retry"]
 
 _log = get_logger("smc_agent.feeds.health")
+T = TypeVar("T")
 
 
 def backoff(initial_s: float, max_s: float, jitter_s: float) -> wait_base:
@@ -125,3 +129,51 @@ class HealthTracker:
         level = {FeedHealth.CONNECTED: _log.info, FeedHealth.DEGRADED: _log.warning}.get(new, _log.error)
         level("feed health changed", feed=self._feed, health=new.value, previous=old.value, reason=reason,
               **self._fields)  # fmt: skip
+
+
+def next_wait(breaker: Breaker, wait: wait_base, attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: the breaker's reset while it is open, else the backoff."""
+    return breaker.reset_s if breaker.is_open else wait_for(wait, attempt)
+
+
+async def retry(
+    what: str,
+    call: Callable[[], Awaitable[T]],
+    *,
+    health: HealthTracker,
+    breaker: Breaker,
+    wait: wait_base,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...],
+    fatal: tuple[type[BaseException], ...] = (),
+    counts: dict[str, int] | None = None,
+    min_wait: Callable[[BaseException], float] | None = None,
+) -> T:
+    """``await call()`` until it succeeds, waiting :func:`next_wait` after each ``retry_on`` error (at least
+    ``min_wait(error)``, such as a 429's ``Retry-After``). While it fails, the trouble ``breaker.name`` is open
+    (health DEGRADED, or DOWN once the breaker opens); ``counts["retries"]`` counts the retries. Any other
+    error, and any ``fatal`` one (a refused login), is raised at once."""
+    attempt = 0
+    while True:
+        try:
+            result = await call()
+        except asyncio.CancelledError:
+            raise
+        except retry_on as error:
+            if isinstance(error, fatal):
+                raise
+            attempt += 1
+            if counts is not None:
+                counts["retries"] = counts.get("retries", 0) + 1
+            breaker.failure()
+            health.open(breaker.name, f"{what}: {type(error).__name__}")
+            seconds = next_wait(breaker, wait, attempt)
+            if min_wait is not None:
+                seconds = max(seconds, min_wait(error))
+            _log.debug("call failed; retrying", what=what, attempt=attempt, wait_s=round(seconds, 3),
+                       error=str(error)[:200])  # fmt: skip
+            await asyncio.sleep(seconds)
+            continue
+        if attempt:
+            breaker.success()
+            health.close(breaker.name)
+        return result
