@@ -34,9 +34,6 @@ import pytest
 import sqlalchemy as sa
 
 from postgres_support import postgres_database
-
-pytest.importorskip("smc_agent.store", reason="the SQL store (smc_agent.store) is not in this build yet")
-
 from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.events import CandleClosed
 from smc_agent.events.codec import from_msgpack
