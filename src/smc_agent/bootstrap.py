@@ -7,7 +7,12 @@ many symbols sharing one account, one risk gate and one venue:
 |---|---|---|---|
 | backtest | simulated, moved to each candle's close | synchronously, as fast as possible | simulated |
 | paper (on files) | the replay clock, paced at ``speed`` × real time | an asyncio task fed by the replay | simulated |
-| live | wall clock | an asyncio task fed by an exchange | the exchange (not built yet: refused) |
+| paper (live data) | the market clock, waiting in wall time | an asyncio task fed by an exchange | simulated |
+| live | the market clock | an asyncio task fed by an exchange | the exchange (not built yet: refused) |
+
+A session on live data passes its ``clock`` and ``feed``, and the ``instruments`` the exchange trades;
+its ``streams`` are each symbol's candles so far (none on a first start: the history comes through
+:meth:`~smc_agent.engine.session.Session.history`).
 
 Live trading needs ``live_enabled`` in the settings *and* ``live_confirmed`` from the command line;
 even then it is refused until a live venue exists, so nothing here can place a real order.
@@ -33,6 +38,7 @@ from smc_agent.engine.session import Session
 from smc_agent.engine.state_log import log_state_changes
 from smc_agent.events import CandleClosed, OrderEvent, RiskCheckpoint, stamper
 from smc_agent.events.journal import Journal, JournalWriter
+from smc_agent.feeds.ccxt_feed import CcxtFeed
 from smc_agent.feeds.replay import ReplayFeed
 from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import Instrument
@@ -59,7 +65,7 @@ class Recovered:
 class System:
     mode: Mode
     session: Session
-    feed: ReplayFeed
+    feed: ReplayFeed | CcxtFeed
     kernel: TradingKernel
     portfolio: Portfolio
     risk: RiskGate
@@ -121,7 +127,7 @@ class System:
         session = self.session
         session.start()
         session.warm_up(history)
-        if self.mode is Mode.BACKTEST:
+        if isinstance(self.feed, ReplayFeed) and self.mode is Mode.BACKTEST:
             session.replay(self.feed)
         else:
             asyncio.run(session.run([self.feed]))
@@ -139,6 +145,9 @@ def build(
     journal: Journal | None = None,
     session_id: str = "",
     sources: Mapping[str, DataSource] | None = None,
+    clock: SimulatedClock | None = None,
+    feed: CcxtFeed | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> System:
     """Assemble a system for ``mode`` around the one kernel.
 
@@ -155,16 +164,19 @@ def build(
         raise ConfigError("live trading needs an exchange venue, which this version does not have yet", key="mode")
     named = [c if c.symbol else c.with_meta(symbol=UNNAMED) for c in ([streams] if isinstance(streams, Candles)
                                                                    else streams)]  # fmt: skip
-    if not named or not any(len(c) for c in named):
+    if not named or (clock is None and not any(len(c) for c in named)):
         raise ConfigError("there are no candles to trade", key="data")
     entry: dict[str, Candles] = {}
     for candles in sorted(named, key=lambda c: (c.symbol, c.timeframe_ms)):
         entry.setdefault(candles.symbol, candles)
-    start = min(int(c.time[0]) for c in named if len(c))
-    clock = SimulatedClock(start) if mode is Mode.BACKTEST else ReplayClock(start, speed)
+    if clock is None:
+        start = min(int(c.time[0]) for c in named if len(c))
+        clock = SimulatedClock(start) if mode is Mode.BACKTEST else ReplayClock(start, speed)
     bus = EventBus(stamper(session_id))
     log_state_changes(bus)
-    instruments = {symbol: settings.instrument(candles) for symbol, candles in entry.items()}
+    given_instruments = instruments or {}
+    instruments = {symbol: given_instruments.get(symbol) or settings.instrument(candles)
+                   for symbol, candles in entry.items()}  # fmt: skip
     slippages = {symbol: settings.slippage(candles) for symbol, candles in entry.items()}
     slippage = next(iter(slippages.values())) if len(slippages) == 1 else SymbolSlippage(slippages)
     given = sources or {}
@@ -177,7 +189,7 @@ def build(
     strategies = {symbol: strategy(candles) for symbol, candles in entry.items()}
     timeframes = {symbol: candles.timeframe for symbol, candles in entry.items()}
     kernel = TradingKernel(clock, bus, risk, portfolio, execution, strategies, timeframes, [venue.on_candle])
-    feed = ReplayFeed(named)
+    source: ReplayFeed | CcxtFeed = feed or ReplayFeed(named)
     writer = None if journal is None else JournalWriter(bus, journal)
-    session = Session(session_id, mode, clock, bus, kernel, feed.streams, writer)
-    return System(mode, session, feed, kernel, portfolio, risk, execution, venue, instruments, entry, costs, clock)
+    session = Session(session_id, mode, clock, bus, kernel, source.streams, writer)
+    return System(mode, session, source, kernel, portfolio, risk, execution, venue, instruments, entry, costs, clock)

@@ -100,7 +100,7 @@ class MemoryStore:
     def end_session(self, session_id: str, stopped_ms: int) -> None:
         self._session(session_id).stopped_ms = stopped_ms
 
-    def journal(self, session_id: str) -> _CursorJournal:
+    def journal(self, session_id: str, venue: str | None = None) -> _CursorJournal:
         return _CursorJournal(self._session(session_id))
 
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]:

@@ -33,11 +33,13 @@ from smc_agent.cli.common import (
     print_notes,
     user_errors,
 )
-from smc_agent.config import load_config
+from smc_agent.config import AppConfig, load_config, load_settings
 from smc_agent.config.engine import EngineSettings
 from smc_agent.events.journal import Journal
 from smc_agent.service import backtest_request, htf_list
 from smc_agent.service.recording import recorded_backtest
+from smc_agent.service.session_replay import replay_session
+from smc_agent.service.store import open_store
 
 __all__ = ["backtest_command"]
 
@@ -84,12 +86,25 @@ def backtest_command(
         str | None,
         typer.Option(
             "--db",
-            help="Keep the run in this store: its events, orders, fills, equity and metrics.",
+            help="Keep the run in this store: its events, orders, fills, equity and metrics (with --session: "
+            "the store to read).",
+            show_default=False,
+        ),
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            help="Replay this stored session on live data (its candles, in its order) and say whether the "
+            "backtest reproduces its fills; exit 1 if not.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Backtest a strategy on a candle file: metrics, trades and the equity curve."""
+    if session is not None:
+        _replay(session, db, config, profile, as_json)
+        return
     with user_errors():
         if data and len(data) > 1 and (symbol or demo):
             fail("--symbol and --demo name one market: give them with a single --data file")
@@ -126,6 +141,25 @@ def backtest_command(
         _print(result)
     if report is not None:
         typer.echo(f"report: {report}", err=as_json)
+
+
+def _replay(session_id: str, db: str | None, config: Path | None, profile: str | None, as_json: bool) -> None:
+    with user_errors():
+        settings = load_settings(config, profile=profile, overrides={"store": {"url": db}} if db else None)
+        store = open_store(settings.store.url)
+        try:
+            replay = replay_session(store, session_id,
+                                    AppConfig(settings.engine_settings(), settings.analysis_config()))  # fmt: skip
+        finally:
+            store.close()
+    if as_json:
+        typer.echo(json.dumps(replay.to_dict(), separators=(",", ":")))
+    else:
+        verdict = "reproduced exactly" if replay.reproduced else f"NOT reproduced: {replay.first_difference()}"
+        typer.echo(f"session {session_id}: {replay.candles} candles after {replay.history} of history; its "
+                   f"{len(replay.recorded)} fills {verdict}")  # fmt: skip
+    if not replay.reproduced:
+        raise typer.Exit(1)
 
 
 def _write_trades(result: BacktestResult, path: Path) -> None:

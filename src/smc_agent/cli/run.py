@@ -1,4 +1,5 @@
-"""``smc-agent run``: the agent, paper trading replayed files with a journal, resumed after a restart.
+"""``smc-agent run``: the agent, paper trading replayed files or live candles with a journal, resumed after a
+restart.
 
 The command is a thin layer over :class:`~smc_agent.service.agent.Agent`: it parses the options, shows
 a Rich live table on a terminal (plain log lines otherwise), and turns SIGTERM and Ctrl-C into a clean
@@ -42,7 +43,7 @@ def run_command(
         str | None,
         typer.Option(
             "--speed",
-            help="Replay speed: a multiple of real time (600), or max [settings: run.speed].",
+            help="Replay speed: a multiple of real time (600), or max (settings: run.speed).",
             show_default=False,
         ),
     ] = None,
@@ -63,8 +64,37 @@ def run_command(
     new_session: Annotated[
         bool, typer.Option("--new-session", help="Start a new session instead of resuming the stored one.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="files, or a CCXT exchange (binance, ...) to stream live candles from (settings: run.source).",
+            show_default=False,
+        ),
+    ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols",
+            help="On an exchange: the markets, BTC/USDT,ETH/USDT (settings: run.symbols).",
+            show_default=False,
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange", help="The CCXT exchange to stream from (settings: exchange.name).", show_default=False
+        ),
+    ] = None,
+    testnet: Annotated[
+        bool | None,
+        typer.Option(
+            "--testnet/--no-testnet", help="The exchange's sandbox (settings: exchange.testnet).", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Paper-trade the SMC strategy on replayed candles in one account; resumes where it stopped."""
+    """Paper-trade the SMC strategy in one account, on replayed files or an exchange's live candles; resumes
+    where it stopped."""
     # A signal while the agent opens (loading files, restoring a session) must stop it cleanly too.
     early: list[int] = []
 
@@ -77,8 +107,8 @@ def run_command(
     try:
         with user_errors():
             options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed),
-                                   tf=tf, htf=htf, config=config, profile=profile, db=db,
-                                   new_session=new_session)  # fmt: skip
+                                   tf=tf, htf=htf, config=config, profile=profile, db=db, new_session=new_session,
+                                   source=source, symbols=symbols, exchange=exchange, testnet=testnet)  # fmt: skip
             agent = Agent.open(options)
         try:
             console = Console(stderr=summary_json)

@@ -169,7 +169,14 @@ def _speed(value: object) -> float | str:
 
 
 class RunSettings(_Strict):
-    """What ``smc-agent run`` replays and how fast."""
+    """What ``smc-agent run`` trades on: replayed files and how fast, or an exchange's live candles."""
+
+    # files: the --data files (or the demo); ccxt: the exchange named in [exchange]; any other name: that
+    # CCXT exchange (binance, kraken, ...).
+    source: str = "files"
+    symbols: tuple[str, ...] = ()  # on an exchange: the markets to trade (BTC/USDT, ...)
+    # On an exchange's first start: the history to learn from, in candles of the highest timeframe.
+    warmup_bars: Annotated[int, Field(gt=0)] = 100
 
     # × real time, or max. The default, an hour of market a second, makes the shipped hourly demo a
     # candle a second: a replay to watch; `--speed max` is for a replay to finish.
@@ -177,7 +184,7 @@ class RunSettings(_Strict):
     tf: str | None = None  # the entry timeframe (None: the data's)
     htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
 
-    @field_validator("htf", mode="before")
+    @field_validator("htf", "symbols", mode="before")
     @classmethod
     def _listed(cls, value: object) -> object:
         return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
@@ -193,13 +200,30 @@ class RunSettings(_Strict):
         return value
 
 
+_URL_KEYS = frozenset({"rest", "ws", "api"})
+
+
 class ExchangeSettings(_Strict):
-    """An exchange account's credentials (the live-markets issue uses them); never printed."""
+    """The exchange of a session on live data: which one, where to reach it, and the account's credentials
+    (never printed)."""
 
     name: str | None = None
+    testnet: bool = False  # the exchange's sandbox
+    # Replace the exchange's base URLs (a gateway, a testnet, the tests' loopback fake): ``rest`` (public
+    # REST), ``ws`` (spot WebSocket), and ``api``, merged into ccxt's own ``urls["api"]``.
+    urls: dict[str, Any] = Field(default_factory=dict)
+    rate_limit_ms: Annotated[int, Field(gt=0)] | None = None  # least time between REST calls (ccxt's rateLimit)
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     password: SecretStr | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _known_urls(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - _URL_KEYS)
+        if unknown:
+            raise ValueError(f"unknown keys {', '.join(unknown)}; use rest, ws or api")
+        return value
 
 
 def _symbols(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:

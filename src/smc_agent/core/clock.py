@@ -2,8 +2,11 @@
 
 Backtests use :class:`SimulatedClock`, advanced to each candle's close, so a run is deterministic.
 Paper trading on a replay uses :class:`ReplayClock`, which maps the wall clock onto market time at a
-chosen speed and owns the pacing (the feed never sleeps); live and paper trading on live data use
-:class:`WallClock`. Code that needs the time asks the clock it was given.
+chosen speed and owns the pacing (the feed never sleeps). Live and paper trading on live data use
+:class:`MarketClock`: market time, moved by each candle to its close and by each timer to its due time
+as in a backtest, and waiting in wall time for what is still to come, so a session on live data decides
+what a backtest over the same candles decides. :class:`WallClock` is the system clock itself, for what
+must be computed at the real time (a TOTP login). Code that needs the time asks the clock it was given.
 
 **Timers.** ``call_at(ms, fn)`` runs ``fn`` once when the clock reaches ``ms``; ``every(ms, fn)``
 runs it at each multiple of ``ms`` (aligned to the epoch, so a daily timer fires at midnight UTC).
@@ -30,9 +33,14 @@ from typing import Protocol
 
 from smc_agent.core.errors import SmcAgentError
 
-__all__ = ["Clock", "ReplayClock", "SimulatedClock", "Timer", "Timers", "WallClock"]
+__all__ = ["Clock", "MarketClock", "ReplayClock", "SimulatedClock", "Timer", "Timers", "WallClock", "system_ms"]
 
 Callback = Callable[[], None]
+
+
+def system_ms() -> int:
+    """The system's time, in epoch ms: the one place below the composition root that reads it."""
+    return time.time_ns() // 1_000_000
 
 
 class Timer:
@@ -134,6 +142,10 @@ class SimulatedClock(Timers):
         """A backtest never waits: simulated time moves as fast as the candles come."""
         return 0.0
 
+    def present_ms(self) -> int:
+        """When a command that arrives now happens: in simulated time, at the last candle or timer."""
+        return self._now
+
     def restart_at(self, ms: int) -> None:
         """Continue from ``ms``, where a journaled session stopped: a restored system's clock starts at
         its data's first candle, and must not fire timers for the time it already lived through (the
@@ -147,7 +159,7 @@ class WallClock(Timers):
     """The system clock: for paper and live trading on live data (chosen by the composition root)."""
 
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 if self._reading is None else self._reading
+        return system_ms() if self._reading is None else self._reading
 
     def advance_to(self, ms: int) -> None:
         """Fire what is due by now: on a live feed the wall clock, not the candle, says what time it is."""
@@ -156,6 +168,39 @@ class WallClock(Timers):
     def seconds_until(self, ms: int) -> float:
         """How long to wait, in wall seconds, until the clock reads ``ms`` (0 if it already does)."""
         return max(0.0, (ms - self.now_ms()) / 1000)
+
+
+class MarketClock(SimulatedClock):
+    """The clock of a session on live data: market time, moved forward by what happens.
+
+    A candle is handled at its close and a timer fires at its due time, exactly as in a backtest, so the
+    events of a live session are stamped where a backtest over its candles stamps them and come in the
+    same order: the session's candles are the proof of what it did (``backtest --session``). A command
+    that arrives between candles happens at the wall time of its arrival (:meth:`present_ms`). Waiting for
+    what is due is measured on the wall clock (``wall_ms``: the system's, or a test exchange's replay).
+    The clock never goes back: a candle that arrives after a timer has moved the clock past its close is
+    handled at the clock's time.
+    """
+
+    def __init__(self, wall_ms: Callable[[], int] = system_ms, start_ms: int | None = None) -> None:
+        super().__init__(wall_ms() if start_ms is None else start_ms)
+        self._wall = wall_ms
+
+    def advance_to(self, ms: int) -> None:
+        super().advance_to(max(ms, self._now))
+
+    def present_ms(self) -> int:
+        return max(self._now, self._wall())
+
+    def seconds_until(self, ms: int) -> float:
+        return max(0.0, (ms - self._wall()) / 1000)
+
+    def restart_at(self, ms: int) -> None:
+        """Continue from ``ms``, the journal's last moment: the candles that closed while the session was
+        down are then handled at their closes, as they would have been."""
+        if self.next_due() is not None:
+            raise SmcAgentError("a clock can restart only before any timer is set")
+        self._now = ms
 
 
 class ReplayClock(SimulatedClock):

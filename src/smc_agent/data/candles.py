@@ -75,6 +75,11 @@ class Candles:
         o, h, lo, c = cols
         return cls(t, o, h, lo, c, vol, symbol=symbol, timeframe=timeframe, last_complete=last_complete)
 
+    @classmethod
+    def empty(cls, symbol: str, timeframe: str) -> Candles:
+        """No candles yet, of a known market and timeframe (a session on live data before its history)."""
+        return cls.from_arrays([], [], [], [], [], [], symbol=symbol, timeframe=timeframe)
+
     @property
     def timeframe_ms(self) -> int:
         """Length of one candle in milliseconds (the timeframe must be set)."""

@@ -92,6 +92,14 @@ class TradingKernel:
         if self._entry.get(candle.symbol) == candle.timeframe:
             self._strategies[candle.symbol].warm_up(candle)
 
+    def on_history(self, candle: CandleClosed) -> None:
+        """A candle of the history a session on live data starts from: published (so the journal keeps it
+        and a restart restores from it, as :meth:`restore` does), learnt from, never traded."""
+        self._bus.publish(candle)
+        if self._entry.get(candle.symbol) == candle.timeframe:
+            self._last_close[candle.symbol] = candle.close
+            self._strategies[candle.symbol].warm_up(candle)
+
     def restore(self, event: Event) -> None:
         """Fold one journaled event after a restart: each symbol's strategy gets its entry candles, its
         signals' states and the events :meth:`_route` gives it; the kernel keeps the last close (what a

@@ -55,6 +55,8 @@ class SessionClock(Protocol):
 
     def seconds_until(self, ms: int) -> float: ...
 
+    def present_ms(self) -> int: ...
+
 
 @dataclass(slots=True)
 class _Request:
@@ -104,6 +106,16 @@ class Session:
         for candle in candles:
             warm(candle)
 
+    def history(self, candles: Iterable[CandleClosed]) -> None:
+        """The history a session on live data starts from: journaled (a restart restores the strategies
+        from it), learnt from, never traded; committed like a replay's candles."""
+        on_history = self.kernel.on_history
+        for count, candle in enumerate(candles, 1):
+            on_history(candle)
+            if count % REPLAY_BATCH == 0:
+                self._commit()
+        self._commit()
+
     def stop(self, reason: str = "done") -> None:
         now = self.clock.now_ms()
         self.bus.publish(SessionStopped(event_ms=now, known_ms=now, reason=reason))
@@ -141,10 +153,10 @@ class Session:
             if self.candles % self.commit_every:
                 return None  # grouped with the next candles' (a replay): the stop commits what is left
         elif isinstance(message, Event):
-            self.clock.advance_to(self.clock.now_ms())
+            self.clock.advance_to(self.clock.present_ms())
             self.bus.publish(message)
         else:
-            self.clock.advance_to(self.clock.now_ms())
+            self.clock.advance_to(self.clock.present_ms())
             handled = self.kernel.command(message)
         self._commit()
         return handled

@@ -37,14 +37,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from smc_agent.core.clock import Clock
+from smc_agent.core.errors import ConfigError
 from smc_agent.core.logs import get_logger
 from smc_agent.events import CandleClosed
 from smc_agent.feeds import FeedHealth
 from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, wait_for
 from smc_agent.feeds.stream_state import Bar, StreamState
+from smc_agent.model.instrument import Instrument
 
 __all__ = ["CcxtFeed", "FeedTuning"]
 
@@ -169,6 +172,46 @@ class CcxtFeed:
         if state is None or bar is None:
             return None
         return self._candle(state, bar)
+
+    def resumed(self, cursors: Mapping[str, int]) -> CcxtFeed:
+        """This feed with each named stream from after its cursor (``SYMBOL@TF`` -> the close of its last
+        handled candle), set before it starts: a restart backfills only the gap since then."""
+        if self._runner is not None:
+            raise RuntimeError("a feed's cursors are set before it starts")
+        for name, ms in cursors.items():
+            state = self._states.get(name)
+            if state is not None:
+                state.cursor = ms
+        return self
+
+    async def instruments(self) -> dict[str, Instrument]:
+        """What the exchange says each symbol trades in (tick, lot, minimum notional, quote currency), from
+        its markets, loaded by REST with the feed's retries. A symbol it does not list is a ConfigError."""
+        import ccxt
+
+        await self._rest("load markets", self._ex.load_markets)
+        found: dict[str, Instrument] = {}
+        for symbol in dict.fromkeys(state.symbol for state in self._states.values()):
+            try:
+                market = self._ex.market(symbol)
+            except ccxt.BadSymbol:
+                raise ConfigError(f"{self._exchange_name} has no market {symbol!r}", key="symbols") from None
+            found[symbol] = _instrument(symbol, market, self._ex.precisionMode)
+        return found
+
+    async def history(self, count: int) -> list[CandleClosed]:
+        """The last ``count`` closed candles of each stream, by REST, in close-time order (a close shared by
+        several streams in stream order): what a first start learns from before it streams. Each stream's
+        cursor is then its last candle, so the stream continues from there without a gap or a repeat."""
+        await self._rest("load markets", self._ex.load_markets)
+        now = self._clock.now_ms()
+        for state in self._states.values():
+            current = now // state.tf * state.tf
+            await self._fetch_into(state, current - count * state.tf, current - state.tf)
+        got: list[CandleClosed] = []
+        while not self._out.empty():
+            got.append(self._out.get_nowait())
+        return sorted(got, key=lambda c: c.event_ms)  # stable: the streams' order within a close
 
     # ---- life ------------------------------------------------------------------------------------------
 
@@ -457,6 +500,27 @@ def _bar(row: Sequence[Any], final: bool | None) -> Bar:
     """A ccxt OHLCV row ``[ms, open, high, low, close, volume]`` as a :class:`Bar`."""
     t, o, h, lo, c, v = row[:6]
     return Bar(int(t), float(o), float(h), float(lo), float(c), float(v), final=final)
+
+
+def _step(value: Any, mode: int, what: str, symbol: str) -> Decimal:
+    """A ccxt precision as a step: the step itself (TICK_SIZE, ccxt's mode for every exchange today) or a
+    number of decimals (DECIMAL_PLACES)."""
+    import ccxt
+
+    if value is None or mode not in (ccxt.TICK_SIZE, ccxt.DECIMAL_PLACES):
+        raise ConfigError(f"the exchange gives no usable {what} step for {symbol}; set it in "
+                          f"[instruments.{symbol}]", key=f"instruments.{symbol}")  # fmt: skip
+    if mode == ccxt.DECIMAL_PLACES:
+        return Decimal(1).scaleb(-int(value))
+    return Decimal(str(value))
+
+
+def _instrument(symbol: str, market: Mapping[str, Any], mode: int) -> Instrument:
+    precision, limits = market.get("precision") or {}, market.get("limits") or {}
+    least = (limits.get("cost") or {}).get("min")
+    return Instrument(symbol, _step(precision.get("price"), mode, "price", symbol),
+                      _step(precision.get("amount"), mode, "amount", symbol),
+                      Decimal(str(least)) if least else Decimal(0), str(market.get("quote") or ""))  # fmt: skip
 
 
 def _retry_after(exchange: Any) -> float:

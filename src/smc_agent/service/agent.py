@@ -1,14 +1,23 @@
-"""The agent: one paper-trading session on replayed files, journaled to the store, resumed after a restart.
+"""The agent: one paper-trading session, on replayed files or an exchange's live candles, journaled to the
+store, resumed after a restart.
 
 :class:`Agent` is what ``smc-agent run`` (and later the API) drives. It loads one candle file per
-symbol (or the demo candles that ship in a registry package), opens the store, and asks it for the
-session of this fingerprint: the sources (path, size and content hash of each file) and the settings.
+symbol (or the demo candles that ship in a registry package), or connects to an exchange
+(:mod:`smc_agent.service.exchange_source`), opens the store, and asks it for the session of this
+fingerprint: the sources (path, size and content hash of each file; or the venue, symbols and
+timeframe) and the settings.
 The store resumes the latest session when the fingerprint is the same, and refuses a different one
 (:class:`~smc_agent.core.errors.ConfigError` naming what differs); ``new_session`` starts afresh.
 
 A resumed session is restored from its journal alone (:meth:`~smc_agent.bootstrap.System.recover`):
 positions, working orders, balance, the risk gate, each strategy, the clock, and the cursor of each
 stream, so the feed skips every candle already handled and the run goes on as if it had never stopped.
+
+**Live data.** A first start learns from the exchange's recent history (journaled before the session
+starts, so that a restart restores from it and ``backtest --session`` starts from it too), then streams;
+each candle is committed with its events, and also kept in the candles table under the venue. A restart
+backfills only the gap since the stored cursors. The session's clock is the market clock, so its events
+are stamped and ordered as a backtest over the same candles would stamp and order them.
 
 **Commits.** The engine commits one transaction per step (one candle) when paced; at ``speed`` max it
 groups ``REPLAY_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
@@ -21,29 +30,32 @@ tests put their own store in this module's ``open_store``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smc_agent.bootstrap import Recovered, System, build
 from smc_agent.config import AppConfig, load_settings
+from smc_agent.core.clock import MarketClock, system_ms
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.engine.session import REPLAY_BATCH
-from smc_agent.events import CandleClosed, Event, OrderFilled, SignalChanged
+from smc_agent.events import CandleClosed, Event, OrderFilled, SessionStarted, SignalChanged
 from smc_agent.events.journal import Journal
+from smc_agent.feeds.ccxt_feed import CcxtFeed, FeedTuning
 from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
+from smc_agent.service.exchange_source import ExchangeSource
 from smc_agent.service.store import Store, describe_file, fingerprint, open_store, plain
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
-__all__ = ["Agent", "AgentOptions", "parse_speed"]
+__all__ = ["STRATEGY", "Agent", "AgentOptions", "fill_record", "parse_speed", "settings_document"]
 
-_STRATEGY = "smc"
+STRATEGY = "smc"  # the strategy that `run` trades
 
 
 def parse_speed(text: str) -> float:
@@ -73,13 +85,26 @@ class AgentOptions:
     db: str | None = None
     new_session: bool = False
     commit_every: int | None = None  # candles per commit; None: REPLAY_BATCH at full speed, else 1
+    source: str | None = None  # files, ccxt, or a CCXT exchange's name
+    symbols: str | None = None  # on an exchange: "BTC/USDT,ETH/USDT"
+    exchange: str | None = None  # the CCXT exchange (implies the ccxt source)
+    testnet: bool | None = None
+    # For tests: the wall clock of a session on live data (a loopback exchange's replay time), the feed's
+    # patience.
+    wall_ms: Callable[[], int] | None = None
+    tuning: FeedTuning | None = None
 
     def flags(self) -> dict[str, Any]:
         """The given options as the settings' tables: they win over every other source."""
-        run = {"speed": "max" if self.speed == float("inf") else self.speed, "tf": self.tf, "htf": self.htf}
+        source = "ccxt" if self.source is None and self.exchange is not None else self.source
+        run = {"speed": "max" if self.speed == float("inf") else self.speed, "tf": self.tf, "htf": self.htf,
+               "source": source, "symbols": self.symbols}  # fmt: skip
         flags: dict[str, Any] = {"run": {k: v for k, v in run.items() if v is not None}}
         if self.db is not None:
             flags["store"] = {"url": self.db}
+        exchange = {"name": self.exchange, "testnet": self.testnet}
+        if any(v is not None for v in exchange.values()):
+            flags["exchange"] = {k: v for k, v in exchange.items() if v is not None}
         return flags
 
 
@@ -92,14 +117,27 @@ class _Run:
     htf: str | None
     url: str | None
     app: AppConfig
+    exchange: ExchangeSource | None  # None: files
+    warmup_bars: int
 
     @classmethod
     def of(cls, options: AgentOptions) -> _Run:
         settings = load_settings(options.config, profile=options.profile, overrides=options.flags())
         run = settings.run
         speed = float("inf") if run.speed == "max" else float(run.speed)
+        exchange = None
+        if run.source != "files":
+            if options.data:
+                raise ConfigError(f"--data replays files; the source {run.source} streams an exchange: give one",
+                                  key="run.source")  # fmt: skip
+            given = settings.exchange
+            name = (given.name or "binance") if run.source == "ccxt" else run.source
+            exchange = ExchangeSource.of(name, run.symbols, run.tf, testnet=given.testnet, urls=given.urls,
+                                         rate_limit_ms=given.rate_limit_ms,
+                                         tuning=options.tuning or FeedTuning())  # fmt: skip
         return cls(speed, run.tf, ",".join(run.htf) if run.htf else None, settings.store.url,
-                   AppConfig(settings.engine_settings(), settings.analysis_config()))  # fmt: skip
+                   AppConfig(settings.engine_settings(), settings.analysis_config()), exchange,
+                   run.warmup_bars)  # fmt: skip
 
 
 @dataclass
@@ -124,11 +162,59 @@ def _sources(data: Sequence[Path], tf: str | None) -> list[_Source]:
     return found
 
 
-def _settings_document(run: _Run, htfs: Sequence[str]) -> dict[str, Any]:
+def settings_document(tf: str | None, htfs: Sequence[str], app: AppConfig) -> dict[str, Any]:
     """The settings the session's results depend on: the strategy, its timeframes and every engine and
     analysis setting, wherever it came from (not the speed or the store: they change no result)."""
-    return {"strategy": _STRATEGY, "tf": run.tf, "htf": list(htfs),
-            "engine": plain(asdict(run.app.engine)), "analysis": plain(asdict(run.app.analysis))}  # fmt: skip
+    return {"strategy": STRATEGY, "tf": tf, "htf": list(htfs),
+            "engine": plain(asdict(app.engine)), "analysis": plain(asdict(app.analysis))}  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    """What a source gives the session: its description and settings (the fingerprint), the timeframes,
+    the streams and what else ``build`` needs, the venue its candles are filed under (live data), the
+    candles per commit, and how many candles of history a first start learns from (0: none)."""
+
+    described: list[str]
+    settings: dict[str, Any]
+    frames: Sequence[str]
+    streams: list[Candles]
+    build: dict[str, Any]
+    venue: str | None = None
+    commit_every: int = 1
+    history: int = 0
+
+
+def _files_plan(run: _Run, options: AgentOptions) -> _Plan:
+    sources = _sources(options.data, run.tf)
+    htfs = htf_list(run.htf)
+    frames = htfs if htfs is not None else default_htfs(sources[0].candles.timeframe, run.app.analysis)
+    markets = {s.candles.symbol: market_source(s.request) for s in sources}
+    # A replay may group candles per commit: a crash re-processes the uncommitted ones.
+    grouped = REPLAY_BATCH if run.speed == float("inf") else 1
+    return _Plan([s.described for s in sources], settings_document(run.tf, frames, run.app), frames,
+                 [s.candles for s in sources], {"sources": markets}, commit_every=grouped)  # fmt: skip
+
+
+def _exchange_plan(run: _Run, options: AgentOptions) -> _Plan:
+    source = run.exchange
+    assert source is not None
+    engine = run.app.engine
+    if engine.slippage_model != "fixed":
+        raise ConfigError(f"slippage_model {engine.slippage_model!r} needs the whole candle series, which live data "
+                          "does not have yet; use fixed", key="account.slippage_model")  # fmt: skip
+    htfs = htf_list(run.htf)
+    frames = htfs if htfs is not None else default_htfs(source.timeframe, run.app.analysis)
+    clock = MarketClock(options.wall_ms or system_ms)
+    instruments = source.instruments(clock, engine)
+    settings = settings_document(run.tf, frames, run.app)
+    settings["instruments"] = {symbol: {"tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
+                                        "min_notional": str(i.min_notional), "quote_currency": i.quote_currency}
+                               for symbol, i in instruments.items()}  # fmt: skip
+    empty = [Candles.empty(symbol, source.timeframe) for symbol in source.symbols]
+    return _Plan(source.described(), settings, frames, empty,
+                 {"clock": clock, "feed": source.feed(clock), "instruments": instruments}, venue=source.venue,
+                 history=source.history_candles(frames, run.warmup_bars))  # fmt: skip
 
 
 @dataclass
@@ -175,6 +261,7 @@ class Agent:
         self.journal = journal
         self.latency = latency
         self._stopped = False
+        self.history_candles = 0  # candles of history a first start on live data learns from
         # The last candle closed per symbol (its close time): restored from the cursors, then followed.
         entry = {f"{symbol}@{c.timeframe}": symbol for symbol, c in system.entry.items()}
         self._last: dict[str, int] = {entry[s]: ms for s, ms in (resumed.cursors if resumed else {}).items()
@@ -190,36 +277,30 @@ class Agent:
     def open(cls, options: AgentOptions, store: Store | None = None) -> Agent:
         """Load the sources, open the store and begin (or resume) the session; restore a resumed one."""
         run = _Run.of(options)
-        sources = _sources(options.data, run.tf)
+        plan = _exchange_plan(run, options) if run.exchange is not None else _files_plan(run, options)
         app = run.app
-        analysis = app.analysis
-        first = sources[0].candles
-        htfs = htf_list(run.htf)
-        frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
-        settings = _settings_document(run, frames)
-        described = [s.described for s in sources]
         store = store or open_store(run.url)
         try:
-            stored = store.begin_session(fingerprint=fingerprint(described, settings), mode=Mode.PAPER.value,
-                                         sources=described, settings=settings, new=options.new_session)  # fmt: skip
+            stored = store.begin_session(fingerprint=fingerprint(plan.described, plan.settings),
+                                         mode=Mode.PAPER.value, sources=plan.described, settings=plan.settings,
+                                         new=options.new_session)  # fmt: skip
             latency = Latency()
-            journal = _TimedJournal(store.journal(stored.id), latency)
-            kind, opts = strategy_kind(_STRATEGY), StrategyOptions(tuple(frames), analysis=analysis)
-            system = build(Mode.PAPER, [s.candles for s in sources], lambda c: kind.create(c.symbol, c.timeframe, opts),
-                           app.engine, speed=run.speed, journal=journal, session_id=stored.id,
-                           sources={s.candles.symbol: market_source(s.request) for s in sources})  # fmt: skip
-            # A replay may group candles per commit: a crash re-processes the uncommitted ones.
-            grouped = REPLAY_BATCH if run.speed == float("inf") else 1
-            system.session.commit_every = options.commit_every or grouped
+            journal = _TimedJournal(store.journal(stored.id, plan.venue), latency)
+            kind, opts = strategy_kind(STRATEGY), StrategyOptions(tuple(plan.frames), analysis=app.analysis)
+            system = build(Mode.PAPER, plan.streams, lambda c: kind.create(c.symbol, c.timeframe, opts), app.engine,
+                           speed=run.speed, journal=journal, session_id=stored.id, **plan.build)  # fmt: skip
+            system.session.commit_every = options.commit_every or plan.commit_every
             recovered = None
             if stored.resumed:
                 recovered = system.recover(journal)
                 _check_cursors(recovered, store.cursors(stored.id))
-            store.audit("run", {"session": stored.id, "resumed": stored.resumed, "sources": described})
+            store.audit("run", {"session": stored.id, "resumed": stored.resumed, "sources": plan.described})
         except BaseException:
             store.close()
             raise
-        return cls(system, store, stored.id, recovered, journal, latency)
+        agent = cls(system, store, stored.id, recovered, journal, latency)
+        agent.history_candles = plan.history
+        return agent
 
     @property
     def resumed(self) -> bool:
@@ -227,7 +308,9 @@ class Agent:
 
     async def run(self, *, exit_when_done: bool = True) -> None:
         """Run until the data is done (with ``exit_when_done``) or :meth:`stop`; then stop and commit."""
-        session = self.system.session
+        session, feed = self.system.session, self.system.feed
+        if self.history_candles and not self.resumed and isinstance(feed, CcxtFeed):
+            session.history(await feed.history(self.history_candles))
         session.start(resumed=self.resumed)
         try:
             await session.run([self.system.feed], exit_when_done=exit_when_done)
@@ -278,22 +361,28 @@ class Agent:
         """The whole session so far, across restarts (read from its journal): the ``--summary-json`` object."""
         trades: list[dict[str, Any]] = []
         signals: set[str] = set()
-        candles = 0
+        candles, started = 0, False
         entry = {symbol: c.timeframe for symbol, c in self.system.entry.items()}
         for event in self.journal.read():
             if isinstance(event, OrderFilled):
-                order = event.order
-                trades.append({"order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
-                               "tag": order.tag, "time": iso_utc(event.event_ms), "time_ms": event.event_ms,
-                               "price": str(event.price), "quantity": str(event.quantity),
-                               "fee": str(event.fee)})  # fmt: skip
+                trades.append(fill_record(event))
             elif isinstance(event, SignalChanged):
                 signals.add(event.signal.id)
-            elif isinstance(event, CandleClosed) and entry.get(event.symbol) == event.timeframe:
-                candles += 1
+            elif isinstance(event, SessionStarted):
+                started = True
+            elif isinstance(event, CandleClosed) and started and entry.get(event.symbol) == event.timeframe:
+                candles += 1  # not the history a session on live data started from
         portfolio = self.system.portfolio
         return {"trades": trades, "final_balance": str(portfolio.balance), "equity": str(portfolio.equity()),
                 "signals": len(signals), "candles": candles}  # fmt: skip
+
+
+def fill_record(event: OrderFilled) -> dict[str, Any]:
+    """A fill as ``--summary-json`` lists it (money as exact strings)."""
+    order = event.order
+    return {"order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value, "tag": order.tag,
+            "time": iso_utc(event.event_ms), "time_ms": event.event_ms, "price": str(event.price),
+            "quantity": str(event.quantity), "fee": str(event.fee)}  # fmt: skip
 
 
 _OPEN = (SignalStatus.PENDING, SignalStatus.TRIGGERED, SignalStatus.FILLED)

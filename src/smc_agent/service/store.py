@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from smc_agent import store as sql_store
 from smc_agent.events.journal import Journal
+from smc_agent.store.sessions import SessionRecord
 
 __all__ = ["Store", "StoredSession", "describe_file", "fingerprint", "open_store", "plain"]
 
@@ -35,9 +36,13 @@ class Store(Protocol):
         self, *, fingerprint: str, mode: str, sources: list[str], settings: dict[str, Any], new: bool = False
     ) -> StoredSession: ...
 
+    def session(self, session_id: str) -> SessionRecord: ...
+
     def end_session(self, session_id: str, stopped_ms: int) -> None: ...
 
-    def journal(self, session_id: str) -> Journal: ...
+    def journal(self, session_id: str, venue: str | None = None) -> Journal:
+        """The session's journal; with ``venue`` (live data), its candles also go to the candles table."""
+        ...
 
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]: ...
 

@@ -96,16 +96,20 @@ class Store:
             return sessions.begin(connection, self._clock(), fingerprint=fingerprint, mode=mode, sources=sources,
                                   settings=settings, new=new)  # fmt: skip
 
+    def session(self, session_id: str) -> sessions.SessionRecord:
+        with self.reading("read the session") as connection:
+            return sessions.record(connection, session_id)
+
     def end_session(self, session_id: str, stopped_ms: int) -> None:
         with self.writing("end the session") as connection:
             sessions.end(connection, session_id, stopped_ms)
 
-    def journal(self, session_id: str) -> SqlJournal:
+    def journal(self, session_id: str, venue: str | None = None) -> SqlJournal:
         table = schema.sessions
         with self.reading("find the session") as connection:
             if connection.execute(select(table.c.id).where(table.c.id == session_id)).first() is None:
                 raise ConfigError(f"no stored session {session_id}", key="db", source=self.masked_url())
-        return SqlJournal(self, session_id)
+        return SqlJournal(self, session_id, venue)
 
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]:
         table = schema.cursors

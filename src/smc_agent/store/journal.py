@@ -63,9 +63,10 @@ def upsert(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
 class SqlJournal:
     """The journal of one stored session (from :meth:`Store.journal <smc_agent.store.Store.journal>`)."""
 
-    def __init__(self, store: Store, session_id: str) -> None:
+    def __init__(self, store: Store, session_id: str, venue: str | None = None) -> None:
         self._store = store
         self.session_id = session_id
+        self.venue = venue  # a session on live data keeps its candles in the candles table, under it
         # The last seq this journal committed: a session has one writer, so after its first append it
         # need not ask the database again (a second writer would fail on the events' primary key).
         self._committed: int | None = None
@@ -92,9 +93,10 @@ class SqlJournal:
                  "payload": to_msgpack(e)} for e in fresh
             ])  # fmt: skip
             balance = any(type(e) is BalanceChanged for e in fresh)  # only a snapshot needs the positions
-            rows = Rows(session_id, self._open_symbols(connection) if balance else set())
+            rows = Rows(session_id, self._open_symbols(connection) if balance else set(), self.venue)
             project(rows, fresh)
             upsert(connection, schema.cursors, list(rows.cursors.values()))
+            upsert(connection, schema.candles, list(rows.candles.values()))
             upsert(connection, schema.orders, list(rows.orders.values()))
             upsert(connection, schema.positions, list(rows.positions.values()))
             insert_rows(connection, schema.fills, rows.fills)

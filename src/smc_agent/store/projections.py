@@ -51,10 +51,14 @@ _STATE_KIND = {TradingState.HALTED: "halted", TradingState.REDUCING: "reducing",
 @dataclass
 class Rows:
     """A batch's rows per table. ``open_symbols`` are the session's symbols with a position open, as
-    the batch leaves them (a snapshot's equity is its balance only when there is none)."""
+    the batch leaves them (a snapshot's equity is its balance only when there is none). With a
+    ``venue`` (a session on live data), each candle is also a row of the candles table, under that venue:
+    the market data that the session received, kept with the events it caused."""
 
     session_id: str
     open_symbols: set[str]
+    venue: str | None = None
+    candles: dict[tuple[str, str, int], Row] = field(default_factory=dict)
     cursors: dict[tuple[str, str], Row] = field(default_factory=dict)
     orders: dict[str, Row] = field(default_factory=dict)
     positions: dict[str, Row] = field(default_factory=dict)
@@ -69,6 +73,13 @@ def _candle(event: Event, rows: Rows) -> None:
     key = (event.symbol, event.timeframe)
     rows.cursors[key] = {"session_id": rows.session_id, "symbol": event.symbol, "timeframe": event.timeframe,
                          "close_ms": event.event_ms}  # fmt: skip
+    if rows.venue is not None:
+        # As Store.save_candles writes prices: the shortest text that reads back as the same float.
+        rows.candles[(*key, event.time)] = {
+            "venue": rows.venue, "symbol": event.symbol, "timeframe": event.timeframe, "open_ms": event.time,
+            "open": repr(event.open), "high": repr(event.high), "low": repr(event.low), "close": repr(event.close),
+            "volume": repr(event.volume),
+        }  # fmt: skip
 
 
 def _order(event: Event, rows: Rows) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from smc_agent.core.errors import ConfigError
 from smc_agent.store import schema
 
-__all__ = ["SessionMismatch", "StoredSession", "begin", "end"]
+__all__ = ["SessionMismatch", "SessionRecord", "StoredSession", "begin", "changes", "end", "record"]
 
 
 class SessionMismatch(ConfigError):
@@ -30,6 +30,27 @@ class StoredSession:
     id: str
     resumed: bool
     started_ms: int
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored session as its row has it (its settings document as the agent wrote it)."""
+
+    id: str
+    mode: str
+    sources: list[str]
+    settings: dict[str, Any]
+    started_ms: int
+    stopped_ms: int | None
+
+
+def record(connection: Connection, session_id: str) -> SessionRecord:
+    table = schema.sessions
+    row = connection.execute(select(table).where(table.c.id == session_id)).first()
+    if row is None:
+        raise ConfigError(f"no stored session {session_id}", key="session")
+    return SessionRecord(row.id, row.mode, list(row.sources), dict(row.settings), int(row.started_ms),
+                         None if row.stopped_ms is None else int(row.stopped_ms))  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -49,7 +70,7 @@ def begin(connection: Connection, now_ms: int, *, fingerprint: str, mode: str, s
         now = {"sources": _plain(list(sources)), "mode": mode, "settings": _plain(settings)}
         stored = {"sources": latest.sources, "mode": latest.mode, "settings": latest.settings}
         differs = [name for name in ("sources", "mode", "settings") if stored[name] != now[name]] or ["settings"]
-        detail = "; ".join(change for name in differs for change in _changes(name, stored[name], now[name]))
+        detail = "; ".join(change for name in differs for change in changes(name, stored[name], now[name]))
         raise SessionMismatch(f"the stored session {latest.id} has other {', '.join(differs)} ({detail}); "
                               "start afresh with --new-session", key="db")  # fmt: skip
     # Started strictly after the latest, so "the latest" is never a tie.
@@ -61,17 +82,17 @@ def begin(connection: Connection, now_ms: int, *, fingerprint: str, mode: str, s
     return StoredSession(session_id, False, started)
 
 
-def _changes(key: str, stored: Any, now: Any, limit: int = 5) -> list[str]:
+def changes(key: str, stored: Any, now: Any, limit: int = 5) -> list[str]:
     """What differs between two stored documents, key by key (``settings.engine.risk.min_rr: stored 2,
     now 3``), the first ``limit`` of them: a whole settings document would bury the one change.
 
-    >>> _changes("settings", {"risk": {"min_rr": 2, "a": 1}}, {"risk": {"min_rr": 3, "a": 1}})
+    >>> changes("settings", {"risk": {"min_rr": 2, "a": 1}}, {"risk": {"min_rr": 3, "a": 1}})
     ['settings.risk.min_rr: stored 2, now 3']
     """
     if isinstance(stored, dict) and isinstance(now, dict):
         found = [change for name in sorted(set(stored) | set(now), key=str)
                  if stored.get(name) != now.get(name)
-                 for change in _changes(f"{key}.{name}", stored.get(name), now.get(name), limit)]  # fmt: skip
+                 for change in changes(f"{key}.{name}", stored.get(name), now.get(name), limit)]  # fmt: skip
         return found[:limit] + ([f"and {len(found) - limit} more"] if len(found) > limit else [])
     return [f"{key}: stored {stored!r}, now {now!r}"]
 
