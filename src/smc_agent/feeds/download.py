@@ -142,7 +142,7 @@ async def download(
     if last_open < since_ms:
         raise ConfigError(f"no candle of {timeframe} opening at {iso_utc(since_ms)} or later has closed yet",
                           key="since")  # fmt: skip
-    part, existing = _prepare(out, since_ms, last_open)
+    part, existing = _prepare(out, since_ms, last_open, tf)
     health = HealthTracker(f"{getattr(client, 'id', 'exchange')} download", symbol=symbol, timeframe=timeframe)
     breaker = health.watch(Breaker("rest", tuning.breaker_threshold, tuning.breaker_reset_s))
     wait = backoff(tuning.backoff_initial_s, tuning.backoff_max_s, tuning.backoff_jitter_s)
@@ -160,7 +160,7 @@ async def download(
         except ccxt.ExchangeError as error:  # refused, not failed: retrying would get the same answer
             raise DataError(f"{client.id} refused {what}: {str(error)[:300]}", rule="exchange answer") from None
 
-    if existing is not None and existing.last_ms is not None and existing.last_ms >= last_open:
+    if existing is not None and _complete(existing, last_open, tf):
         return _finished(out, part, existing, written=0, up_to_date=True)
     await rest("loading markets", client.load_markets)
     _check_market(client, symbol, timeframe)
@@ -205,7 +205,7 @@ async def download(
 # ---- the file ----------------------------------------------------------------------------------------------
 
 
-def _prepare(out: Path, since_ms: int, last_open: int) -> tuple[Path, _Existing | None]:
+def _prepare(out: Path, since_ms: int, last_open: int, tf: int) -> tuple[Path, _Existing | None]:
     """The ``.part`` path and what it (or a finished ``out``, moved back to it) already holds."""
     part = part_path(out)
     if out.is_dir():
@@ -227,9 +227,14 @@ def _prepare(out: Path, since_ms: int, last_open: int) -> tuple[Path, _Existing 
             raise ConfigError(f"{source} holds candles from {iso_utc(existing.first_ms)} to "
                               f"{iso_utc(existing.last_ms)}, {outside}: give another --out, or delete it",
                               key="out")  # fmt: skip
-    if source == out and (existing.last_ms is None or existing.last_ms < last_open):
+    if source == out and not _complete(existing, last_open, tf):
         out.replace(part)  # extend a finished download: it is unfinished again until the new range is in
     return part, existing
+
+
+def _complete(existing: _Existing, last_open: int, tf: int) -> bool:
+    """Whether no candle of the range can open after the file's last one."""
+    return existing.last_ms is not None and existing.last_ms + tf > last_open
 
 
 def _scan(path: Path) -> _Existing:
