@@ -8,13 +8,14 @@ expected rows are the source file's, read here with :mod:`json`, never by the co
 from __future__ import annotations
 
 import asyncio
-import json
+import itertools
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from download_support import SOURCE, Row, file_rows, source_rows
 from fakes.binance import FakeBinance
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.data.candles import Candles
@@ -22,32 +23,21 @@ from smc_agent.data.loaders import detect_format, load_candles
 from smc_agent.feeds.ccxt_feed import FeedTuning
 from smc_agent.feeds.download import HEADER, DownloadResult, Progress, download, open_client, part_path
 
-SOURCE = "crypto/BTC_USDT-5m_2023.json"
 START = 700  # the candle forming on the fake: 0..699 have closed
 PAGE = 100
 TUNING = FeedTuning(page_limit=PAGE, backoff_initial_s=0.05, backoff_max_s=0.2, backoff_jitter_s=0.01,
                     breaker_threshold=4, breaker_reset_s=0.3)  # fmt: skip
-Row = tuple[int, float, float, float, float, float]
 
 
 @pytest.fixture(scope="module")
 def source(shared_data_path: Callable[[str], Path]) -> list[Row]:
     """The source file's rows, read with json alone."""
-    doc = json.loads(shared_data_path(SOURCE).read_text())
-    keys = sorted(doc["date"], key=int)
-    return [(int(doc["date"][k]), *(float(doc[c][k]) for c in ("open", "high", "low", "close", "volume")))  # type: ignore[misc]
-            for k in keys][: START + 100]  # fmt: skip
+    return source_rows(shared_data_path(SOURCE))[: START + 100]
 
 
 @pytest.fixture(scope="module")
 def btc(shared_data_path: Callable[[str], Path]) -> Candles:
     return load_candles(shared_data_path(SOURCE))[: START + 100]
-
-
-def file_rows(path: Path) -> list[Row]:
-    c = load_candles(path)
-    return [(int(c.time[i]), float(c.open[i]), float(c.high[i]), float(c.low[i]), float(c.close[i]),
-             float(c.volume[i])) for i in range(len(c))]  # fmt: skip
 
 
 def klines(fake: FakeBinance) -> list[tuple[float, dict[str, str], int]]:
@@ -139,15 +129,26 @@ def test_the_rate_limiter_spaces_the_calls(tmp_path: Path, source: list[Row], bt
     async def body(fake: FakeBinance) -> None:
         client = open_client("binance", rest_url=fake.rest_url, rate_limit_ms=60)
         try:
-            await asyncio.wait_for(download(client, "BTC/USDT", "5m", tmp_path / "slow.csv", since_ms=source[0][0],
-                                            until_ms=source[400][0], clock=fake.clock, tuning=TUNING), 20)
+            await asyncio.wait_for(
+                download(
+                    client,
+                    "BTC/USDT",
+                    "5m",
+                    tmp_path / "slow.csv",
+                    since_ms=source[0][0],
+                    until_ms=source[400][0],
+                    clock=fake.clock,
+                    tuning=TUNING,
+                ),
+                20,
+            )
         finally:
             await client.close()
         times = [at for at, _, _ in klines(fake)]
         assert len(times) >= 4
         # ccxt weighs a 100-candle klines call at under one rateLimit (about 0.45 of it): ~27 ms apart here,
         # where the loopback answers in ~2 ms
-        assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.02
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.02
 
     run(body, btc)
 
@@ -222,7 +223,7 @@ def test_bad_options_are_errors_naming_the_option(tmp_path: Path, source: list[R
         assert not (tmp_path / "x.csv").exists()
         assert not part_path(tmp_path / "x.csv").exists()
 
-        with pytest.raises(ConfigError, match="no candle of 5m opening at .* has closed yet") as caught:
+        with pytest.raises(ConfigError, match=r"no candle of 5m opening at .* has closed yet") as caught:
             await fetch(fake, tmp_path / "x.csv", source[START][0])
         assert caught.value.key == "since"
 
@@ -237,8 +238,9 @@ def test_bad_options_are_errors_naming_the_option(tmp_path: Path, source: list[R
         assert caught.value.key == "out"
 
         part_path(tmp_path / "early.csv").write_text(HEADER + "\n")
-        with pytest.raises(ConfigError, match="both .* exist") as caught:
+        with pytest.raises(ConfigError, match=r"both .* exist") as caught:
             await fetch(fake, tmp_path / "early.csv", since, until=source[50][0])
+        assert caught.value.key == "out"
 
         (tmp_path / "bad.csv.part").write_text(HEADER + "\nyesterday,1,1,1,1,1\n")
         with pytest.raises(DataError, match="row 1: field timestamp: unreadable time 'yesterday'"):

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -126,12 +128,21 @@ def download_command(
         str | None, typer.Option("--rest-url", help="REST base to use instead of the exchange's (a gateway).")
     ] = None,
     testnet: Annotated[bool, typer.Option("--testnet", help="Use the exchange's sandbox.")] = False,
+    rate_limit_ms: Annotated[
+        int | None,
+        typer.Option(
+            "--rate-limit-ms",
+            min=1,
+            help="ccxt's rateLimit: ms per unit of request weight (default: the exchange's).",
+        ),
+    ] = None,
 ) -> None:
     """Download closed candles into a CSV that analyze, backtest and run read; run it again to resume."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         since_ms, until_ms = parse_utc(since, "since"), None if until is None else parse_utc(until, "until")
-        result = asyncio.run(_download(exchange, symbol, tf, out, since_ms, until_ms, rest_url, testnet, console))
+        client = partial(open_client, exchange, testnet=testnet, rest_url=rest_url, rate_limit_ms=rate_limit_ms)
+        result = asyncio.run(_download(client, symbol, tf, out, since_ms, until_ms, console))
     except ConfigError as exc:
         fail(f"option {_DOWNLOAD_OPTIONS[exc.key]}: {exc.message}" if exc.key in _DOWNLOAD_OPTIONS else exc)
     except SmcAgentError as exc:
@@ -149,15 +160,23 @@ def download_command(
                    f"{format_time(result.first_ms)} to {format_time(result.last_ms)}{resumed})")  # fmt: skip
 
 
-async def _download(exchange: str, symbol: str, tf: str, out: Path, since_ms: int, until_ms: int | None,
-                    rest_url: str | None, testnet: bool, console: Console) -> DownloadResult:  # fmt: skip
-    client = open_client(exchange, testnet=testnet, rest_url=rest_url)
+async def _download(open_: Callable[[], Any], symbol: str, tf: str, out: Path, since_ms: int, until_ms: int | None,
+                    console: Console) -> DownloadResult:  # fmt: skip
+    client = open_()  # inside the event loop: ccxt's async client belongs to the loop that runs it
     bar = Progress(TextColumn(f"{escape(symbol)} {escape(tf)}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=console, disable=not console.is_terminal)  # fmt: skip
     task = bar.add_task("download", total=None)
     try:
         with bar:
-            return await download(client, symbol, tf, out, since_ms=since_ms, until_ms=until_ms, clock=WallClock(),
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+            return await download(
+                client,
+                symbol,
+                tf,
+                out,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                clock=WallClock(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     finally:
         await client.close()
