@@ -137,7 +137,7 @@ def download_command(
         ),
     ] = None,
 ) -> None:
-    """Download closed candles into a CSV that analyze, backtest and run read; run it again to resume."""
+    """Download closed candles into a CSV that analyze and backtest read; run it again to resume."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         since_ms, until_ms = parse_utc(since, "since"), None if until is None else parse_utc(until, "until")
