@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,9 @@ from smc_agent.feeds.download import HEADER, DownloadResult, Progress, download,
 
 START = 700  # the candle forming on the fake: 0..699 have closed
 PAGE = 100
+# grace_ms=0: the fake's clock is the exchange's own, so a candle is closed the moment its period ends
 TUNING = FeedTuning(page_limit=PAGE, backoff_initial_s=0.05, backoff_max_s=0.2, backoff_jitter_s=0.01,
-                    breaker_threshold=4, breaker_reset_s=0.3)  # fmt: skip
+                    breaker_threshold=4, breaker_reset_s=0.3, grace_ms=0)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +55,12 @@ def run(coro: Callable[[FakeBinance], Coroutine[Any, Any, None]], btc: Candles) 
 
 
 async def fetch(fake: FakeBinance, out: Path, since: int, *, until: int | None = None, symbol: str = "BTC/USDT",
-                tf: str = "5m", progress: Progress | None = None) -> DownloadResult:  # fmt: skip
+                tf: str = "5m", progress: Progress | None = None,
+                tuning: FeedTuning = TUNING) -> DownloadResult:  # fmt: skip
     client = open_client("binance", rest_url=fake.rest_url, rate_limit_ms=5)
     try:
         return await asyncio.wait_for(download(client, symbol, tf, out, since_ms=since, until_ms=until,
-                                               clock=fake.clock, tuning=TUNING, progress=progress), 20)  # fmt: skip
+                                               clock=fake.clock, tuning=tuning, progress=progress), 20)  # fmt: skip
     finally:
         await client.close()
 
@@ -87,6 +90,20 @@ def test_the_file_loads_and_equals_the_source_without_the_forming_candle(
     assert seen[0][0] == 0
     assert seen[-1] == (START, START)
     assert [d for d, _ in seen] == sorted({d for d, _ in seen})
+
+
+def test_a_candle_closed_less_than_the_grace_ago_is_left_for_the_next_run(
+    tmp_path: Path, source: list[Row], btc: Candles
+) -> None:
+    out = tmp_path / "graced.csv"
+
+    async def body(fake: FakeBinance) -> None:
+        # the fake says candle START - 1 closed a moment ago; a clock 2 s ahead could be wrong about that
+        result = await fetch(fake, out, source[0][0], tuning=replace(TUNING, grace_ms=2_000))
+        assert result.last_ms == source[START - 2][0]
+
+    run(body, btc)
+    assert file_rows(out) == source[: START - 1]
 
 
 def test_until_ends_the_range_before_it(tmp_path: Path, source: list[Row], btc: Candles) -> None:

@@ -125,8 +125,8 @@ async def download(
 ) -> DownloadResult:
     """Download ``symbol``'s closed ``timeframe`` candles opened in ``[since_ms, until_ms)`` into ``out``.
 
-    ``until_ms`` defaults to the clock's now, which leaves out the candle still forming. ``progress`` is
-    called after each page. The caller closes ``client``."""
+    ``until_ms`` defaults to the clock's now (less ``tuning.grace_ms``), which leaves out the candle still
+    forming. ``progress`` is called after each page. The caller closes ``client``."""
     import ccxt
 
     try:
@@ -136,7 +136,9 @@ async def download(
     now = clock.now_ms()
     if until_ms is not None and until_ms <= since_ms:
         raise ConfigError(f"{iso_utc(until_ms)} is not after --since {iso_utc(since_ms)}", key="until")
-    last_open = now - tf  # the last candle that has closed by now...
+    # The last candle closed by now, with the feed's grace: a clock a little ahead of the exchange's must not
+    # take the candle still forming for a closed one (REST rows carry no closed flag)...
+    last_open = now - tf - tuning.grace_ms
     if until_ms is not None:
         last_open = min(last_open, until_ms - 1)  # ...that opened before the end
     if last_open < since_ms:
@@ -160,8 +162,8 @@ async def download(
         except ccxt.ExchangeError as error:  # refused, not failed: retrying would get the same answer
             raise DataError(f"{client.id} refused {what}: {str(error)[:300]}", rule="exchange answer") from None
 
-    if existing is not None and _complete(existing, last_open, tf):
-        return _finished(out, part, existing, written=0, up_to_date=True)
+    if existing is not None and _complete(existing, last_open, tf):  # nothing to fetch; a .part is only renamed
+        return _finished(out, part, existing, written=0, up_to_date=not part.exists())
     await rest("loading markets", client.load_markets)
     _check_market(client, symbol, timeframe)
 
