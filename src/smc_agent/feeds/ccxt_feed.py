@@ -49,7 +49,7 @@ from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, wait_for
 from smc_agent.feeds.stream_state import Bar, StreamState
 from smc_agent.model.instrument import Instrument
 
-__all__ = ["CcxtFeed", "FeedTuning"]
+__all__ = ["CcxtFeed", "FeedTuning", "apply_urls", "make_client", "retry_after"]
 
 _log = get_logger(__name__)
 T = TypeVar("T")
@@ -104,9 +104,9 @@ class CcxtFeed:
         if not symbols or not timeframes:
             raise ValueError("a ccxt feed needs at least one symbol and one timeframe")
         self._exchange_name, self._clock, self._tuning = exchange, clock, tuning
-        self._ex = client if client is not None else _make_client(exchange, testnet, rate_limit_ms, options)
+        self._ex = client if client is not None else make_client(exchange, testnet, rate_limit_ms, options)
         if urls:
-            _apply_urls(self._ex, urls)
+            apply_urls(self._ex, urls)
         self._flags = _install_flag_hook(self._ex, self._on_raw_kline)
         cursors = dict(cursors or {})
         self._states: dict[str, StreamState] = {}
@@ -477,7 +477,7 @@ class CcxtFeed:
                 self._health.open("rest", f"{what}: {type(error).__name__}")
                 wait = self._rest_breaker.reset_s if self._rest_breaker.is_open else wait_for(self._wait, attempt)
                 if isinstance(error, ccxt.DDoSProtection):  # 429 and 418: the exchange says how long to wait
-                    wait = max(wait, _retry_after(self._ex))
+                    wait = max(wait, retry_after(self._ex))
                 _log.debug("REST call failed; retrying", what=what, attempt=attempt, wait_s=round(wait, 3),
                            error=str(error)[:200])  # fmt: skip
                 await asyncio.sleep(wait)
@@ -523,7 +523,7 @@ def _instrument(symbol: str, market: Mapping[str, Any], mode: int) -> Instrument
                       Decimal(str(least)) if least else Decimal(0), str(market.get("quote") or ""))  # fmt: skip
 
 
-def _retry_after(exchange: Any) -> float:
+def retry_after(exchange: Any) -> float:
     headers = getattr(exchange, "last_response_headers", None) or {}
     for key, value in headers.items():
         if key.lower() == "retry-after":
@@ -534,7 +534,7 @@ def _retry_after(exchange: Any) -> float:
     return 0.0
 
 
-def _make_client(exchange: str, testnet: bool, rate_limit_ms: int | None, options: Mapping[str, Any] | None) -> Any:
+def make_client(exchange: str, testnet: bool, rate_limit_ms: int | None, options: Mapping[str, Any] | None) -> Any:
     import ccxt.pro
 
     cls = getattr(ccxt.pro, exchange, None)
@@ -555,7 +555,7 @@ def _make_client(exchange: str, testnet: bool, rate_limit_ms: int | None, option
     return client
 
 
-def _apply_urls(exchange: Any, urls: Mapping[str, Any]) -> None:
+def apply_urls(exchange: Any, urls: Mapping[str, Any]) -> None:
     api = exchange.urls.get("api")
     unknown = set(urls) - {"rest", "ws", "api"}
     if unknown:
