@@ -76,6 +76,20 @@ def test_the_downloaded_file_is_what_analyze_reads(tmp_path: Path, fake: FakeBin
     assert (doc["symbol"], doc["timeframe"], doc["candles"]) == ("BTC/USDT", "5m", 1500)
 
 
+def test_the_exchange_settings_point_the_download_at_a_gateway(
+    tmp_path: Path, fake: FakeBinance, source: list[Row]
+) -> None:
+    """exchange.urls and exchange.rate_limit_ms from a settings file reach the client, as --rest-url would."""
+    config = tmp_path / "smc.toml"
+    config.write_text(f'[exchange]\nname = "binance"\nrate_limit_ms = 5\nurls = {{ rest = "{fake.rest_url}" }}\n')
+    out = tmp_path / "BTC_USDT-5m.csv"
+    command = ["data", "download", "--symbol", "BTC/USDT", "--tf", "5m", "--since", iso_utc(source[0][0]),
+               "--until", iso_utc(source[300][0]), "--out", str(out), "--config", str(config)]  # fmt: skip
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert file_rows(out) == source[:300]
+
+
 def test_kill_9_mid_download_then_the_same_command_finishes_it_exactly(
     tmp_path: Path, fake: FakeBinance, source: list[Row]
 ) -> None:

@@ -57,7 +57,7 @@ def run(coro: Callable[[FakeBinance], Coroutine[Any, Any, None]], btc: Candles) 
 async def fetch(fake: FakeBinance, out: Path, since: int, *, until: int | None = None, symbol: str = "BTC/USDT",
                 tf: str = "5m", progress: Progress | None = None,
                 tuning: FeedTuning = TUNING) -> DownloadResult:  # fmt: skip
-    client = open_client("binance", rest_url=fake.rest_url, rate_limit_ms=5)
+    client = open_client("binance", urls={"rest": fake.rest_url}, rate_limit_ms=5)
     try:
         return await asyncio.wait_for(download(client, symbol, tf, out, since_ms=since, until_ms=until,
                                                clock=fake.clock, tuning=tuning, progress=progress), 20)  # fmt: skip
@@ -144,7 +144,7 @@ def test_429_and_500_mid_download_are_retried_honouring_retry_after(
 
 def test_the_rate_limiter_spaces_the_calls(tmp_path: Path, source: list[Row], btc: Candles) -> None:
     async def body(fake: FakeBinance) -> None:
-        client = open_client("binance", rest_url=fake.rest_url, rate_limit_ms=60)
+        client = open_client("binance", urls={"rest": fake.rest_url}, rate_limit_ms=60)
         try:
             await asyncio.wait_for(
                 download(
@@ -271,5 +271,5 @@ def test_unknown_exchange_and_testnet_name_their_option() -> None:
         open_client("nope")
     assert caught.value.key == "exchange"
     with pytest.raises(ConfigError, match="not an http") as caught:
-        open_client("binance", rest_url="127.0.0.1:9/api/v3")
+        open_client("binance", urls={"rest": "127.0.0.1:9/api/v3"})
     assert caught.value.key == "rest_url"

@@ -27,7 +27,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from smc_agent.cli.common import EXIT_USER_ERROR, TimeColumnOption, fail
+from smc_agent.cli.common import EXIT_USER_ERROR, ConfigOption, ProfileOption, TimeColumnOption, fail
+from smc_agent.config import load_settings
 from smc_agent.core.clock import WallClock
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.timefmt import format_time
@@ -120,28 +121,47 @@ def download_command(
     tf: Annotated[str, typer.Option("--tf", help="Timeframe, as the exchange has it: 1m, 5m, 1h, 1d.")],
     since: Annotated[str, typer.Option("--since", help="First candle's date or date-time, UTC: 2024-01-01.")],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write (FILE.part until done).", show_default=False)],
-    exchange: Annotated[str, typer.Option("--exchange", help="Any ccxt exchange by name.")] = "binance",
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange", help="Any ccxt exchange by name (settings: exchange.name; else binance).", show_default=False
+        ),
+    ] = None,
     until: Annotated[
         str | None, typer.Option("--until", help="End (excluded), UTC. Default: the last candle closed now.")
     ] = None,
     rest_url: Annotated[
         str | None, typer.Option("--rest-url", help="REST base to use instead of the exchange's (a gateway).")
     ] = None,
-    testnet: Annotated[bool, typer.Option("--testnet", help="Use the exchange's sandbox.")] = False,
+    testnet: Annotated[
+        bool | None,
+        typer.Option(
+            "--testnet/--no-testnet",
+            help="Use the exchange's sandbox (settings: exchange.testnet).",
+            show_default=False,
+        ),
+    ] = None,
     rate_limit_ms: Annotated[
         int | None,
         typer.Option(
             "--rate-limit-ms",
             min=1,
-            help="ccxt's rateLimit: ms per unit of request weight (default: the exchange's).",
+            help="ccxt's rateLimit: ms per unit of request weight (settings: exchange.rate_limit_ms; else the "
+            "exchange's).",
         ),
     ] = None,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """Download closed candles into a CSV that analyze and backtest read; run it again to resume."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         since_ms, until_ms = parse_utc(since, "since"), None if until is None else parse_utc(until, "until")
-        client = partial(open_client, exchange, testnet=testnet, rest_url=rest_url, rate_limit_ms=rate_limit_ms)
+        given = load_settings(config, profile=profile).exchange  # the flags win over it
+        urls = {**given.urls, **({"rest": rest_url} if rest_url else {})}
+        client = partial(open_client, exchange or given.name or "binance",
+                         testnet=given.testnet if testnet is None else testnet, urls=urls,
+                         rate_limit_ms=rate_limit_ms or given.rate_limit_ms)  # fmt: skip
         result = asyncio.run(_download(client, symbol, tf, out, since_ms, until_ms, console))
     except ConfigError as exc:
         fail(f"option {_DOWNLOAD_OPTIONS[exc.key]}: {exc.message}" if exc.key in _DOWNLOAD_OPTIONS else exc)

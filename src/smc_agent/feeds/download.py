@@ -27,7 +27,7 @@ time (ISO-8601 UTC), prices as Python writes floats (they read back exactly):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,10 +92,10 @@ def part_path(out: Path) -> Path:
     return out.with_name(out.name + ".part")
 
 
-def open_client(exchange: str, *, testnet: bool = False, rest_url: str | None = None,
+def open_client(exchange: str, *, testnet: bool = False, urls: Mapping[str, Any] | None = None,
                 rate_limit_ms: int | None = None) -> Any:  # fmt: skip
-    """The ccxt client of ``exchange`` (rate limited), on its sandbox with ``testnet``, its public REST base
-    replaced by ``rest_url`` (a gateway; the tests' loopback fake)."""
+    """The ccxt client of ``exchange`` (rate limited), on its sandbox with ``testnet``, its base URLs replaced
+    as ``urls`` say (``exchange.urls``: a gateway; the tests' loopback fake)."""
     import ccxt
 
     try:
@@ -104,10 +104,11 @@ def open_client(exchange: str, *, testnet: bool = False, rest_url: str | None = 
         raise ConfigError(str(error), key="exchange") from None
     except ccxt.NotSupported:
         raise ConfigError(f"{exchange} has no testnet (sandbox) in ccxt", key="testnet") from None
-    if rest_url is not None:
-        if not rest_url.startswith(("http://", "https://")):
-            raise ConfigError(f"{rest_url!r} is not an http(s) URL", key="rest_url")
-        apply_urls(client, {"rest": rest_url})
+    rest_url = (urls or {}).get("rest")
+    if rest_url is not None and not str(rest_url).startswith(("http://", "https://")):
+        raise ConfigError(f"{rest_url!r} is not an http(s) URL", key="rest_url")
+    if urls:
+        apply_urls(client, urls)
     return client
 
 
