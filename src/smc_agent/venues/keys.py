@@ -67,7 +67,7 @@ def load_keys(
 def _from_file(path: Path) -> ApiKeys:
     where = f"secrets file {path}"
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        document = tomllib.loads(path.expanduser().read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read it: {exc.strerror}", key="exchange.secrets_file", source=where) from None
     except tomllib.TOMLDecodeError as exc:
