@@ -11,9 +11,7 @@ import asyncio
 import hashlib
 import hmac
 import io
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from fakes.binance_spot import FakeBinanceSpot
+from fakes.spot_rig import BTC, FAST, KEY, SECRET, START, TIMEOUT, USDT, close_of, first_touch, order, rig, run
 from smc_agent.core.bus import EventBus
 from smc_agent.core.clock import SimulatedClock
 from smc_agent.core.logs import configure_logging
@@ -38,16 +37,10 @@ from smc_agent.events import (
 )
 from smc_agent.events.codec import to_json
 from smc_agent.model.enums import Side
-from smc_agent.model.orders import Order, OrderStatus, OrderType
+from smc_agent.model.orders import OrderStatus, OrderType
 from smc_agent.venues import RejectRule
-from smc_agent.venues.ccxt_venue import CcxtVenue, VenueTuning
+from smc_agent.venues.ccxt_venue import CcxtVenue
 from smc_agent.venues.keys import ApiKeys
-
-KEY, SECRET = "vk-7Hq2LmZ9xP4tR8wN", "vs-3Jd6Fk1Qa8Zr5Tx0Bc7Vn2Mp9Ly4We"
-START = 200  # the candle forming when the fake starts: candle START - 1 is the last closed one
-FAST = VenueTuning(poll_s=0.02, attempts=3, retry_wait_s=0.01)
-TIMEOUT = 10.0
-BTC, USDT = "BTC/USDT", "USDT"
 
 
 @pytest.fixture(scope="module")
@@ -55,71 +48,6 @@ def btc(shared_data_path: Callable[[str], Path]) -> Candles:
     candles = load_candles(shared_data_path("crypto/BTC_USDT-5m_2023.json"))
     assert (candles.symbol, candles.timeframe) == (BTC, "5m")
     return candles[:400]
-
-
-def close_of(c: Candles, i: int) -> Decimal:
-    return Decimal(repr(float(c.close[i])))
-
-
-@dataclass
-class Rig:
-    fake: FakeBinanceSpot
-    venue: CcxtVenue
-    published: list[Event] = field(default_factory=list)  # on the bus, synchronously
-    reported: list[Event] = field(default_factory=list)  # through report(), from the venue's tasks
-
-    async def until(self, check: Callable[[], bool], what: str) -> None:
-        async def wait() -> None:
-            while not check():
-                await asyncio.sleep(0.01)
-
-        try:
-            await asyncio.wait_for(wait(), TIMEOUT)
-        except TimeoutError:
-            pytest.fail(f"timed out waiting for {what}; reported {self.reported}")
-
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [e for e in self.reported if isinstance(e, kind)]
-
-
-@asynccontextmanager
-async def rig(btc: Candles, balances: dict[str, str], *, timeout_ms: int | None = None,
-              fake: FakeBinanceSpot | None = None) -> AsyncIterator[Rig]:  # fmt: skip
-    async with _fake(btc, balances, fake) as server:
-        bus = EventBus()
-        reported: list[Event] = []
-        venue = CcxtVenue.connect("binance", ApiKeys(SecretStr(KEY), SecretStr(SECRET)), bus, SimulatedClock(0),
-                                  reported.append, urls=server.urls, rate_limit_ms=1, timeout_ms=timeout_ms,
-                                  tuning=FAST)  # fmt: skip
-        r = Rig(server, venue, reported=reported)
-        bus.subscribe(r.published.append)
-        await asyncio.wait_for(venue.start([BTC]), TIMEOUT)
-        try:
-            yield r
-        finally:
-            await asyncio.wait_for(venue.close(), TIMEOUT)
-
-
-@asynccontextmanager
-async def _fake(
-    btc: Candles, balances: dict[str, str], given: FakeBinanceSpot | None
-) -> AsyncIterator[FakeBinanceSpot]:
-    if given is not None:
-        yield given
-        return
-    async with FakeBinanceSpot(btc, start_index=START, speed=1e-6, api_key=KEY, api_secret=SECRET,
-                               balances=balances) as fake:  # fmt: skip
-        yield fake
-
-
-def order(cid: str, side: Side, kind: OrderType, qty: str, *, price: str | None = None, trigger: str | None = None,
-          reduce_only: bool = False) -> Order:  # fmt: skip
-    return Order(cid, BTC, side, kind, Decimal(qty), price=None if price is None else Decimal(price),
-                 trigger=None if trigger is None else Decimal(trigger), reduce_only=reduce_only)  # fmt: skip
-
-
-def run(coro: object) -> None:
-    asyncio.run(asyncio.wait_for(coro, 60))  # type: ignore[arg-type]
 
 
 # -- the fake's signed endpoints --------------------------------------------------------------------------
@@ -251,21 +179,12 @@ def test_exchange_rejections_come_back_with_binances_reason(btc: Candles) -> Non
     run(main())
 
 
-def _first_touch(btc: Candles, level: Decimal, falls_to: bool) -> tuple[int, Decimal]:
-    """The first candle from START whose range reaches ``level``, and the price it fills at there."""
-    for i in range(START, len(btc)):
-        o, h, lo = (Decimal(repr(float(x[i]))) for x in (btc.open, btc.high, btc.low))
-        if (lo <= level) if falls_to else (h >= level):
-            return i, (o if (o <= level if falls_to else o >= level) else level)
-    raise AssertionError("never touched")
-
-
 def test_a_resting_limit_fills_when_a_candle_crosses_it_and_the_poll_reports_it(btc: Candles) -> None:
     async def main() -> None:
         async with rig(btc, {USDT: "1000"}) as r:
             lows = [Decimal(repr(float(x))) for x in btc.low[START : START + 30]]
             level = sorted(lows)[3].quantize(Decimal("0.01"))  # touched within 30 candles, not by the first
-            touch, expected = _first_touch(btc, level, falls_to=True)
+            touch, expected = first_touch(btc, level, falls_to=True)
             assert touch > START
             r.venue.submit(order("lim", Side.BUY, OrderType.LIMIT, "0.002", price=str(level)))
             await r.until(lambda: bool(r.of(OrderAccepted)), "the acceptance")
@@ -310,7 +229,7 @@ def test_an_exit_after_a_buy_is_sized_from_the_free_balance_and_a_stop_fills_at_
             await r.until(lambda: bool(r.of(OrderFilled)), "the entry's fill")
             lows = [Decimal(repr(float(x))) for x in btc.low[START : START + 40]]
             level = sorted(lows)[2].quantize(Decimal("0.01"))
-            touch, expected = _first_touch(btc, level, falls_to=True)
+            touch, expected = first_touch(btc, level, falls_to=True)
             r.venue.submit(order("stop", Side.SELL, OrderType.STOP, "0.01", trigger=str(level), reduce_only=True))
             await r.until(lambda: len(r.of(OrderAccepted)) == 2, "the stop's acceptance")
             accepted = r.of(OrderAccepted)[1]

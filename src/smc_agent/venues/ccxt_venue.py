@@ -251,6 +251,11 @@ class CcxtVenue:
             trades += await self._ex.fetch_my_trades(symbol, ms)
         return trades
 
+    def exchange_id(self, client_order_id: str) -> str | None:
+        """The exchange's id of one of our orders, once the exchange has answered for it."""
+        tracked = self._orders.get(client_order_id)
+        return None if tracked is None else tracked.exchange_id
+
     async def catch_up(self, order: Order) -> list[OrderEvent]:
         """The events that bring ``order`` (as the journal has it) to what the exchange says now, and follow
         it from here on if it is still working. They are returned, not reported: the caller publishes them.
