@@ -83,7 +83,7 @@ def test_show_without_a_file_is_the_defaults() -> None:
     shown = tomllib.loads(out)
     assert shown["risk"]["risk_per_trade"] == 0.01
     assert shown["analysis"]["min_rr"] == 2.0
-    assert shown["run"] == {"speed": 3600.0}
+    assert shown["run"] == {"speed": 3600.0, "mode": "paper", "allow_live": False}
 
 
 def test_what_show_prints_is_a_settings_file_that_validates(

@@ -287,3 +287,37 @@ def test_a_heartbeat_beats_on_clock_time_while_no_candle_comes() -> None:
     timer.cancel()
     s.candle()
     assert len(beats) == 4
+
+
+def test_a_venue_report_is_stepped_by_the_running_session_without_waiting() -> None:
+    """``report`` only queues: the running session publishes the event (stamped, journaled with its step)
+    before the next candle, whose close is still far off on the clock."""
+    from smc_agent.events import OrderRejected
+    from smc_agent.model.orders import Order, OrderStatus
+
+    data = candles([QUIET] * 30, "1m", T0).with_meta(symbol=SYMBOL)
+    system = build(Mode.PAPER, data, lambda c: Script({}), settings(), speed=60 / 5.0)  # a candle every 5 s
+    seen: list[Any] = []
+    system.bus.subscribe(seen.append)
+    order = Order("x1", SYMBOL, Side.BUY, OrderType.LIMIT, D("1"), price=D("99"))
+    report = OrderRejected(event_ms=T0, known_ms=T0, order=order.to(OrderStatus.REJECTED), reason="by the exchange")
+
+    async def main() -> None:
+        system.session.start()
+        runner = asyncio.create_task(system.session.run([system.feed], exit_when_done=False))
+        await asyncio.sleep(0.05)
+        assert system.session.report(report) is None  # type: ignore[func-returns-value]
+        await asyncio.wait_for(_until(lambda: any(isinstance(e, OrderRejected) for e in seen)), 2)
+        system.session.request_stop()
+        await asyncio.wait_for(runner, 2)
+
+    asyncio.run(main())
+    (published,) = [e for e in seen if isinstance(e, OrderRejected)]
+    assert (published.reason, published.order.client_order_id) == ("by the exchange", "x1")
+    assert published.seq > 0
+    assert not [e for e in seen if isinstance(e, CandleClosed)]  # it did not wait for a candle
+
+
+async def _until(check: Any) -> None:
+    while not check():
+        await asyncio.sleep(0.01)

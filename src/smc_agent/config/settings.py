@@ -181,6 +181,9 @@ class RunSettings(_Strict):
     # × real time, or max. The default, an hour of market a second, makes the shipped hourly demo a
     # candle a second: a replay to watch; `--speed max` is for a replay to finish.
     speed: Annotated[float | Literal["max"], PlainValidator(_speed)] = 3600.0
+    # Live trading needs mode = "live", allow_live = true, --live and API keys (config.live_gate.check_live).
+    mode: Literal["paper", "live"] = "paper"
+    allow_live: bool = False
     tf: str | None = None  # the entry timeframe (None: the data's)
     htf: tuple[str, ...] | None = None  # the higher timeframes (None: the defaults above tf)
 
@@ -216,6 +219,7 @@ class ExchangeSettings(_Strict):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     password: SecretStr | None = None
+    secrets_file: Path | None = None  # a TOML file with api_key and api_secret, when they are not given here
 
     @field_validator("urls")
     @classmethod

@@ -11,8 +11,9 @@ deterministic live as in a backtest; only the waiting between steps differs:
   for backtests and replays;
 * :meth:`Session.run` is an asyncio task for paper and live trading: feeds post candles into the inbox
   as they close, the clock's timers fire when due, and :meth:`Session.send` lets another task (the
-  CLI, the API) put a command in and await what came of it. A replayed feed is paced by the clock
-  (:class:`~smc_agent.core.clock.ReplayClock`), never by the feed.
+  CLI, the API) put a command in and await what came of it; :meth:`Session.report` lets a venue that
+  fills on its own (the live venue's tasks) queue an event without waiting. A replayed feed is paced by
+  the clock (:class:`~smc_agent.core.clock.ReplayClock`), never by the feed.
 
 Lifecycle: :meth:`start` (publishes :class:`~smc_agent.events.SessionStarted`), :meth:`warm_up` on
 history (the strategies learn, no orders), the run, and :meth:`stop`
@@ -88,6 +89,7 @@ class Session:
         # crash it re-processes the uncommitted candles and gets the same events; a live session may not.
         self.commit_every = commit_every
         self._requests: deque[_Request] = deque()  # commands sent to the running session
+        self._reports: deque[Event] = deque()  # venue reports, stepped in the order they came
         self._wake: asyncio.Event | None = None  # set when a command arrives, or a stop is asked for
         self._stopping = False
         self.candles = 0  # candles handled by this session's run (not warm-up)
@@ -179,6 +181,14 @@ class Session:
         self._wake.set()
         return await done
 
+    def report(self, event: Event) -> None:
+        """Queue a venue's report (an order accepted, filled, cancelled ...) for the running session and wake
+        it; never waits. Reports are stepped in arrival order, after waiting commands and before the next
+        candle; one that arrives while the session is not running waits for the next run."""
+        self._reports.append(event)
+        if self._wake is not None:
+            self._wake.set()
+
     def heartbeat(self, period_ms: int, beat: Callable[[int], None]) -> Timer:
         """Call ``beat(now_ms)`` every ``period_ms`` of clock time while the session runs, whether or not
         candles come (the API's WebSocket heartbeat, a feed watchdog); cancel it with the returned timer."""
@@ -204,6 +214,9 @@ class Session:
                     handled = self.step(request.command)
                     if handled is not None and not request.done.done():
                         request.done.set_result(handled)
+                    continue
+                if self._reports:
+                    self.step(self._reports.popleft())
                     continue
                 due = clock.next_due()
                 candle_first = held is not None and (due is None or held.event_ms <= due)

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from smc_agent.core.ccxt_client import apply_urls, make_client
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.logs import get_logger
@@ -49,7 +50,7 @@ from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, wait_for
 from smc_agent.feeds.stream_state import Bar, StreamState
 from smc_agent.model.instrument import Instrument
 
-__all__ = ["CcxtFeed", "FeedTuning", "apply_urls", "make_client", "retry_after"]
+__all__ = ["CcxtFeed", "FeedTuning", "retry_after"]
 
 _log = get_logger(__name__)
 T = TypeVar("T")
@@ -532,50 +533,6 @@ def retry_after(exchange: Any) -> float:
             except ValueError:
                 return 0.0
     return 0.0
-
-
-def make_client(exchange: str, testnet: bool, rate_limit_ms: int | None, options: Mapping[str, Any] | None) -> Any:
-    import ccxt.pro
-
-    cls = getattr(ccxt.pro, exchange, None)
-    if cls is None:
-        raise ValueError(f"ccxt.pro has no exchange {exchange!r}; choose one of ccxt.pro.exchanges")
-    config: dict[str, Any] = {"enableRateLimit": True}
-    if rate_limit_ms is not None:
-        config["rateLimit"] = rate_limit_ms
-    defaults: dict[str, Any] = {}
-    if exchange.startswith("binance"):
-        # Spot only, and nothing that needs API keys: load_markets() then asks for /api/v3/exchangeInfo alone.
-        defaults = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
-                    "fetchMargins": False}  # fmt: skip
-    config["options"] = {**defaults, **(options or {})}
-    client = cls(config)
-    if testnet:
-        client.set_sandbox_mode(True)
-    return client
-
-
-def apply_urls(exchange: Any, urls: Mapping[str, Any]) -> None:
-    api = exchange.urls.get("api")
-    unknown = set(urls) - {"rest", "ws", "api"}
-    if unknown:
-        raise ValueError(f"unknown exchange.urls keys {sorted(unknown)}; use rest, ws or api")
-    if "api" in urls:
-        exchange.urls["api"] = exchange.deep_extend(api, dict(urls["api"]))
-        api = exchange.urls["api"]
-    if "rest" in urls:
-        if isinstance(api, dict):
-            for key in ("public", "private") if "public" in api else [k for k, v in api.items() if isinstance(v, str)]:
-                api[key] = urls["rest"]
-        else:
-            exchange.urls["api"] = urls["rest"]
-    if "ws" in urls:
-        ws = api.get("ws") if isinstance(api, dict) else None
-        if isinstance(ws, dict):
-            for key in ("spot",) if "spot" in ws else [k for k, v in ws.items() if isinstance(v, str)]:
-                ws[key] = urls["ws"]
-        elif isinstance(api, dict):
-            api["ws"] = urls["ws"]
 
 
 def _install_flag_hook(exchange: Any, on_kline: Callable[[Mapping[str, Any]], None]) -> bool:

@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smc_agent.core.ccxt_client import apply_urls, make_client
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.timeframes import parse_timeframe
-from smc_agent.feeds.ccxt_feed import FeedTuning, apply_urls, make_client, retry_after
+from smc_agent.feeds.ccxt_feed import FeedTuning, retry_after
 from smc_agent.feeds.resilience import Breaker, HealthTracker, backoff, retry
 
 __all__ = ["HEADER", "DownloadResult", "Progress", "download", "open_client", "parse_utc", "part_path"]
