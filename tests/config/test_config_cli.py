@@ -54,7 +54,7 @@ def test_show_prints_the_effective_settings_with_secrets_masked(
     assert code == 0, err
     assert SECRET not in out + err
     shown = tomllib.loads(out)
-    assert shown["exchange"] == {"name": "binance", "api_key": "***", "api_secret": "***"}
+    assert shown["exchange"] == {"name": "binance", "testnet": False, "urls": {}, "api_key": "***", "api_secret": "***"}
     assert shown["store"]["url"] == "postgresql+psycopg://trader:***@db.example:5432/smc"
     assert shown["risk"]["risk_per_trade"] == 0.002  # the profile's
     assert shown["risk"]["min_rr"] == 1.5  # the environment's
@@ -83,7 +83,14 @@ def test_show_without_a_file_is_the_defaults() -> None:
     shown = tomllib.loads(out)
     assert shown["risk"]["risk_per_trade"] == 0.01
     assert shown["analysis"]["min_rr"] == 2.0
-    assert shown["run"] == {"speed": 3600.0, "mode": "paper", "allow_live": False}
+    assert shown["run"] == {
+        "source": "files",
+        "symbols": [],
+        "warmup_bars": 100,
+        "speed": 3600.0,
+        "mode": "paper",
+        "allow_live": False,
+    }
 
 
 def test_what_show_prints_is_a_settings_file_that_validates(
