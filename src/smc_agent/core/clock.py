@@ -156,10 +156,15 @@ class SimulatedClock(Timers):
 
 
 class WallClock(Timers):
-    """The system clock: for paper and live trading on live data (chosen by the composition root)."""
+    """The wall clock (``wall_ms``: the system's, or a test exchange's replay): what a live feed reads to know
+    which candles have closed, and what a login computes its one-time password at."""
+
+    def __init__(self, wall_ms: Callable[[], int] = system_ms) -> None:
+        super().__init__()
+        self._wall = wall_ms
 
     def now_ms(self) -> int:
-        return system_ms() if self._reading is None else self._reading
+        return self._wall() if self._reading is None else self._reading
 
     def advance_to(self, ms: int) -> None:
         """Fire what is due by now: on a live feed the wall clock, not the candle, says what time it is."""

@@ -344,7 +344,8 @@ class CcxtFeed:
                 try:
                     await self._backfill(state)
                 finally:
-                    item.done.set_result(None)
+                    if not item.done.done():  # cancelled with the feed: no one waits for it any more
+                        item.done.set_result(None)
                 continue
             if item is not None:
                 self._offer(state, item)

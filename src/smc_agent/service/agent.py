@@ -37,7 +37,7 @@ from typing import Any
 
 from smc_agent.bootstrap import Recovered, System, build
 from smc_agent.config import AppConfig, load_settings
-from smc_agent.core.clock import MarketClock, system_ms
+from smc_agent.core.clock import MarketClock, WallClock, system_ms
 from smc_agent.core.errors import ConfigError, SmcAgentError
 from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
@@ -205,15 +205,16 @@ def _exchange_plan(run: _Run, options: AgentOptions) -> _Plan:
                           "does not have yet; use fixed", key="account.slippage_model")  # fmt: skip
     htfs = htf_list(run.htf)
     frames = htfs if htfs is not None else default_htfs(source.timeframe, run.app.analysis)
-    clock = MarketClock(options.wall_ms or system_ms)
-    instruments = source.instruments(clock, engine)
+    wall_ms = options.wall_ms or system_ms
+    clock, wall = MarketClock(wall_ms), WallClock(wall_ms)
+    instruments = source.instruments(wall, engine)
     settings = settings_document(run.tf, frames, run.app)
     settings["instruments"] = {symbol: {"tick_size": str(i.tick_size), "lot_size": str(i.lot_size),
                                         "min_notional": str(i.min_notional), "quote_currency": i.quote_currency}
                                for symbol, i in instruments.items()}  # fmt: skip
     empty = [Candles.empty(symbol, source.timeframe) for symbol in source.symbols]
     return _Plan(source.described(), settings, frames, empty,
-                 {"clock": clock, "feed": source.feed(clock), "instruments": instruments}, venue=source.venue,
+                 {"clock": clock, "feed": source.feed(wall), "instruments": instruments}, venue=source.venue,
                  history=source.history_candles(frames, run.warmup_bars))  # fmt: skip
 
 
@@ -328,6 +329,10 @@ class Agent:
         self.store.close()
 
     # -- what a front end shows -------------------------------------------------------------------
+
+    def last_candle_ms(self, symbol: str) -> int:
+        """The close time of ``symbol``'s last handled entry candle (0 before the first)."""
+        return self._last.get(symbol, 0)
 
     def status(self) -> dict[str, Any]:
         """The account and each symbol now: the live table's rows (JSON-ready)."""

@@ -67,6 +67,7 @@ class ExchangeSource:
         return max(MIN_HISTORY, warmup_bars * highest // entry)
 
     def feed(self, clock: Clock) -> CcxtFeed:
+        """The feed, on ``clock``: the wall clock (the session's market clock moves only with what it handles)."""
         return CcxtFeed(self.exchange, self.symbols, (self.timeframe,), urls=self.urls, clock=clock,
                         testnet=self.testnet, rate_limit_ms=self.rate_limit_ms, tuning=self.tuning)  # fmt: skip
 

@@ -16,6 +16,7 @@ replayed files has no instruments of its own in the store: backtest its files in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,8 +75,9 @@ def replay_session(store: Store, session_id: str, app: AppConfig) -> SessionRepl
     if not given:
         raise ConfigError(f"session {session_id} replayed files ({', '.join(stored.sources)}); backtest those files "
                           "with --data instead", key="session")  # fmt: skip
-    now = settings_document(document["tf"], document["htf"], app)
-    differs = [c for key in ("strategy", "engine", "analysis") for c in changes(key, document[key], now[key])]
+    now = json.loads(json.dumps(settings_document(document["tf"], document["htf"], app)))  # as stored: JSON
+    differs = [c for key in ("strategy", "engine", "analysis") if document[key] != now[key]
+               for c in changes(key, document[key], now[key])]  # fmt: skip
     if differs:
         raise ConfigError(f"the settings differ from session {session_id}'s ({'; '.join(differs[:5])}): give the "
                           "same --config and environment the session ran with", key="session")  # fmt: skip
