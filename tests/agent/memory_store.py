@@ -72,6 +72,8 @@ class MemoryStore:
         self.url = url
         self.sessions: list[_Session] = []
         self.audits: list[tuple[str, dict[str, Any], str]] = []
+        self.feed_health: list[tuple[str, int, str, str, str, str]] = []
+        self.differences: list[dict[str, Any]] = []
         self.closed = 0
 
     def masked_url(self) -> str:
@@ -108,6 +110,13 @@ class MemoryStore:
 
     def row_counts(self) -> dict[str, int]:
         return {"sessions": len(self.sessions), "events": sum(s.journal.last_seq() for s in self.sessions)}
+
+    def record_feed_health(self, session_id: str, at_ms: int, feed: str, health: str, previous: str,
+                           reason: str) -> None:  # fmt: skip
+        self.feed_health.append((session_id, at_ms, feed, health, previous, reason))
+
+    def record_differences(self, session_id: str, at_ms: int, differences: Sequence[dict[str, Any]]) -> None:
+        self.differences.extend(differences)
 
     def audit(self, action: str, detail: dict[str, Any], *, actor: str = "cli") -> None:
         self.audits.append((action, detail, actor))

@@ -14,13 +14,14 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.store import migrate, open_store, schema
 
 TABLES = {"sessions", "events", "cursors", "candles", "signals", "orders", "fills", "positions",
-          "account_snapshots", "risk_events", "backtest_runs", "audit_log"}  # fmt: skip
+          "account_snapshots", "risk_events", "backtest_runs", "audit_log", "feed_health",
+          "reconciliations"}  # fmt: skip
 
 
 def test_an_empty_database_is_migrated_to_head_and_matches_the_tables(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        assert store.revision() == migrate.head() == "0001"
+        assert store.revision() == migrate.head() == "0002"
         assert set(store.row_counts()) == TABLES
     finally:
         store.close()
@@ -44,12 +45,34 @@ def test_downgrade_to_base_and_upgrade_again(store_url: str) -> None:
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
     engine.dispose()
-    with pytest.raises(ConfigError, match=r"has no schema yet, not 0001: run `smc-agent db upgrade` first"):
+    with pytest.raises(ConfigError, match=r"has no schema yet, not 0002: run `smc-agent db upgrade` first"):
         open_store(store_url, upgrade=False)
     again = open_store(store_url)  # the previous revision (base) upgrades to head
     try:
-        assert again.revision() == "0001"
+        assert again.revision() == "0002"
         assert again.row_counts()["sessions"] == 0
+    finally:
+        again.close()
+
+
+def test_a_database_at_the_previous_revision_upgrades_and_keeps_its_rows(store_url: str) -> None:
+    store = open_store(store_url)
+    session = store.begin_session(fingerprint="f", mode="paper", sources=[], settings={})
+    with store.writing("downgrade") as connection:
+        migrate.downgrade(connection, "0001")
+    assert store.revision() == "0001"
+    store.close()
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        assert "feed_health" not in inspect(connection).get_table_names()
+    engine.dispose()
+    again = open_store(store_url)  # 0001 upgrades to head: the new tables, the old rows
+    try:
+        assert again.revision() == "0002"
+        assert again.row_counts()["sessions"] == 1
+        again.record_feed_health(session.id, 1, "binance", "down", "connected", "stream lost")
+        assert again.feed_health(session.id) == [{"at_ms": 1, "feed": "binance", "health": "down",
+                                                  "previous": "connected", "reason": "stream lost"}]  # fmt: skip
     finally:
         again.close()
 
@@ -58,7 +81,7 @@ def test_upgrade_false_opens_a_database_at_head(store_url: str) -> None:
     open_store(store_url).close()
     store = open_store(store_url, upgrade=False)
     try:
-        assert store.revision() == "0001"
+        assert store.revision() == "0002"
     finally:
         store.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,11 @@ class Store(Protocol):
     def cursors(self, session_id: str) -> dict[tuple[str, str], int]: ...
 
     def row_counts(self) -> dict[str, int]: ...
+
+    def record_feed_health(self, session_id: str, at_ms: int, feed: str, health: str, previous: str,
+                           reason: str) -> None: ...  # fmt: skip
+
+    def record_differences(self, session_id: str, at_ms: int, differences: Sequence[Mapping[str, Any]]) -> None: ...
 
     def record_backtest(
         self, *, settings: dict[str, Any], data_fingerprint: str, metrics: dict[str, Any], artefacts: dict[str, str]

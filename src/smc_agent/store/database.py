@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -155,6 +155,37 @@ class Store:
         with self.writing("prune candles") as connection:
             return int(connection.execute(delete(schema.candles).where(schema.candles.c.open_ms < older_than_ms))
                        .rowcount)  # fmt: skip
+
+    # -- live data ----------------------------------------------------------------------------------
+
+    def record_feed_health(self, session_id: str, at_ms: int, feed: str, health: str, previous: str,
+                           reason: str) -> None:  # fmt: skip
+        row = {"session_id": session_id, "at_ms": at_ms, "feed": feed, "health": health, "previous": previous,
+               "reason": reason}  # fmt: skip
+        with self.writing("record the feed's health") as connection:
+            insert_rows(connection, schema.feed_health, [row])
+
+    def feed_health(self, session_id: str) -> list[dict[str, Any]]:
+        """The session's changes of feed health, oldest first."""
+        table = schema.feed_health
+        query = select(table.c.at_ms, table.c.feed, table.c.health, table.c.previous, table.c.reason).where(
+            table.c.session_id == session_id).order_by(table.c.id)  # fmt: skip
+        with self.reading("read the feed's health") as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def record_differences(self, session_id: str, at_ms: int, differences: Sequence[Mapping[str, Any]]) -> None:
+        """What reconciliation found: rows of ``kind``, ``symbol``, ``client_order_id`` and ``detail``."""
+        rows = [{"session_id": session_id, "at_ms": at_ms, "kind": d["kind"], "symbol": d.get("symbol"),
+                 "client_order_id": d.get("client_order_id"), "detail": d["detail"]} for d in differences]  # fmt: skip
+        with self.writing("record the reconciliation") as connection:
+            insert_rows(connection, schema.reconciliations, rows)
+
+    def differences(self, session_id: str) -> list[dict[str, Any]]:
+        table = schema.reconciliations
+        query = select(table.c.at_ms, table.c.kind, table.c.symbol, table.c.client_order_id, table.c.detail).where(
+            table.c.session_id == session_id).order_by(table.c.id)  # fmt: skip
+        with self.reading("read the reconciliation") as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
 
     # -- audit and backtests ----------------------------------------------------------------------
 

@@ -32,10 +32,12 @@ __all__ = [
     "candles",
     "cursors",
     "events",
+    "feed_health",
     "fills",
     "metadata",
     "orders",
     "positions",
+    "reconciliations",
     "risk_events",
     "sessions",
     "signals",
@@ -195,6 +197,33 @@ backtest_runs = Table(
     Column("data_fingerprint", String(128), nullable=False),
     Column("metrics", JSON, nullable=False),
     Column("artefacts", JSON, nullable=False),
+)
+
+# Each change of a live feed's health (connected, degraded, down), with its reason: once per change.
+feed_health = Table(
+    "feed_health",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("feed", String(64), nullable=False),
+    Column("health", String(16), nullable=False),
+    Column("previous", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# What reconciliation with an exchange found at a live session's start: each difference, settled by an
+# event (a fill while down, an order cancelled outside) or left for a person (an order we did not place).
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("symbol", String(64)),
+    Column("client_order_id", String(64)),
+    Column("detail", Text, nullable=False),
 )
 
 audit_log = Table(
