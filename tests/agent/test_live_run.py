@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from fakes.binance import FakeBinance
@@ -171,8 +172,17 @@ def test_a_live_paper_session_with_every_fault_is_the_source_and_a_backtest_of_i
     store = open_store(f"sqlite:///{tmp_path / 'agent.db'}")
     try:
         stored = store.load_candles("binance", "BTC/USDT", "5m")
+        health = store.feed_health(session_id)
     finally:
         store.close()
+    # The feed's health went to the store once per change, each row following the one before.
+    assert [h["health"] for h in health][:2] == ["connected", "degraded"]
+    assert all(b["previous"] == a["health"] != b["health"] for a, b in zip(health, health[1:], strict=False))
+    assert {"stream lost", "no message for", "gap BTC/USDT@5m"} <= {
+        key for h in health for key in ("stream lost", "no message for", "gap BTC/USDT@5m") if key in h["reason"]
+    }
+    assert REGISTRY.get_sample_value("smc_agent_feed_state", {"feed": "binance", "smc_agent_feed_state":
+                                                               health[-1]["health"]}) == 1  # fmt: skip
     assert source_rows(stored, 0, len(stored)) == source_rows(btc, first, first + HISTORY + len(traded))
     assert summary["candles"] == len(traded)
     assert summary["trades"], "the window must trade, or the parity below proves nothing"

@@ -165,7 +165,7 @@ def _log_status(status: dict[str, Any]) -> None:
     for row in status["symbols"]:
         _log.info("symbol", **row)
     _log.info("account", time=status["time"], equity=status["equity"], today_pnl=status["today_pnl"],
-              trading_state=status["trading_state"])  # fmt: skip
+              trading_state=status["trading_state"], feed=status["feed"])  # fmt: skip
 
 
 def _table(status: dict[str, Any]) -> Group:
@@ -179,5 +179,6 @@ def _table(status: dict[str, Any]) -> Group:
     account.add_row("equity", status["equity"])
     account.add_row("today's P&L", status["today_pnl"])
     account.add_row("trading state", status["trading_state"])
+    account.add_row("feed", status["feed"])
     hint = "Ctrl-C stops cleanly (a second Ctrl-C at once); run again to resume."
     return Group(symbols, account, hint if sys.stdout.isatty() else "")

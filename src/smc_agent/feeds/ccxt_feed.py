@@ -142,6 +142,15 @@ class CcxtFeed:
         """Every change of health, in order, with its reason (what the log says)."""
         return list(self._health.changes)
 
+    def on_health(self, listener: Callable[[FeedHealth, FeedHealth, str, int], None]) -> None:
+        """Call ``listener(new, previous, reason, at_ms)`` at each change of health (``at_ms``: the feed's clock)."""
+        self._health.listeners.append(lambda new, old, reason: listener(new, old, reason, self._clock.now_ms()))
+
+    @property
+    def name(self) -> str:
+        """The exchange's name: what the health is reported under."""
+        return self._exchange_name
+
     @property
     def streams(self) -> tuple[str, ...]:
         return tuple(self._states)

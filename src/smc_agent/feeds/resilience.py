@@ -85,6 +85,8 @@ class HealthTracker:
         self._ready = False
         self._health = FeedHealth.DOWN
         self.changes: list[tuple[FeedHealth, str]] = []  # (new health, reason), in order
+        # Told of each change (new, previous, reason): the store and the metrics, through the agent.
+        self.listeners: list[Callable[[FeedHealth, FeedHealth, str], None]] = []
 
     @property
     def health(self) -> FeedHealth:
@@ -129,6 +131,8 @@ class HealthTracker:
         level = {FeedHealth.CONNECTED: _log.info, FeedHealth.DEGRADED: _log.warning}.get(new, _log.error)
         level("feed health changed", feed=self._feed, health=new.value, previous=old.value, reason=reason,
               **self._fields)  # fmt: skip
+        for listener in self.listeners:
+            listener(new, old, reason)
 
 
 def next_wait(breaker: Breaker, wait: wait_base, attempt: int) -> float:

@@ -45,11 +45,13 @@ from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.engine.session import REPLAY_BATCH
 from smc_agent.events import CandleClosed, Event, OrderFilled, SessionStarted, SignalChanged
 from smc_agent.events.journal import Journal
+from smc_agent.feeds import FeedHealth
 from smc_agent.feeds.ccxt_feed import CcxtFeed, FeedTuning
 from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
 from smc_agent.service.exchange_source import ExchangeSource
+from smc_agent.service.metrics import feed_changed
 from smc_agent.service.store import Store, describe_file, fingerprint, open_store, plain
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
@@ -301,7 +303,15 @@ class Agent:
             raise
         agent = cls(system, store, stored.id, recovered, journal, latency)
         agent.history_candles = plan.history
+        if isinstance(system.feed, CcxtFeed):
+            system.feed.on_health(agent._feed_health)
         return agent
+
+    def _feed_health(self, new: FeedHealth, previous: FeedHealth, reason: str, at_ms: int) -> None:
+        """A change of the live feed's health: to the metrics and to the store (the log has it already)."""
+        name = self.system.feed.name
+        feed_changed(name, new)
+        self.store.record_feed_health(self.session_id, at_ms, name, new.value, previous.value, reason)
 
     @property
     def resumed(self) -> bool:
@@ -356,6 +366,7 @@ class Agent:
         return {
             "session_id": self.session_id,
             "time": iso_utc(system.session.clock.now_ms()),
+            "feed": system.feed.health.value,
             "equity": str(equity),
             "today_pnl": str(equity - day_start) if day_start is not None else "0",
             "trading_state": risk.state.value,
