@@ -9,6 +9,7 @@ are the source file's, read by the loader, never the feed's or the store's.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -177,7 +178,7 @@ def test_a_live_paper_session_with_every_fault_is_the_source_and_a_backtest_of_i
         store.close()
     # The feed's health went to the store once per change, each row following the one before.
     assert [h["health"] for h in health][:2] == ["connected", "degraded"]
-    assert all(b["previous"] == a["health"] != b["health"] for a, b in zip(health, health[1:], strict=False))
+    assert all(b["previous"] == a["health"] != b["health"] for a, b in itertools.pairwise(health))
     assert {"stream lost", "no message for", "gap BTC/USDT@5m"} <= {
         key for h in health for key in ("stream lost", "no message for", "gap BTC/USDT@5m") if key in h["reason"]
     }

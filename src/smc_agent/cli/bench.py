@@ -217,3 +217,45 @@ def run_command(as_json: Annotated[bool, typer.Option("--json", help="Print one 
             f"candle-to-commit latency p50 {p['latency_ms_p50']:.2f} ms, p99 {p['latency_ms_p99']:.2f} ms, "
             f"{p['events']:,} events, peak RSS {p['peak_rss_mb']:.0f} MB"
         )
+
+
+@app.command("feed")
+def feed_command(
+    symbols: Annotated[str, typer.Option("--symbols", help="Symbol counts to measure, comma-separated.")] = "1,100",
+    seconds: Annotated[float, typer.Option("--seconds", min=1, help="Streaming time per symbol count.")] = 20.0,
+    speed: Annotated[float, typer.Option("--speed", min=0.1, help="Candles a second per symbol.")] = 2.0,
+    gap: Annotated[int, typer.Option("--gap", min=1, help="Candles per symbol to catch up after a restart.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Live candles from a loopback Binance through feed, engine and store: latency and candles/s."""
+    with user_errors():
+        from smc_agent.benchmarks.feed_bench import feed_benchmark
+
+        try:
+            counts = tuple(int(part) for part in symbols.split(","))
+        except ValueError:
+            fail(f"--symbols takes counts such as 1,100, not {symbols!r}")
+        if not counts or min(counts) < 1:
+            fail("--symbols counts must be at least 1")
+        report = feed_benchmark(counts, seconds=seconds, speed=speed, gap=gap)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    console.print(f"{report['file']} from a loopback Binance at {speed:g} candles/s per symbol, SQLite, a commit "
+                  "per candle:", soft_wrap=True, highlight=False)  # fmt: skip
+    table = Table()
+    for column in ("symbols", "stream candles/s", "socket to commit p50 ms", "p99 ms", "with a signal or order p50",
+                   "p99", "catch-up candles/s"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for run in report["runs"]:
+        lat, caused = run["latency"], run["latency_signal_or_order"]
+        table.add_row(str(run["symbols"]), f"{run['stream_candles_per_second']:,.1f}", _ms(lat["p50_ms"]),
+                      _ms(lat["p99_ms"]), _ms(caused["p50_ms"]), _ms(caused["p99_ms"]),
+                      f"{run['catch_up_candles_per_second']:,.0f} ({run['catch_up_candles']:,} in "
+                      f"{run['catch_up_seconds']:.1f} s)")  # fmt: skip
+    console.print(table)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

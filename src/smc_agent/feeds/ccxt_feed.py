@@ -128,6 +128,7 @@ class CcxtFeed:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: asyncio.Task[None] | None = None
         self._late_run = False
+        self._finals: list[Callable[[str, int], None]] = []
         self.stats = {"reconnects": 0, "stalls": 0, "rest_calls": 0, "rest_retries": 0, "gap_fills": 0,
                       "confirmed_by_rest": 0}  # fmt: skip
 
@@ -141,6 +142,11 @@ class CcxtFeed:
     def health_changes(self) -> list[tuple[FeedHealth, str]]:
         """Every change of health, in order, with its reason (what the log says)."""
         return list(self._health.changes)
+
+    def on_final(self, listener: Callable[[str, int], None]) -> None:
+        """Call ``listener(stream, open_ms)`` when a candle's closing update arrives on the socket (Binance-format
+        streams): where ``bench feed`` measures the latency to what the candle causes."""
+        self._finals.append(listener)
 
     def on_health(self, listener: Callable[[FeedHealth, FeedHealth, str, int], None]) -> None:
         """Call ``listener(new, previous, reason, at_ms)`` at each change of health (``at_ms``: the feed's clock)."""
@@ -323,6 +329,9 @@ class CcxtFeed:
         self._on_message()
         bar = Bar(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]), float(k["v"]),
                   final=bool(k.get("x")))  # fmt: skip
+        if bar.final:
+            for listener in self._finals:
+                listener(name, bar.time)
         self._queues[name].put_nowait(bar)
 
     async def _close_sockets(self) -> None:

@@ -43,7 +43,7 @@ from smc_agent.core.timefmt import iso_utc
 from smc_agent.data.candles import Candles
 from smc_agent.data.demo import DEMO_SYMBOL, DEMO_TIMEFRAME, demo_data_path
 from smc_agent.engine.session import REPLAY_BATCH
-from smc_agent.events import CandleClosed, Event, OrderFilled, SessionStarted, SignalChanged
+from smc_agent.events import CandleClosed, Event, OrderFilled, OrderSubmitted, SessionStarted, SignalChanged
 from smc_agent.events.journal import Journal
 from smc_agent.feeds import FeedHealth
 from smc_agent.feeds.ccxt_feed import CcxtFeed, FeedTuning
@@ -217,7 +217,7 @@ def _exchange_plan(run: _Run, options: AgentOptions) -> _Plan:
     empty = [Candles.empty(symbol, source.timeframe) for symbol in source.symbols]
     return _Plan(source.described(), settings, frames, empty,
                  {"clock": clock, "feed": source.feed(wall), "instruments": instruments}, venue=source.venue,
-                 history=source.history_candles(frames, run.warmup_bars))  # fmt: skip
+                 commit_every=REPLAY_BATCH, history=source.history_candles(frames, run.warmup_bars))  # fmt: skip
 
 
 @dataclass
@@ -227,9 +227,14 @@ class Latency:
 
     arrived: dict[tuple[str, int], float] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
+    caused: list[float] = field(default_factory=list)  # the samples of candles whose step made a signal or order
+    # True: only arrivals set from outside count (``bench feed`` sets them when the candle's closing update
+    # reaches the socket), not the session taking the candle.
+    external: bool = False
 
     def taken(self, candle: CandleClosed) -> None:
-        self.arrived[(candle.symbol, candle.event_ms)] = time.perf_counter()
+        if not self.external:
+            self.arrived[(candle.symbol, candle.event_ms)] = time.perf_counter()
 
 
 class _TimedJournal:
@@ -241,11 +246,14 @@ class _TimedJournal:
     def append(self, events: Sequence[Event]) -> None:
         self._journal.append(events)
         done, arrived, samples = time.perf_counter(), self._latency.arrived, self._latency.samples
+        caused = any(isinstance(event, SignalChanged | OrderSubmitted) for event in events)
         for event in events:
             if isinstance(event, CandleClosed):
                 start = arrived.pop((event.symbol, event.event_ms), None)
                 if start is not None:
                     samples.append(done - start)
+                    if caused:
+                        self._latency.caused.append(done - start)
 
     def read(self, after_seq: int = 0) -> Iterator[Event]:
         return self._journal.read(after_seq)
