@@ -2,4 +2,6 @@
 
 from smc_agent.cli import main
 
-main()
+# Guarded: a process started with multiprocessing's spawn imports this module again and must not run the CLI.
+if __name__ == "__main__":
+    main()

@@ -65,7 +65,9 @@ class _Request:
     done: asyncio.Future[CommandHandled]
 
 
-REPLAY_BATCH = 64  # candles per commit in a replay at full speed or a backtest (a live session: 1)
+# Candles per commit at most: in a replay at full speed, a backtest, and a burst of live candles (a session
+# on live data commits when none is waiting); a paced replay commits each candle.
+REPLAY_BATCH = 64
 
 
 class Session:
@@ -238,8 +240,9 @@ class Session:
                 waits: list[float] = [clock.seconds_until(due)] if due is not None else []
                 if held is not None:
                     waits.append(clock.seconds_until(held.event_ms))
-                if queue.empty():
-                    self._commit()  # nothing ready to step: grouped candles wait for no one
+                # Nothing waits with steps uncommitted: grouped candles wait for no one, and a venue's request
+                # (sent by a task, which runs only while the session waits) never leaves before its intent.
+                self._commit()
                 waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait())}
                 if held is None and running:
                     getting = getting or asyncio.ensure_future(queue.get())

@@ -14,9 +14,12 @@ positions, working orders, balance, the risk gate, each strategy, the clock, and
 stream, so the feed skips every candle already handled and the run goes on as if it had never stopped.
 
 **Live data.** A first start learns from the exchange's recent history (journaled before the session
-starts, so that a restart restores from it and ``backtest --session`` starts from it too), then streams;
-each candle is committed with its events, and also kept in the candles table under the venue. A restart
-backfills only the gap since the stored cursors. The session's clock is the market clock, so its events
+starts, so that a restart restores from it and ``backtest --session`` starts from it too), then streams.
+Candles that arrive together (a hundred symbols closing at the same minute) are stepped one by one and
+committed together, as soon as none is waiting, each with its events and cursor, and kept in the candles
+table under the venue; nothing awaits between those steps, so an order's intent is committed before its
+request can leave. A crash re-fetches the uncommitted candles from the committed cursors, and a restart
+backfills only the gap since them. The session's clock is the market clock, so its events
 are stamped and ordered as a backtest over the same candles would stamp and order them.
 
 **Commits.** The engine commits one transaction per step (one candle) when paced; at ``speed`` max it
