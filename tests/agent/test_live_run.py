@@ -211,3 +211,11 @@ def test_a_live_paper_session_with_every_fault_is_the_source_and_a_backtest_of_i
     assert replay["reproduced"] is True, replay["first_difference"]
     assert replay["fills"] == summary["trades"]
     assert (replay["history"], replay["candles"]) == (HISTORY, len(traded))
+
+    # Other settings than the session's are refused, naming what differs; so is a session that is not there.
+    other = CliRunner().invoke(app, ["backtest", "--session", session_id, "--db", f"sqlite:///{tmp_path / 'agent.db'}"])
+    assert other.exit_code == 2
+    assert f"the settings differ from session {session_id}'s (engine.fees: stored" in other.output
+    missing = CliRunner().invoke(app, ["backtest", "--session", "s-nope", "--db", f"sqlite:///{tmp_path / 'agent.db'}"])
+    assert missing.exit_code == 2
+    assert "no stored session s-nope" in missing.output
