@@ -159,3 +159,28 @@ def _candles_committed(path: Path) -> int:
     except sqlite3.OperationalError:  # the schema is not there yet
         return 0
     return int(count)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "bina", "--symbols", "BTC/USDT", "--tf", "5m"],
+         "'bina' is not a CCXT exchange that streams (ccxt.pro) (did you mean binance,"),
+        (["--source", "binance", "--tf", "5m"], "needs the markets to trade: --symbols BTC/USDT,ETH/USDT"),
+        (["--source", "binance", "--symbols", "BTC/USDT"], "needs the entry timeframe: --tf 15m"),
+        (["--source", "binance", "--symbols", "BTC/USDT,BTC/USDT", "--tf", "5m"], "names a market twice"),
+        (["--source", "mt5", "--symbols", "EURUSD", "--tf", "5m"], "the MetaTrader5 package exists only for Windows"),
+        (["--source", "angelone", "--symbols", "NIFTY", "--tf", "5m"], "not wired into `smc-agent run` yet"),
+    ],
+)  # fmt: skip
+def test_a_live_source_that_cannot_run_is_one_line_naming_why(args: list[str], message: str) -> None:
+    result = _run(*args, "--db", "memory://refused")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_files_and_an_exchange_at_once_are_refused(files: list[Path]) -> None:
+    result = _run(*_data(files), "--source", "binance", "--symbols", "BTC/USDT", "--tf", "5m")
+    assert result.exit_code == 2
+    assert "--data replays files; the source binance streams an exchange: give one" in result.output

@@ -50,6 +50,7 @@ from smc_agent.events import CandleClosed, Event, OrderFilled, OrderSubmitted, S
 from smc_agent.events.journal import Journal
 from smc_agent.feeds import FeedHealth
 from smc_agent.feeds.ccxt_feed import CcxtFeed, FeedTuning
+from smc_agent.feeds.mt5 import load_mt5
 from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
@@ -135,6 +136,7 @@ class _Run:
             if options.data:
                 raise ConfigError(f"--data replays files; the source {run.source} streams an exchange: give one",
                                   key="run.source")  # fmt: skip
+            _refuse_unwired(run.source)
             given = settings.exchange
             name = (given.name or "binance") if run.source == "ccxt" else run.source
             exchange = ExchangeSource.of(name, run.symbols, run.tf, testnet=given.testnet, urls=given.urls,
@@ -172,6 +174,15 @@ def settings_document(tf: str | None, htfs: Sequence[str], app: AppConfig) -> di
     analysis setting, wherever it came from (not the speed or the store: they change no result)."""
     return {"strategy": STRATEGY, "tf": tf, "htf": list(htfs),
             "engine": plain(asdict(app.engine)), "analysis": plain(asdict(app.analysis))}  # fmt: skip
+
+
+def _refuse_unwired(source: str) -> None:
+    """The broker adapters exist (feeds.mt5, feeds.angelone) but ``run`` streams only CCXT exchanges yet."""
+    if source == "mt5":
+        load_mt5()  # on Linux and macOS: the clear error that the package is Windows-only
+    if source in ("mt5", "angelone"):
+        raise ConfigError(f"the {source} adapter is not wired into `smc-agent run` yet: run streams CCXT exchanges "
+                          "(--source binance) and replays files (--data)", key="run.source")  # fmt: skip
 
 
 @dataclass

@@ -50,6 +50,13 @@ class ExchangeSource:
             raise ConfigError(f"--symbols names a market twice: {', '.join(symbols)}", key="run.symbols")
         if timeframe is None:
             raise ConfigError(f"trading on {exchange} needs the entry timeframe: --tf 15m", key="run.tf")
+        import ccxt.pro  # the exchanges it streams from
+
+        if exchange not in ccxt.pro.exchanges:
+            close = [name for name in ccxt.pro.exchanges if name.startswith(exchange[:3])][:5]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"{exchange!r} is not a CCXT exchange that streams (ccxt.pro){hint}; the sources are "
+                              "files or a ccxt.pro exchange", key="run.source")  # fmt: skip
         return cls(exchange, tuple(symbols), timeframe, **given)
 
     @property
