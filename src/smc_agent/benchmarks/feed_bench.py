@@ -9,7 +9,8 @@ the server's replay time, so the server's clock is mirrored here from the same m
 
 For each symbol count, two phases:
 
-- **stream**: ``speed`` candles a second per symbol for ``seconds``. The latency runs from a candle's
+- **stream**: ``speed`` candles a second per symbol for ``seconds``, from a few candles after the stream
+  began (its first candles closed while it connected and come by REST). The latency runs from a candle's
   closing update arriving on the socket (:meth:`~smc_agent.feeds.ccxt_feed.CcxtFeed.on_final`) to the commit
   that holds its events, its signals and orders among them (a live session commits each candle): p50 and
   p99 over every candle, and over those whose step made a signal or an order.
@@ -38,6 +39,7 @@ FEED_FILE = "crypto/BTC_USDT-5m_2023.json"
 _TF = 300_000
 _START = 600  # the candle forming when the server starts: the 500 before it are the history
 _WAIT_S = 120.0  # a phase that has not finished by then failed
+_SETTLE_CANDLES = 3  # candle periods after the first streamed candle before the latency is measured
 
 
 def feed_benchmark(
@@ -99,7 +101,7 @@ def _bench(path: Path, count: int, seconds: float, speed: float, gap: int) -> di
             options = AgentOptions(source="binance", symbols=",".join(names), tf="5m", htf="15m,1h", config=config,
                                    db=f"sqlite:///{Path(scratch) / 'bench.db'}", wall_ms=replay.now_ms,
                                    tuning=FeedTuning(grace_ms=_TF // 4))  # fmt: skip
-            stream = _stream(Agent.open(options), names, seconds)
+            stream = _stream(Agent.open(options), names, seconds, speed)
             parent.send(("jump", gap))
             parent.recv()
             replay.jump(gap * _TF)
@@ -118,8 +120,8 @@ def _percentiles(samples: list[float]) -> dict[str, float | None]:
             "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]}  # fmt: skip
 
 
-def _stream(agent: Any, names: list[str], seconds: float) -> dict[str, Any]:
-    """Stream for ``seconds`` after the history; the latency of each candle from the socket to its commit."""
+def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[str, Any]:
+    """Stream for ``seconds`` once settled; the latency of each candle from the socket to its commit."""
     latency = agent.latency
     latency.external = True
     feed = agent.system.feed
@@ -135,6 +137,11 @@ def _stream(agent: Any, names: list[str], seconds: float) -> dict[str, Any]:
         while agent.system.session.candles == 0:
             _check(task, deadline, "the first streamed candle")
             await asyncio.sleep(0.01)
+        # Each stream's first candles after the history come by REST (they closed while it connected):
+        # the steady state starts after them.
+        await asyncio.sleep(_SETTLE_CANDLES / speed)
+        latency.samples.clear()
+        latency.caused.clear()
         first = agent.system.session.candles
         await asyncio.sleep(seconds)
         handled: int = agent.system.session.candles - first
