@@ -9,17 +9,23 @@ from the source candles at a known index, never from the agent.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from agent.test_live_run import START, TF, TUNING, ThreadedFake
 from fakes.binance_spot import FakeBinanceSpot
 from fakes.spot_rig import FAST, KEY, SECRET
+from smc_agent.cli import app
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
 from smc_agent.events import Event, OrderAccepted, OrderFilled, SessionStarted
@@ -28,6 +34,8 @@ from smc_agent.model.enums import Side
 from smc_agent.model.orders import OrderStatus, OrderType
 from smc_agent.service.agent import Agent, AgentOptions
 from smc_agent.store import open_store
+from smc_agent.venues.ccxt_venue import CcxtVenue
+from smc_agent.venues.simulated import SimulatedVenue
 
 BTC = "BTC/USDT"
 SPEED = 1.0  # candles a wall second: slow enough that nothing moves while a test looks
@@ -56,15 +64,20 @@ def exchange(spot: ThreadedFake) -> FakeBinanceSpot:
     return fake
 
 
-def live_settings(tmp_path: Path, spot: ThreadedFake, *, mode: str = "live", allow: bool = True) -> Path:
+def settings_text(tmp_path: Path, urls: str, *, mode: str = "live", allow: bool = True, keys: bool = True) -> Path:
+    """A settings file; with ``keys``, the test keys in a secrets file next to it."""
     # Zero fees: the risk gate would refuse 5m entries on Binance's 10 bps (costs_too_high); the fake charges none.
     path = tmp_path / "smc.toml"
-    fake = spot.fake
+    secrets = f'secrets_file = "{tmp_path / "secrets.toml"}"\n' if keys else ""
     path.write_text(f'[run]\nmode = "{mode}"\nallow_live = {str(allow).lower()}\n\n[account]\nfees = "zero"\n\n'
-                    f'[exchange]\nrate_limit_ms = 5\nsecrets_file = "{tmp_path / "secrets.toml"}"\n'
-                    f'urls = {{ rest = "{fake.rest_url}", ws = "{fake.ws_url}" }}\n')  # fmt: skip
+                    f"[exchange]\nrate_limit_ms = 5\n{secrets}{urls}")  # fmt: skip
     (tmp_path / "secrets.toml").write_text(f'api_key = "{KEY}"\napi_secret = "{SECRET}"\n')
     return path
+
+
+def live_settings(tmp_path: Path, spot: ThreadedFake, **given: Any) -> Path:
+    fake = spot.fake
+    return settings_text(tmp_path, f'urls = {{ rest = "{fake.rest_url}", ws = "{fake.ws_url}" }}\n', **given)
 
 
 def live_options(tmp_path: Path, spot: ThreadedFake) -> AgentOptions:
@@ -100,6 +113,17 @@ def run_live(agent: Agent, body: Callable[[asyncio.Task[None]], Coroutine[Any, A
     asyncio.run(asyncio.wait_for(main(), 90))
 
 
+async def market_buy(agent: Agent, btc: Candles, command_id: str) -> None:
+    """A manual market buy of 0.01 BTC, its stop 2% below the last close and its target 6% above."""
+    index = int((agent.last_candle_ms(BTC) - TF - int(btc.time[0])) // TF)  # the candle the session closed last
+    close = price(float(btc.close[index]))
+    order = ManualOrder(command_id=command_id, symbol=BTC, side=Side.BUY, type=OrderType.MARKET,
+                        quantity=Decimal("0.01"), stop_loss=(close * Decimal("0.98")).quantize(Decimal("0.01")),
+                        take_profit=((close * Decimal("1.06")).quantize(Decimal("0.01")),))  # fmt: skip
+    handled = await asyncio.wait_for(agent.system.session.send(order), 10)
+    assert handled.accepted, handled.outcome
+
+
 def journal(agent: Agent) -> list[Event]:
     return list(agent.journal.read())
 
@@ -112,14 +136,7 @@ def test_a_live_session_sends_an_order_that_fills_at_the_exchange_and_the_store_
     assert agent.system.mode.value == "live"
 
     async def body(task: asyncio.Task[None]) -> None:
-        last = agent.last_candle_ms(BTC)
-        index = int((last - TF - int(btc.time[0])) // TF)  # the candle the session closed last
-        close = price(float(btc.close[index]))
-        order = ManualOrder(command_id="m1", symbol=BTC, side=Side.BUY, type=OrderType.MARKET, quantity=Decimal("0.01"),
-                            stop_loss=(close * Decimal("0.98")).quantize(Decimal("0.01")),
-                            take_profit=((close * Decimal("1.06")).quantize(Decimal("0.01")),))  # fmt: skip
-        handled = await asyncio.wait_for(agent.system.session.send(order), 10)
-        assert handled.accepted, handled.outcome
+        await market_buy(agent, btc, "m1")
         await until(lambda: any(isinstance(e, OrderFilled) for e in journal(agent)), "the entry's fill", task)
         await until(lambda: any(o.type == "STOP_LOSS" and o.status == "NEW" for o in fake.orders.values()),
                     "the protective stop at the exchange", task)  # fmt: skip
@@ -207,3 +224,121 @@ def test_a_restart_reconciles_an_order_filled_while_down_into_the_journal_and_th
         store.close()
     assert [(d["kind"], d["symbol"], d["client_order_id"]) for d in differences] == [
         ("filled while down", BTC, resting.client_id)]  # fmt: skip
+
+
+# -- the gate through the command line -------------------------------------------------------------------------
+
+MISSING = {"mode": 'run.mode = "live"', "allow": "run.allow_live = true", "flag": "--live on the command line",
+           "keys": "API keys"}  # fmt: skip
+REFUSED = [c for c in itertools.product([False, True], repeat=4) if (c[0] or c[2]) and not all(c)]
+
+
+@pytest.mark.parametrize(("live_mode", "allow", "flag", "keys"), REFUSED)
+def test_run_refuses_live_trading_naming_each_missing_requirement(
+    tmp_path: Path, live_mode: bool, allow: bool, flag: bool, keys: bool
+) -> None:
+    """No exchange is reachable here: each refusal comes before anything is asked of it."""
+    config = settings_text(tmp_path, "", mode="live" if live_mode else "paper", allow=allow, keys=keys)
+    args = ["run", "--source", "binance", "--symbols", BTC, "--tf", "5m", "--config", str(config),
+            "--db", f"sqlite:///{tmp_path / 'agent.db'}", *(["--live"] if flag else [])]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
+    given = {"mode": live_mode, "allow": allow, "flag": flag, "keys": keys}
+    for name, present in given.items():
+        assert (MISSING[name] in result.stderr) is not present, (name, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "agent.db").exists()  # refused before the store was opened
+
+
+def test_live_trading_on_replayed_files_is_refused_naming_the_source(tmp_path: Path) -> None:
+    config = settings_text(tmp_path, "")
+    result = CliRunner().invoke(app, ["run", "--live", "--config", str(config), "--exit-when-done",
+                                      "--db", f"sqlite:///{tmp_path / 'agent.db'}"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "live trading needs an exchange" in result.stderr
+    assert "--source binance" in result.stderr
+
+
+def test_paper_stays_the_default_and_never_builds_the_exchange_venue(tmp_path: Path) -> None:
+    """Keys in the settings and allow_live on, but mode paper and no --live: a paper session on the demo candles."""
+    config = settings_text(tmp_path, "", mode="paper")
+    agent = Agent.open(AgentOptions(config=config, db=f"sqlite:///{tmp_path / 'agent.db'}"))
+    try:
+        assert agent.system.mode.value == "paper"
+        assert isinstance(agent.system.venue, SimulatedVenue)
+        assert agent.live is None
+    finally:
+        agent.close()
+
+
+# -- the keys never show -----------------------------------------------------------------------------------
+
+
+def test_a_live_sessions_logs_outputs_and_database_never_hold_the_keys(
+    tmp_path: Path, spot: ThreadedFake, btc: Candles, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The command runs a live session whose keys come from the environment: it buys, its stop rests at the
+    exchange, a take-profit is refused (the stop holds the coins), and it stops; then every log line, its
+    output and every column of every table of its database are searched for the key and the secret."""
+    fake = exchange(spot)
+    monkeypatch.setenv("SMC_EXCHANGE__API_KEY", KEY)
+    monkeypatch.setenv("SMC_EXCHANGE__API_SECRET", SECRET)
+    config = live_settings(tmp_path, spot, keys=False)
+    opened: list[Agent] = []
+    original = Agent.open.__func__  # type: ignore[attr-defined]
+
+    def open_on_the_fake(cls: type[Agent], options: AgentOptions, store: Any = None) -> Agent:
+        agent: Agent = original(cls, replace(options, wall_ms=fake.now_ms, tuning=TUNING, venue_tuning=FAST), store)
+        assert isinstance(agent.system.venue, CcxtVenue)
+        run = agent.run
+
+        async def scripted(*, exit_when_done: bool = True) -> None:
+            async def body(task: asyncio.Task[None]) -> None:
+                await market_buy(agent, btc, "k1")
+                await until(lambda: any(o.type == "STOP_LOSS" for o in fake.orders.values()), "the stop", task)
+                await agent.system.venue.settle(10)  # type: ignore[union-attr]
+
+            task = asyncio.create_task(run(exit_when_done=False))
+            try:
+                await until(lambda: agent.system.session.candles > 0, "the first live candle", task)
+                await body(task)
+            finally:
+                agent.stop()
+                await asyncio.wait_for(task, 20)
+
+        agent.run = scripted  # type: ignore[method-assign]
+        opened.append(agent)
+        return agent
+
+    monkeypatch.setattr(Agent, "open", classmethod(open_on_the_fake))
+    db = tmp_path / "agent.db"
+    caplog.set_level("DEBUG")
+    result = CliRunner().invoke(app, ["--log-level", "debug", "--log-json", "run", "--live", "--source", "binance",
+                                      "--symbols", BTC, "--tf", "5m", "--htf", "15m,1h", "--config", str(config),
+                                      "--db", f"sqlite:///{db}", "--summary-json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert opened, "the command did not open the agent"
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [t["order_id"] for t in summary["trades"]]  # it traded
+    log_lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(line.get("event") == "order rejected" for line in log_lines)  # what an exchange refusal logs
+    assert any(r.name.startswith("smc_agent") for r in caplog.records)
+    texts = {"stdout": result.stdout, "stderr": result.stderr, "caplog": caplog.text}
+    connection = sqlite3.connect(db)
+    try:
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert {"events", "orders", "fills", "sessions", "audit_log"} <= set(tables)
+        cells = 0
+        for table in tables:
+            for row in connection.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    cells += 1
+                    if isinstance(value, bytes):
+                        value = value.decode("utf-8", "replace")
+                    texts[f"{table} #{cells}"] = str(value)
+    finally:
+        connection.close()
+    assert cells > 1000  # the history, the events and the orders are all in there
+    for secret in (KEY, SECRET):
+        leaks = [where for where, text in texts.items() if secret in text]
+        assert leaks == [], f"{secret[:3]}... found in {leaks}"
