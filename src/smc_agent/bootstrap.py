@@ -209,13 +209,8 @@ def build(
     execution = Execution(bus, clock, traded, instruments, settings.execution, portfolio.position_of)
     strategies = {symbol: strategy(candles) for symbol, candles in entry.items()}
     timeframes = {symbol: candles.timeframe for symbol, candles in entry.items()}
-    kernel = TradingKernel(clock, bus, risk, portfolio, execution, strategies, timeframes, _listeners(traded))
+    kernel = TradingKernel(clock, bus, risk, portfolio, execution, strategies, timeframes, [traded.on_candle])
     source: ReplayFeed | CcxtFeed = feed or ReplayFeed(named)
     writer = None if journal is None else JournalWriter(bus, journal)
     session = Session(session_id, mode, clock, bus, kernel, source.streams, writer)
     return System(mode, session, source, kernel, portfolio, risk, execution, traded, instruments, entry, costs, clock)
-
-
-def _listeners(venue: SimulatedVenue | CcxtVenue) -> list[Callable[[CandleClosed], None]]:
-    """The kernel's market listeners: the simulated venue fills against each entry candle."""
-    return [venue.on_candle] if isinstance(venue, SimulatedVenue) else []

@@ -278,7 +278,7 @@ def test_a_live_sessions_logs_outputs_and_database_never_hold_the_keys(
     tmp_path: Path, spot: ThreadedFake, btc: Candles, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The command runs a live session whose keys come from the environment: it buys, its stop rests at the
-    exchange, a take-profit is refused (the stop holds the coins), and it stops; then every log line, its
+    exchange, its take-profit is held by the venue, and it stops; then every log line, its
     output and every column of every table of its database are searched for the key and the secret."""
     fake = exchange(spot)
     monkeypatch.setenv("SMC_EXCHANGE__API_KEY", KEY)
@@ -321,7 +321,7 @@ def test_a_live_sessions_logs_outputs_and_database_never_hold_the_keys(
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert [t["order_id"] for t in summary["trades"]]  # it traded
     log_lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
-    assert any(line.get("event") == "order rejected" for line in log_lines)  # what an exchange refusal logs
+    assert any(line.get("event") == "reconciled: the exchange agrees with the journal" for line in log_lines)
     assert any(r.name.startswith("smc_agent") for r in caplog.records)
     texts = {"stdout": result.stdout, "stderr": result.stderr, "caplog": caplog.text}
     connection = sqlite3.connect(db)
