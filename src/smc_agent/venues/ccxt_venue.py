@@ -105,6 +105,7 @@ from smc_agent.model.orders import (
     REJECTED,
     STOP,
     Order,
+    OrderStatus,
 )
 from smc_agent.venues.keys import ApiKeys
 from smc_agent.venues.simulated import RejectRule
@@ -443,7 +444,9 @@ class CcxtVenue:
                 stop.lifted = False
                 self._emit(stop, OrderCancelled(event_ms=now, known_ms=now, order=stop.order.to(CANCELLED),
                                                 reason="take-profit reached"))  # fmt: skip
-            info, _ = created
+            info, sent = created
+            if sent.quantity < order.remaining:  # sized to the free balance (a buy's fee paid in the base asset)
+                tracked.order = _resized(order, order.filled + sent.quantity, order.status)
             tracked.exchange_id, tracked.held = str(info["id"]), False
             for event in await self._progress(tracked, info):
                 self._emit(tracked, event)
@@ -652,9 +655,9 @@ def _exit(order: Order) -> Order:
                  reduce_only=True, tag=order.tag, parent=order.parent)  # fmt: skip
 
 
-def _resized(order: Order, quantity: Decimal) -> Order:
+def _resized(order: Order, quantity: Decimal, status: OrderStatus = NEW) -> Order:
     return Order(order.client_order_id, order.symbol, order.side, order.type, quantity, order.price, order.trigger,
-                 order.reduce_only, order.tag, order.parent, NEW, order.filled, order.expire_ms)  # fmt: skip
+                 order.reduce_only, order.tag, order.parent, status, order.filled, order.expire_ms)  # fmt: skip
 
 
 def _exchange_order(info: Mapping[str, Any]) -> ExchangeOrder:
