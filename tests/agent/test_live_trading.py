@@ -28,7 +28,15 @@ from fakes.spot_rig import FAST, KEY, SECRET
 from smc_agent.cli import app
 from smc_agent.data.candles import Candles
 from smc_agent.data.loaders import load_candles
-from smc_agent.events import Event, OrderAccepted, OrderFilled, SessionStarted
+from smc_agent.events import (
+    Event,
+    OrderAccepted,
+    OrderEvent,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
+    SessionStarted,
+)
 from smc_agent.model.commands import ManualOrder
 from smc_agent.model.enums import Side
 from smc_agent.model.orders import OrderStatus, OrderType
@@ -155,6 +163,10 @@ def test_a_live_session_sends_an_order_that_fills_at_the_exchange_and_the_store_
     assert filled_at.type == "MARKET"
     assert (fill.quantity, fill.price) == (Decimal("0.01"), Decimal(filled_at.fills[0]["price"]))
     assert fake.free["BTC"] == Decimal(0)  # the stop locks the whole position
+    # ... so the take-profit is held by the venue, never sent: nothing is refused for insufficient balance.
+    assert sorted(e.order.tag for e in events if isinstance(e, OrderAccepted)) == ["entry", "stop", "tp1"]
+    assert not [e for e in events if isinstance(e, OrderRejected)]
+    assert sorted(o.type for o in fake.orders.values()) == ["MARKET", "STOP_LOSS"]
     store = open_store(f"sqlite:///{tmp_path / 'agent.db'}")
     try:
         counts = store.row_counts()
@@ -163,6 +175,64 @@ def test_a_live_session_sends_an_order_that_fills_at_the_exchange_and_the_store_
         store.close()
     assert counts["fills"] == 1
     assert counts["orders"] >= 2  # the entry and its stop
+
+
+def test_a_take_profit_the_market_reaches_is_taken_at_market_after_the_stop_is_lifted(
+    tmp_path: Path, spot: ThreadedFake, btc: Candles
+) -> None:
+    """The whole loop on spot: execution's bracket, the stop at the exchange, the take-profit held by the venue,
+    a jump of the market to the candle that reaches it, and the position closed at the exchange."""
+    fake = exchange(spot)
+    agent = Agent.open(live_options(tmp_path, spot))
+    chosen: dict[str, Any] = {}
+
+    async def body(task: asyncio.Task[None]) -> None:
+        n = int((agent.last_candle_ms(BTC) - int(btc.time[0])) // TF)  # the candle forming at the exchange
+        entry = price(float(btc.close[n - 1]))
+        # The first candle ahead whose high is a new high far enough above the entry for a 2.5 reward:risk with
+        # the stop under every low until then: the stop is never touched, the target is reached there first.
+        # Not the next two candles: the session is at n - 1, the exchange may be at n + 1 by the time it buys.
+        lowest = min([entry, *(price(float(btc.low[i])) for i in (n, n + 1))])
+        highest = max([entry, *(price(float(btc.high[i])) for i in (n, n + 1))])
+        for j in range(n + 2, n + 400):
+            target = price(float(btc.high[j])).quantize(Decimal("0.01"))
+            stop = (min(lowest, price(float(btc.low[j]))) - Decimal("1")).quantize(Decimal("0.01"))
+            if target > highest and entry - stop > 0 and target - entry >= Decimal("2.5") * (entry - stop):
+                break
+            lowest, highest = min(lowest, price(float(btc.low[j]))), max(highest, price(float(btc.high[j])))
+        else:
+            raise AssertionError("no target ahead")
+        order = ManualOrder(command_id="m3", symbol=BTC, side=Side.BUY, type=OrderType.MARKET, quantity=Decimal("0.01"),
+                            stop_loss=stop, take_profit=(target,))  # fmt: skip
+        handled = await asyncio.wait_for(agent.system.session.send(order), 10)
+        assert handled.accepted, handled.outcome
+        await until(lambda: any(o.type == "STOP_LOSS" and o.status == "NEW" for o in fake.orders.values()),
+                    "the stop at the exchange", task)  # fmt: skip
+        here = int((fake.now_ms() - int(btc.time[0])) // TF)
+        assert here < j
+        spot.call(lambda: fake.jump(j - here + 1))  # candle j is the last one closed
+        await until(lambda: any(isinstance(e, OrderFilled) and e.order.tag == "tp1" for e in journal(agent)),
+                    "the take-profit's fill", task)  # fmt: skip
+        await until(lambda: not agent.system.venue.open_orders(), "the bracket closed", task)
+        chosen.update(target=target, j=j)
+
+    try:
+        run_live(agent, body)
+        events = journal(agent)
+    finally:
+        agent.close()
+    legs = [e for e in events if isinstance(e, OrderEvent) and e.order.tag in ("stop", "tp1")
+            and not isinstance(e, OrderSubmitted | OrderAccepted)]  # fmt: skip
+    assert [(type(e).__name__, e.order.tag) for e in legs] == [("OrderCancelled", "stop"), ("OrderFilled", "tp1")]
+    exit_fill = legs[1]
+    assert isinstance(exit_fill, OrderFilled)
+    at_exchange = {o.client_id: o for o in fake.orders.values()}[exit_fill.order.client_order_id]
+    assert at_exchange.type == "MARKET"  # the take-profit never rested there
+    assert exit_fill.price == Decimal(at_exchange.fills[0]["price"])
+    assert exit_fill.price in {price(float(btc.close[chosen["j"]])), price(float(btc.close[chosen["j"] + 1]))}
+    assert not [e for e in events if isinstance(e, OrderRejected)]
+    assert (fake.free.get("BTC"), fake.locked.get("BTC")) == (Decimal(0), Decimal(0))
+    assert agent.system.portfolio.position_of(BTC) == 0
 
 
 def test_a_restart_reconciles_an_order_filled_while_down_into_the_journal_and_the_differences_table(
