@@ -106,19 +106,22 @@ async def until(check: Callable[[], bool], what: str, task: asyncio.Task[None]) 
         await asyncio.sleep(0.02)
 
 
-def run_live(agent: Agent, body: Callable[[asyncio.Task[None]], Coroutine[Any, Any, None]]) -> None:
-    """Run ``agent`` until it has taken a live candle, then ``body(task)``, then stop it cleanly."""
+Body = Callable[[asyncio.Task[None]], Coroutine[Any, Any, None]]
 
-    async def main() -> None:
-        task = asyncio.create_task(agent.run(exit_when_done=False))
-        try:
-            await until(lambda: agent.system.session.candles > 0, "the first live candle", task)
-            await body(task)
-        finally:
-            agent.stop()
-            await asyncio.wait_for(task, 20)
 
-    asyncio.run(asyncio.wait_for(main(), 90))
+async def scripted_run(agent: Agent, body: Body, run: Callable[..., Coroutine[Any, Any, None]] | None = None) -> None:
+    """Run ``agent`` (by ``run``: its own) until it has taken a live candle, then ``body(task)``, then stop it."""
+    task = asyncio.create_task((run or agent.run)(exit_when_done=False))
+    try:
+        await until(lambda: agent.system.session.candles > 0, "the first live candle", task)
+        await body(task)
+    finally:
+        agent.stop()
+        await asyncio.wait_for(task, 20)
+
+
+def run_live(agent: Agent, body: Body) -> None:
+    asyncio.run(asyncio.wait_for(scripted_run(agent, body), 90))
 
 
 async def market_buy(agent: Agent, btc: Candles, command_id: str) -> None:
@@ -368,13 +371,7 @@ def test_a_live_sessions_logs_outputs_and_database_never_hold_the_keys(
                 await until(lambda: any(o.type == "STOP_LOSS" for o in fake.orders.values()), "the stop", task)
                 await agent.system.venue.settle(10)  # type: ignore[union-attr]
 
-            task = asyncio.create_task(run(exit_when_done=False))
-            try:
-                await until(lambda: agent.system.session.candles > 0, "the first live candle", task)
-                await body(task)
-            finally:
-                agent.stop()
-                await asyncio.wait_for(task, 20)
+            await scripted_run(agent, body, run)
 
         agent.run = scripted  # type: ignore[method-assign]
         opened.append(agent)
