@@ -167,3 +167,27 @@ def test_an_exit_the_exchange_refuses_puts_the_stop_back_and_keeps_the_take_prof
             assert [o.status for o in r.fake.orders.values() if o.client_id == "s"] == ["CANCELED", "CANCELED"]
 
     run(main())
+
+
+def test_a_resized_stop_waits_for_the_old_ones_cancel_and_covers_the_whole_position(btc: Candles) -> None:
+    """Execution places the new stop, then cancels the old one (never unprotected by its own doing); on spot the
+    old stop locks its coins until the cancel is through, so the new one is sized after it."""
+
+    async def main() -> None:
+        async with rig(btc, {USDT: "1000"}) as r:
+            trigger = (close_of(btc, START - 1) * Decimal("0.98")).quantize(Decimal("0.01"))
+            r.venue.submit(order("e", Side.BUY, OrderType.MARKET, "0.02"))
+            await r.until(lambda: bool(r.of(OrderFilled)), "the entry's fill")
+            r.venue.submit(leg("s1", OrderType.STOP, trigger=trigger))  # for 0.01: the entry's first part
+            await r.until(lambda: len(r.of(OrderAccepted)) == 2, "the first stop")
+            r.venue.submit(Order("s2", BTC, Side.SELL, OrderType.STOP, Decimal("0.02"), trigger=trigger,
+                                 reduce_only=True, tag="stop", parent="e"))  # fmt: skip
+            assert r.venue.cancel("s1", "resized")
+            await r.until(lambda: len(r.of(OrderAccepted)) == 3, "the second stop")
+            await r.venue.settle()
+            (resized,) = [e for e in r.of(OrderAccepted) if isinstance(e, OrderAccepted) and e.order.tag == "stop"
+                          and e.order.client_order_id == "s2"]  # fmt: skip
+            assert resized.order.quantity == Decimal("0.01998")  # all that is held: 0.02 less the 0.1% fee in BTC
+            assert r.fake.free["BTC"] == 0
+
+    run(main())

@@ -23,7 +23,9 @@ stop orders, ``limits.cost.min`` (the notional); a market order's notional is th
 itself. Spot has no reduce-only flag, so the venue keeps the rule: a reduce-only SELL is sized to no more
 than the free balance of the base asset, read from the exchange just before it is sent, because Binance
 takes a buy's fee in the base asset (buy 1 BTC, hold 0.999) and an exit for the ordered quantity would be
-refused for insufficient balance. The accepted order carries the smaller quantity.
+refused for insufficient balance. The accepted order carries the smaller quantity. The balance is read once
+the cancels in flight on the symbol are through: execution places a resized stop before it cancels the old
+one, whose coins are locked until then (the position is without a resting stop for that moment).
 
 **Take-profits are kept by the venue** (a spot bracket cannot rest at the exchange: its stop locks the
 coins, so a take-profit for the same position is refused for insufficient balance). A reduce-only LIMIT
@@ -163,6 +165,7 @@ class CcxtVenue:
         self._holdings: dict[str, Decimal] = {}  # asset -> free + locked, at the last refresh
         self._symbols: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cancelling: dict[str, asyncio.Task[None]] = {}  # cancels in flight, by client id
         self._poller: asyncio.Task[None] | None = None
         self._failing = False  # the last poll failed: logged once per change
 
@@ -245,7 +248,8 @@ class CcxtVenue:
             self._emit(tracked, OrderCancelled(event_ms=now, known_ms=now, order=tracked.order.to(CANCELLED),
                                                reason=reason))  # fmt: skip
         elif tracked.exchange_id is not None:  # else the submission (or the exit) cancels it once it is accepted
-            self._spawn(self._cancel(tracked))
+            self._cancelling[client_order_id] = task = self._spawn(self._cancel(tracked))
+            task.add_done_callback(lambda _: self._cancelling.pop(client_order_id, None))
         return True
 
     def on_candle(self, candle: CandleClosed) -> None:
@@ -387,6 +391,11 @@ class CcxtVenue:
         import ccxt
 
         if order.reduce_only and order.side is SELL:
+            # Execution places a leg's replacement before it cancels the old leg, in the same step; on spot the
+            # old one locks the coins until its cancel is through, so the free balance is read after that.
+            pending = [t for cid, t in self._cancelling.items() if self._orders[cid].order.symbol == order.symbol]
+            if pending:
+                await asyncio.wait(pending, timeout=self._tuning.attempts * 10.0)
             base = self._ex.markets[order.symbol]["base"]
             free = _dec(((await self._call(self._ex.fetch_balance)) or {}).get("free", {}).get(base) or 0)
             if free < order.quantity:
@@ -617,10 +626,11 @@ class CcxtVenue:
                 await asyncio.sleep(self._tuning.retry_wait_s)
         return None
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _guard(self, work: Coroutine[Any, Any, None]) -> None:
         import ccxt
