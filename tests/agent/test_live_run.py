@@ -45,13 +45,14 @@ def btc(shared_data_path: Callable[[str], Path]) -> Candles:
 
 
 class ThreadedFake:
-    """A :class:`FakeBinance` on its own event loop in a thread: faults are called on that loop."""
+    """A :class:`FakeBinance` (or the given one, a spot account) on its own event loop in a thread: faults are
+    called on that loop."""
 
-    def __init__(self, candles: Candles) -> None:
+    def __init__(self, candles: Candles, fake: FakeBinance | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.fake = FakeBinance(candles, start_index=START, speed=SPEED)
+        self.fake = fake or FakeBinance(candles, start_index=START, speed=SPEED)
         self.call(self.fake.start)
 
     def call(self, function: Callable[[], Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Modes: only the composition root knows them, live trading is locked, and the core never reads the wall clock.
+"""Modes: only the composition root knows them, live needs the exchange venue, and the core never reads the clock.
 
 DESIGN.md, "One core, three modes": ``bootstrap`` picks the clock, feed, venue and store for a mode
 and nothing below it checks the mode; habit 1: the core reads the clock it is given, never
@@ -68,32 +68,28 @@ def _data() -> Candles:
     return candles([(100.0, 101.0, 99.0, 100.5), (100.5, 101.5, 100.0, 101.0)]).with_meta(symbol="TEST")
 
 
-# -- live trading is locked ------------------------------------------------------------------------
+# -- live trading needs the exchange venue --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("live_enabled", "live_confirmed"),
-    [(False, False), (True, False), (False, True)],
-    ids=["neither", "config-only", "command-line-only"],
-)
-def test_live_without_both_flags_is_refused_naming_live_enabled(live_enabled: bool, live_confirmed: bool) -> None:
-    """LIVE needs ``live_enabled`` in the config and ``live_confirmed``; one alone is a ConfigError naming it."""
+def test_live_without_the_exchange_venue_is_refused_before_anything_is_wired() -> None:
+    """LIVE is only built around the exchange venue the caller passes once the live gate let it through."""
     strategy = Idle()
-    settings = EngineSettings(live_enabled=live_enabled)
-    with pytest.raises(ConfigError, match="live_enabled") as refused:
-        build(Mode.LIVE, _data(), strategy, settings, live_confirmed=live_confirmed)
+    with pytest.raises(ConfigError, match="exchange venue") as refused:
+        build(Mode.LIVE, _data(), strategy, EngineSettings())
     assert refused.value.key == "mode"
     assert not strategy.started  # refused before anything was wired
 
 
-def test_live_with_both_flags_is_still_refused_without_an_exchange_venue() -> None:
-    """Both flags given: still a ConfigError, because no exchange venue exists yet; nothing is built."""
-    strategy = Idle()
-    with pytest.raises(ConfigError, match="venue") as refused:
-        build(Mode.LIVE, _data(), strategy, EngineSettings(live_enabled=True), live_confirmed=True)
+@pytest.mark.parametrize("mode", [Mode.BACKTEST, Mode.PAPER])
+def test_an_exchange_venue_outside_live_mode_is_refused(mode: Mode) -> None:
+    """Paper and backtests never trade at an exchange, whatever the caller passes."""
+
+    def venue(*_: object) -> None:
+        raise AssertionError("the exchange venue was made outside live mode")
+
+    with pytest.raises(ConfigError, match="exchange venue") as refused:
+        build(mode, _data(), Idle(), EngineSettings(), venue=venue)  # type: ignore[arg-type]
     assert refused.value.key == "mode"
-    assert "live_enabled" not in refused.value.message  # the flags were fine; the venue is missing
-    assert not strategy.started
 
 
 @pytest.mark.parametrize(("mode", "clock"), [(Mode.BACKTEST, SimulatedClock), (Mode.PAPER, ReplayClock)])

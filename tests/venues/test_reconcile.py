@@ -121,8 +121,8 @@ def test_a_journal_that_agrees_gets_no_events_and_the_working_order_is_followed_
                 before.venue.submit(order("buy", Side.BUY, OrderType.MARKET, "0.01"))
                 await before.until(lambda: bool(before.of(OrderFilled)), "the entry's fill")
                 (fill,) = before.of(OrderFilled)
-                tp = await accepted(before, order("tp", Side.SELL, OrderType.LIMIT, "0.01", price=str(level),
-                                                  reduce_only=True))  # fmt: skip
+                # not reduce-only: the venue holds a take-profit itself; a plain limit sell rests at the exchange
+                tp = await accepted(before, order("tp", Side.SELL, OrderType.LIMIT, "0.01", price=str(level)))
             async with rig(btc, {}, fake=fake) as after:
                 view = JournalView({"tp": tp}, {BTC: Decimal("0.01")}, fill.event_ms)
                 result = await reconcile(after.venue, view)

@@ -24,7 +24,6 @@ from rich.table import Table
 
 from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
 from smc_agent.core.logs import get_logger
-from smc_agent.model.enums import Mode
 from smc_agent.service.agent import Agent, AgentOptions, parse_speed
 
 __all__ = ["run_command"]
@@ -92,9 +91,17 @@ def run_command(
             "--testnet/--no-testnet", help="The exchange's sandbox (settings: exchange.testnet).", show_default=False
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help='Trade real orders at the exchange; also needs run.mode = "live", run.allow_live = true and API '
+            "keys (see docs/user-guide.md).",
+        ),
+    ] = False,
 ) -> None:
-    """Paper-trade the SMC strategy in one account, on replayed files or an exchange's live candles; resumes
-    where it stopped."""
+    """Paper-trade the SMC strategy in one account, on replayed files or an exchange's live candles (with --live:
+    trade at the exchange); resumes where it stopped."""
     # A signal while the agent opens (loading files, restoring a session) must stop it cleanly too.
     early: list[int] = []
 
@@ -108,12 +115,13 @@ def run_command(
         with user_errors():
             options = AgentOptions(data=tuple(data or ()), speed=None if speed is None else parse_speed(speed),
                                    tf=tf, htf=htf, config=config, profile=profile, db=db, new_session=new_session,
-                                   source=source, symbols=symbols, exchange=exchange, testnet=testnet)  # fmt: skip
+                                   source=source, symbols=symbols, exchange=exchange, testnet=testnet,
+                                   live=live)  # fmt: skip
             agent = Agent.open(options)
         try:
             console = Console(stderr=summary_json)
             _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
-                      mode=Mode.PAPER.value)  # fmt: skip
+                      mode=agent.system.mode.value)  # fmt: skip
             asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early)))
             if summary_json:
                 typer.echo(json.dumps(agent.summary(), separators=(",", ":")))
@@ -169,7 +177,8 @@ def _log_status(status: dict[str, Any]) -> None:
 
 
 def _table(status: dict[str, Any]) -> Group:
-    symbols = Table(title=f"smc-agent paper session {status['session_id']} at {status['time']}", title_justify="left")
+    title = f"smc-agent {status['mode']} session {status['session_id']} at {status['time']}"
+    symbols = Table(title=title, title_justify="left")
     for column in ("symbol", "last closed candle", "bias", "open signals", "position"):
         symbols.add_column(column, justify="right" if column == "open signals" else "left")
     for row in status["symbols"]:

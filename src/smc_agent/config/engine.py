@@ -95,7 +95,6 @@ class EngineSettings:
     lot_size: Decimal = Decimal("0.00000001")
     instruments: dict[str, InstrumentSettings] = field(default_factory=dict)
     volume_share: Decimal | None = None  # partial fills: an entry takes at most this share of a candle's volume
-    live_enabled: bool = False
 
     def __post_init__(self) -> None:
         if self.slippage_model not in ("fixed", "atr", "spread"):

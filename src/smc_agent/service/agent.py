@@ -22,6 +22,11 @@ request can leave. A crash re-fetches the uncommitted candles from the committed
 backfills only the gap since them. The session's clock is the market clock, so its events
 are stamped and ordered as a backtest over the same candles would stamp and order them.
 
+**Live trading** (``--live``, :mod:`smc_agent.service.live_trading`): the same session on live data, with the
+exchange as its venue once the live gate lets it through; the venue starts and is reconciled with the journal
+before the run, and closes after it. Its settings document says ``mode = live``, so a live session never
+resumes a paper one (their accounts differ).
+
 **Commits.** The engine commits one transaction per step (one candle) when paced; at ``speed`` max it
 groups ``REPLAY_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
 produces the same events. A stop (:meth:`Agent.stop`) finishes the current candle and commits.
@@ -55,9 +60,12 @@ from smc_agent.model.enums import Mode
 from smc_agent.model.signal import SignalStatus
 from smc_agent.service.analysis import AnalysisRequest, default_htfs, htf_list, load_timeframe, market_source
 from smc_agent.service.exchange_source import ExchangeSource
+from smc_agent.service.live_trading import LiveTrading, live_keys, venue_factory
 from smc_agent.service.metrics import feed_changed
 from smc_agent.service.store import Store, describe_file, fingerprint, open_store, plain
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
+from smc_agent.venues.ccxt_venue import VenueTuning
+from smc_agent.venues.keys import ApiKeys
 
 __all__ = ["STRATEGY", "Agent", "AgentOptions", "fill_record", "parse_speed", "settings_document"]
 
@@ -95,10 +103,12 @@ class AgentOptions:
     symbols: str | None = None  # on an exchange: "BTC/USDT,ETH/USDT"
     exchange: str | None = None  # the CCXT exchange (implies the ccxt source)
     testnet: bool | None = None
+    live: bool = False  # --live: trade at the exchange (with the settings' mode, allow_live and API keys)
     # For tests: the wall clock of a session on live data (a loopback exchange's replay time), the feed's
     # patience.
     wall_ms: Callable[[], int] | None = None
     tuning: FeedTuning | None = None
+    venue_tuning: VenueTuning | None = None
 
     def flags(self) -> dict[str, Any]:
         """The given options as the settings' tables: they win over every other source."""
@@ -125,10 +135,12 @@ class _Run:
     app: AppConfig
     exchange: ExchangeSource | None  # None: files
     warmup_bars: int
+    keys: ApiKeys | None = None  # live trading's (the live gate passed); None: paper
 
     @classmethod
     def of(cls, options: AgentOptions) -> _Run:
         settings = load_settings(options.config, profile=options.profile, overrides=options.flags())
+        keys = live_keys(settings, options.live)
         run = settings.run
         speed = float("inf") if run.speed == "max" else float(run.speed)
         exchange = None
@@ -144,7 +156,7 @@ class _Run:
                                          tuning=options.tuning or FeedTuning())  # fmt: skip
         return cls(speed, run.tf, ",".join(run.htf) if run.htf else None, settings.store.url,
                    AppConfig(settings.engine_settings(), settings.analysis_config()), exchange,
-                   run.warmup_bars)  # fmt: skip
+                   run.warmup_bars, keys)  # fmt: skip
 
 
 @dataclass
@@ -229,8 +241,11 @@ def _exchange_plan(run: _Run, options: AgentOptions) -> _Plan:
                                         "min_notional": str(i.min_notional), "quote_currency": i.quote_currency}
                                for symbol, i in instruments.items()}  # fmt: skip
     empty = [Candles.empty(symbol, source.timeframe) for symbol in source.symbols]
-    return _Plan(source.described(), settings, frames, empty,
-                 {"clock": clock, "feed": source.feed(wall), "instruments": instruments}, venue=source.venue,
+    wiring: dict[str, Any] = {"clock": clock, "feed": source.feed(wall), "instruments": instruments}
+    if run.keys is not None:
+        settings["mode"] = Mode.LIVE.value
+        wiring["venue"] = venue_factory(source, run.keys, options.venue_tuning)
+    return _Plan(source.described(), settings, frames, empty, wiring, venue=source.venue,
                  commit_every=REPLAY_BATCH, history=source.history_candles(frames, run.warmup_bars))  # fmt: skip
 
 
@@ -277,7 +292,7 @@ class _TimedJournal:
 
 
 class Agent:
-    """A paper session over replayed files with its store: build with :meth:`open`, then :meth:`run`."""
+    """A paper (or live) session with its store: build with :meth:`open`, then :meth:`run`."""
 
     def __init__(self, system: System, store: Store, session_id: str, resumed: Recovered | None,
                  journal: Journal, latency: Latency) -> None:  # fmt: skip
@@ -287,6 +302,7 @@ class Agent:
         self.latency = latency
         self._stopped = False
         self.history_candles = 0  # candles of history a first start on live data learns from
+        self.live: LiveTrading | None = None  # the exchange venue of a live session
         # The last candle closed per symbol (its close time): restored from the cursors, then followed.
         entry = {f"{symbol}@{c.timeframe}": symbol for symbol, c in system.entry.items()}
         self._last: dict[str, int] = {entry[s]: ms for s, ms in (resumed.cursors if resumed else {}).items()
@@ -304,15 +320,16 @@ class Agent:
         run = _Run.of(options)
         plan = _exchange_plan(run, options) if run.exchange is not None else _files_plan(run, options)
         app = run.app
+        mode = Mode.PAPER if run.keys is None else Mode.LIVE
         store = store or open_store(run.url)
         try:
             stored = store.begin_session(fingerprint=fingerprint(plan.described, plan.settings),
-                                         mode=Mode.PAPER.value, sources=plan.described, settings=plan.settings,
+                                         mode=mode.value, sources=plan.described, settings=plan.settings,
                                          new=options.new_session)  # fmt: skip
             latency = Latency()
             journal = _TimedJournal(store.journal(stored.id, plan.venue), latency)
             kind, opts = strategy_kind(STRATEGY), StrategyOptions(tuple(plan.frames), analysis=app.analysis)
-            system = build(Mode.PAPER, plan.streams, lambda c: kind.create(c.symbol, c.timeframe, opts), app.engine,
+            system = build(mode, plan.streams, lambda c: kind.create(c.symbol, c.timeframe, opts), app.engine,
                            speed=run.speed, journal=journal, session_id=stored.id, **plan.build)  # fmt: skip
             system.session.commit_every = options.commit_every or plan.commit_every
             recovered = None
@@ -327,6 +344,7 @@ class Agent:
         agent.history_candles = plan.history
         if isinstance(system.feed, CcxtFeed):
             system.feed.on_health(agent._feed_health)
+        agent.live = None if run.keys is None else LiveTrading(system, store, stored.id)
         return agent
 
     def _feed_health(self, new: FeedHealth, previous: FeedHealth, reason: str, at_ms: int) -> None:
@@ -346,8 +364,12 @@ class Agent:
             session.history(await feed.history(self.history_candles))
         session.start(resumed=self.resumed)
         try:
+            if self.live is not None:
+                await self.live.begin(self.journal.read())
             await session.run([self.system.feed], exit_when_done=exit_when_done)
         finally:
+            if self.live is not None:
+                await self.live.end()
             reason = "stopped by request" if self._stopped else "data done"
             session.stop(reason)
             self.store.end_session(self.session_id, session.clock.now_ms())
@@ -387,6 +409,7 @@ class Agent:
             })  # fmt: skip
         return {
             "session_id": self.session_id,
+            "mode": system.mode.value,
             "time": iso_utc(system.session.clock.now_ms()),
             "feed": system.feed.health.value,
             "equity": str(equity),

@@ -23,7 +23,25 @@ stop orders, ``limits.cost.min`` (the notional); a market order's notional is th
 itself. Spot has no reduce-only flag, so the venue keeps the rule: a reduce-only SELL is sized to no more
 than the free balance of the base asset, read from the exchange just before it is sent, because Binance
 takes a buy's fee in the base asset (buy 1 BTC, hold 0.999) and an exit for the ordered quantity would be
-refused for insufficient balance. The accepted order carries the smaller quantity.
+refused for insufficient balance. The accepted order carries the smaller quantity. The balance is read once
+the cancels in flight on the symbol are through: execution places a resized stop before it cancels the old
+one, whose coins are locked until then (the position is without a resting stop for that moment).
+
+**Take-profits are kept by the venue** (a spot bracket cannot rest at the exchange: its stop locks the
+coins, so a take-profit for the same position is refused for insufficient balance). A reduce-only LIMIT
+order is accepted at once and held, never sent; the stop alone rests at the exchange, so the position is
+protected while the agent is down. The kernel hands the venue each closed entry candle (:meth:`on_candle`);
+when one reaches a held take-profit (a sell's price within its high, a buy's within its low, the rule the
+simulated venue fills a limit by), the venue cancels its bracket's stops at the exchange (``parent``: the
+same entry), sends a MARKET order under the take-profit's client id for what is left of it, and reports
+the stops cancelled (``take-profit reached``) and the take-profit filled at the market's price (its
+``slippage`` the distance from the take-profit's price). Execution then protects what stays open as after
+any take-profit fill. If a stop filled meanwhile, its fill is reported and the take-profit stays held (the
+bracket's exit is execution's to settle); if the exit is refused, each stop is placed again under its own
+client id (the exchange wants client ids unique among open orders only) and the take-profit stays held for
+the next candle. A restart keeps holding a take-profit the exchange does not know (:meth:`catch_up`).
+The exit's price is the market's after the candle's close, not the take-profit's: the cost of an exit that
+the exchange cannot hold beside the stop, which a ticker-driven trigger would shorten.
 
 **Idempotency.** The client order id (``clientOrderId``, Binance's ``newClientOrderId``) is the order's own
 deterministic id. A network error or timeout on ``create_order`` is followed by a look-up by that id
@@ -65,6 +83,7 @@ from smc_agent.core.clock import Clock
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.logs import get_logger
 from smc_agent.events import (
+    CandleClosed,
     Event,
     OrderAccepted,
     OrderCancelled,
@@ -88,6 +107,7 @@ from smc_agent.model.orders import (
     REJECTED,
     STOP,
     Order,
+    OrderStatus,
 )
 from smc_agent.venues.keys import ApiKeys
 from smc_agent.venues.simulated import RejectRule
@@ -128,6 +148,9 @@ class _Tracked:
     exchange_id: str | None = None
     trades: set[str] = field(default_factory=set)  # the exchange's ids of the trades already reported
     cancel_reason: str | None = None  # a cancel was asked for (by us), with this reason
+    held: bool = False  # a take-profit kept by the venue, not at the exchange (see the module docstring)
+    taking: bool = False  # a held take-profit whose exit is under way
+    lifted: bool = False  # a stop cancelled at the exchange for a take-profit's exit, not yet reported
 
 
 class CcxtVenue:
@@ -142,6 +165,7 @@ class CcxtVenue:
         self._holdings: dict[str, Decimal] = {}  # asset -> free + locked, at the last refresh
         self._symbols: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cancelling: dict[str, asyncio.Task[None]] = {}  # cancels in flight, by client id
         self._poller: asyncio.Task[None] | None = None
         self._failing = False  # the last poll failed: logged once per change
 
@@ -202,7 +226,11 @@ class CcxtVenue:
         if isinstance(checked, str):
             self._bus.publish(OrderRejected(event_ms=now, known_ms=now, order=order.to(REJECTED), reason=checked))
             return
-        tracked = self._orders[order.client_order_id] = _Tracked(order)
+        tracked = self._orders[order.client_order_id] = _Tracked(order, held=_holds(checked))
+        if tracked.held:
+            self._emit(tracked, OrderAccepted(event_ms=now, known_ms=now, order=order.to(
+                ACCEPTED, quantity=checked.quantity, price=checked.price)))  # fmt: skip
+            return
         self._spawn(self._send(tracked, checked))
 
     def cancel(self, client_order_id: str, reason: str) -> bool:
@@ -215,9 +243,26 @@ class CcxtVenue:
         ):
             return False  # fmt: skip
         tracked.cancel_reason = reason
-        if tracked.exchange_id is not None:  # else the submission cancels it once it is accepted
-            self._spawn(self._cancel(tracked))
+        if tracked.held and not tracked.taking:
+            now = self._clock.now_ms()
+            self._emit(tracked, OrderCancelled(event_ms=now, known_ms=now, order=tracked.order.to(CANCELLED),
+                                               reason=reason))  # fmt: skip
+        elif tracked.exchange_id is not None:  # else the submission (or the exit) cancels it once it is accepted
+            self._cancelling[client_order_id] = task = self._spawn(self._cancel(tracked))
+            task.add_done_callback(lambda _: self._cancelling.pop(client_order_id, None))
         return True
+
+    def on_candle(self, candle: CandleClosed) -> None:
+        """A closed entry candle: each held take-profit its range reached is taken (see the module docstring)."""
+        high, low = _dec(repr(candle.high)), _dec(repr(candle.low))
+        for tracked in self._orders.values():
+            order = tracked.order
+            if not (tracked.held and order.active and order.symbol == candle.symbol) or tracked.taking:
+                continue
+            assert order.price is not None  # a held take-profit is a limit order
+            if (high >= order.price) if order.side is SELL else (low <= order.price):
+                tracked.taking = True
+                self._spawn(self._take_profit(tracked))
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [t.order for t in self._orders.values() if t.order.active and symbol in (None, t.order.symbol)]
@@ -263,6 +308,12 @@ class CcxtVenue:
         tracked = self._orders.setdefault(order.client_order_id, _Tracked(order))
         info = await self._lookup(order)
         now = self._clock.now_ms()
+        if info is None and _holds(order):  # a take-profit the venue held: it holds it again
+            tracked.held = True
+            if order.status is NEW:
+                tracked.order = order.to(ACCEPTED)
+                return [OrderAccepted(event_ms=now, known_ms=now, order=tracked.order)]
+            return []
         if info is None:
             del self._orders[order.client_order_id]
             if order.status is NEW:  # journaled as sent, but it never got there
@@ -320,17 +371,37 @@ class CcxtVenue:
             return _ZERO
 
     async def _send(self, tracked: _Tracked, order: Order) -> None:
+        created = await self._create(order)
+        if isinstance(created, str):
+            self._reject(tracked, created)
+            return
+        info, order = created
+        tracked.exchange_id = str(info["id"])
+        now = self._clock.now_ms()
+        self._emit(tracked, OrderAccepted(event_ms=now, known_ms=now, order=tracked.order.to(
+            ACCEPTED, quantity=order.quantity, price=order.price, trigger=order.trigger)))  # fmt: skip
+        for event in await self._progress(tracked, info):
+            self._emit(tracked, event)
+        if tracked.cancel_reason is not None and tracked.order.active:
+            await self._cancel(tracked)
+
+    async def _create(self, order: Order) -> tuple[dict[str, Any], Order] | str:
+        """Place ``order`` (a reduce-only sell sized to the free balance): the exchange's order and the order
+        as sent, or the reason it was refused."""
         import ccxt
 
         if order.reduce_only and order.side is SELL:
+            # Execution places a leg's replacement before it cancels the old leg, in the same step; on spot the
+            # old one locks the coins until its cancel is through, so the free balance is read after that.
+            pending = [t for cid, t in self._cancelling.items() if self._orders[cid].order.symbol == order.symbol]
+            if pending:
+                await asyncio.wait(pending, timeout=self._tuning.attempts * 10.0)
             base = self._ex.markets[order.symbol]["base"]
             free = _dec(((await self._call(self._ex.fetch_balance)) or {}).get("free", {}).get(base) or 0)
             if free < order.quantity:
                 quantity = self._amount(order.symbol, free)
                 if quantity <= 0:
-                    self._reject(tracked, f"insufficient balance: {free} {base} free for a reduce-only sell "
-                                          f"of {order.quantity}")  # fmt: skip
-                    return
+                    return f"insufficient balance: {free} {base} free for a reduce-only sell of {order.quantity}"
                 _log.info("exit sized to the free balance", client_order_id=order.client_order_id,
                           ordered=str(order.quantity), free=str(free))  # fmt: skip
                 order = _resized(order, quantity)
@@ -345,8 +416,7 @@ class CcxtVenue:
                         info = await self._call(self._lookup, order)
                         if info is not None:
                             break
-                    self._reject(tracked, f"exchange rejected: {_exchange_reason(error)}")
-                    return
+                    return f"exchange rejected: {_exchange_reason(error)}"
                 # a timeout or a 5xx: it may have landed, so look before sending it again
                 _log.warning("order request failed", client_order_id=order.client_order_id, attempt=attempt + 1,
                              error=type(error).__name__)  # fmt: skip
@@ -355,16 +425,80 @@ class CcxtVenue:
                     break
                 await asyncio.sleep(self._tuning.retry_wait_s)
         if info is None:
-            self._reject(tracked, f"exchange unreachable: no answer after {self._tuning.attempts} attempts")
-            return
-        tracked.exchange_id = str(info["id"])
-        now = self._clock.now_ms()
-        self._emit(tracked, OrderAccepted(event_ms=now, known_ms=now, order=tracked.order.to(
-            ACCEPTED, quantity=order.quantity, price=order.price, trigger=order.trigger)))  # fmt: skip
-        for event in await self._progress(tracked, info):
-            self._emit(tracked, event)
-        if tracked.cancel_reason is not None and tracked.order.active:
-            await self._cancel(tracked)
+            return f"exchange unreachable: no answer after {self._tuning.attempts} attempts"
+        return info, order
+
+    # -- take-profits held by the venue -----------------------------------------------------------
+
+    async def _take_profit(self, tracked: _Tracked) -> None:
+        """Free the coins the bracket's stops lock, then exit at market (see the module docstring)."""
+        try:
+            order = tracked.order
+            stops = [t for t in self._orders.values() if t.order.type is STOP and t.order.active and t.exchange_id
+                     and t.order.parent == order.parent and t.cancel_reason is None]  # fmt: skip
+            lifted: list[_Tracked] = []
+            for stop in stops:
+                if not await self._lift(stop):
+                    await self._replace_stops(lifted)  # the stop filled: execution settles the bracket
+                    return
+                lifted.append(stop)
+            created = None if tracked.cancel_reason else await self._create(_exit(order))
+            if not isinstance(created, tuple):
+                _log.warning("take-profit not taken; its stops are placed again", client_order_id=order.client_order_id,
+                             reason=created or tracked.cancel_reason)  # fmt: skip
+                await self._replace_stops(lifted)
+                return
+            now = self._clock.now_ms()
+            for stop in [t for t in lifted if t.order.active]:  # (not one execution's cancel reported)
+                stop.lifted = False
+                self._emit(stop, OrderCancelled(event_ms=now, known_ms=now, order=stop.order.to(CANCELLED),
+                                                reason="take-profit reached"))  # fmt: skip
+            info, sent = created
+            if sent.quantity < order.remaining:  # sized to the free balance (a buy's fee paid in the base asset)
+                tracked.order = _resized(order, order.filled + sent.quantity, order.status)
+            tracked.exchange_id, tracked.held = str(info["id"]), False
+            for event in await self._progress(tracked, info):
+                self._emit(tracked, event)
+        finally:
+            tracked.taking = False
+            if tracked.held and tracked.cancel_reason is not None and tracked.order.active:
+                now = self._clock.now_ms()  # cancelled while its exit was under way, and never sent
+                self._emit(tracked, OrderCancelled(event_ms=now, known_ms=now, order=tracked.order.to(CANCELLED),
+                                                   reason=tracked.cancel_reason))  # fmt: skip
+
+    async def _lift(self, stop: _Tracked) -> bool:
+        """Cancel a stop at the exchange, unreported; False (its fills reported) when it had filled first."""
+        import ccxt
+
+        stop.lifted = True
+        try:
+            info = await self._call(self._ex.cancel_order, stop.exchange_id, stop.order.symbol)
+        except ccxt.OrderNotFound:  # no longer open: it filled, or someone cancelled it
+            info = None
+        if info is None or info.get("filled") is None:
+            info = await self._call(self._lookup, stop.order)
+        if info is not None and info.get("status") == "canceled" and _dec(info.get("filled") or 0) <= stop.order.filled:
+            return True
+        stop.lifted = False
+        for event in await self._progress(stop, info or {"status": "canceled"}):
+            self._emit(stop, event)
+        return False
+
+    async def _replace_stops(self, lifted: list[_Tracked]) -> None:
+        """Place each lifted stop again, under its own client id; one that cannot be is reported cancelled."""
+        for stop in lifted:
+            stop.lifted = False
+            if stop.cancel_reason is not None or not stop.order.active:  # cancelled by execution meanwhile
+                continue
+            order = stop.order
+            created = await self._create(_resized(order, order.quantity - order.filled))
+            if isinstance(created, tuple):
+                stop.exchange_id = str(created[0]["id"])
+                continue
+            _log.error("stop lost while taking profit", client_order_id=order.client_order_id, reason=created)
+            now = self._clock.now_ms()
+            self._emit(stop, OrderCancelled(event_ms=now, known_ms=now, order=order.to(CANCELLED),
+                                            reason=f"not placed again: {created}"))  # fmt: skip
 
     async def _cancel(self, tracked: _Tracked) -> None:
         import ccxt
@@ -396,8 +530,10 @@ class CcxtVenue:
         while True:
             await asyncio.sleep(self._tuning.poll_s)
             try:
-                for tracked in [t for t in self._orders.values() if t.order.active and t.exchange_id]:
+                for tracked in [t for t in self._orders.values() if t.order.active and t.exchange_id and not t.lifted]:
                     info = await self._ex.fetch_order(tracked.exchange_id, tracked.order.symbol)
+                    if tracked.lifted:  # its cancel is the take-profit's to report, or undo
+                        continue
                     for event in await self._progress(tracked, info):
                         self._emit(tracked, event)
                 await self.refresh_balances()
@@ -451,8 +587,9 @@ class CcxtVenue:
         filled = order.filled + quantity
         after = order.to(FILLED if filled >= order.quantity else PARTIALLY_FILLED, filled=filled)
         slippage = _ZERO
-        if order.type is STOP and order.trigger is not None:
-            slippage = (price - order.trigger) * order.side.sign
+        reference = order.trigger if order.type is STOP else order.price if _holds(order) else None
+        if reference is not None:  # a stop's trigger, a held take-profit's price: the exit's slippage from it
+            slippage = (price - reference) * order.side.sign
         return OrderFilled(event_ms=int(trade["timestamp"]), known_ms=now, order=after, price=price, quantity=quantity,
                            fee=fee, slippage=slippage, maker=trade.get("takerOrMaker") == "maker")  # fmt: skip
 
@@ -489,10 +626,11 @@ class CcxtVenue:
                 await asyncio.sleep(self._tuning.retry_wait_s)
         return None
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _guard(self, work: Coroutine[Any, Any, None]) -> None:
         import ccxt
@@ -516,9 +654,20 @@ def _request(order: Order) -> tuple[Any, ...]:
     return order.symbol, kind, str(order.side), str(order.quantity), price, params
 
 
-def _resized(order: Order, quantity: Decimal) -> Order:
+def _holds(order: Order) -> bool:
+    """A take-profit (a reduce-only limit order): held by the venue, never sent as it is."""
+    return order.reduce_only and order.type is LIMIT
+
+
+def _exit(order: Order) -> Order:
+    """A held take-profit's exit: a market order for what is left of it, under its client id."""
+    return Order(order.client_order_id, order.symbol, order.side, MARKET, order.quantity - order.filled,
+                 reduce_only=True, tag=order.tag, parent=order.parent)  # fmt: skip
+
+
+def _resized(order: Order, quantity: Decimal, status: OrderStatus = NEW) -> Order:
     return Order(order.client_order_id, order.symbol, order.side, order.type, quantity, order.price, order.trigger,
-                 order.reduce_only, order.tag, order.parent, NEW, order.filled, order.expire_ms)  # fmt: skip
+                 order.reduce_only, order.tag, order.parent, status, order.filled, order.expire_ms)  # fmt: skip
 
 
 def _exchange_order(info: Mapping[str, Any]) -> ExchangeOrder:
