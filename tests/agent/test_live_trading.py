@@ -151,6 +151,9 @@ def test_a_live_session_sends_an_order_that_fills_at_the_exchange_and_the_store_
         await until(lambda: any(isinstance(e, OrderFilled) for e in journal(agent)), "the entry's fill", task)
         await until(lambda: any(o.type == "STOP_LOSS" and o.status == "NEW" for o in fake.orders.values()),
                     "the protective stop at the exchange", task)  # fmt: skip
+        # The stop's acceptance is reported into the session a moment after the exchange has it.
+        await until(lambda: any(isinstance(e, OrderAccepted) and e.order.tag == "stop" for e in journal(agent)),
+                    "the stop's acceptance in the journal", task)  # fmt: skip
 
     try:
         session_id = agent.session_id
