@@ -153,7 +153,9 @@ def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[
         handled = asyncio.run(main())
     finally:
         agent.close()
-    return {"stream_candles": handled, "stream_candles_per_second": handled / seconds,
+    # What the feed had to do meanwhile (reconnects, gap fills by REST): what the latency includes.
+    return {"stream_candles": handled, "stream_candles_per_second": handled / seconds, "feed": dict(feed.stats),
+            "health_changes": [f"{health.value}: {reason}" for health, reason in feed.health_changes],
             "latency": _percentiles(latency.samples), "latency_signal_or_order": _percentiles(latency.caused),
             "signal_or_order_candles": len(latency.caused)}  # fmt: skip
 
