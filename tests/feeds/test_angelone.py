@@ -208,7 +208,11 @@ async def test_ticks_build_the_source_candles_exactly(nifty: Candles, creds: Ang
     assert _got(got) == expected
     assert feed.stats["ticks"] == 4 * n_live
     assert feed.stats["late_ticks"] == 0
-    assert feed.stats["from_rest"] == len(expected) - (n_live - ODD)  # only the history came by REST
+    # The history came by REST, the rest from the ticks; on a loaded machine a candle whose period ended
+    # before its last tick was handled is taken from REST instead (its values are the source's either way,
+    # as asserted above), so one or two more may come by REST.
+    history = len(expected) - (n_live - ODD)
+    assert history <= feed.stats["from_rest"] <= history + 2
     assert feed.dropped == {"NIFTY-FUT@15m": ODD}
     assert feed.health == FeedHealth.CONNECTED
     assert fake.ws_connections == 1
