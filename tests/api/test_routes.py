@@ -3,6 +3,7 @@ filters and pages, 404 and 422 with a readable detail."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -74,7 +75,8 @@ def test_orders_page_and_filter(client: TestClient, key: Header, db_path: Path) 
     read = key("read")
     total = _rows(db_path, "SELECT count(*) FROM orders")[0][0]
     filled = _rows(db_path, "SELECT client_order_id FROM orders WHERE status = 'filled'")
-    assert total > 2 and filled
+    assert total > 2
+    assert filled
     first = client.get("/api/v1/orders?limit=2", headers=read).json()
     second = client.get("/api/v1/orders?limit=2&offset=2", headers=read).json()
     assert (first["total"], len(first["items"]), first["limit"], first["offset"]) == (total, 2, 2, 0)
@@ -149,13 +151,14 @@ def test_the_portfolio_from_the_projections(client: TestClient, key: Header, db_
     days = answer["daily_pnl"]
     assert days[0]["start_balance"] == "10000"  # the default initial balance, from the session's settings
     assert days[-1]["end_balance"] == balances[-1][0]
-    for before, after in zip(days, days[1:], strict=False):
+    for before, after in itertools.pairwise(days):
         assert after["start_balance"] == before["end_balance"]
     risk = _rows(db_path, "SELECT kind, reason FROM risk_events ORDER BY seq DESC")
     assert [(e["kind"], e["reason"]) for e in answer["risk_events"]] == risk
     assert answer["trading_state"] == "active"
     one = client.get("/api/v1/risk/portfolio?events=1&days=1", headers=key("read")).json()
-    assert len(one["risk_events"]) == 1 and len(one["daily_pnl"]) == 1
+    assert len(one["risk_events"]) == 1
+    assert len(one["daily_pnl"]) == 1
 
 
 def test_market_symbols_and_candles(client: TestClient, key: Header, store: Store) -> None:
