@@ -183,3 +183,16 @@ def test_market_symbols_and_candles(client: TestClient, key: Header, store: Stor
                        "close_ms": None, "candles": 3, "last_open_ms": 120_000}]  # fmt: skip
     missing = client.get("/api/v1/market/candles?symbol=BTC/USDT", headers=read)
     assert (missing.status_code, missing.json()) == (422, {"detail": "query parameter tf: Field required"})
+
+
+def test_cors_is_closed_unless_origins_are_given(store: Store) -> None:
+    from smc_agent.api import create_app
+
+    preflight = {"Origin": "https://dash.example", "Access-Control-Request-Method": "GET"}
+    with TestClient(create_app(store)) as closed:
+        assert "access-control-allow-origin" not in closed.options("/api/v1/status", headers=preflight).headers
+    with TestClient(create_app(store, cors_origins=["https://dash.example"])) as opened:
+        answer = opened.options("/api/v1/status", headers=preflight)
+        assert answer.headers["access-control-allow-origin"] == "https://dash.example"
+        other = opened.options("/api/v1/status", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
