@@ -19,14 +19,24 @@ from smc_agent.store import Store, open_store
 SESSION_FILE = "forex/EURUSD_15m_mt5.csv"
 
 
-@pytest.fixture(scope="session")
-def session_db(tmp_path_factory: pytest.TempPathFactory, shared_data_path: Callable[[str], Path]) -> Path:
-    path = tmp_path_factory.mktemp("api") / "session.db"
-    agent = Agent.open(AgentOptions(data=[shared_data_path(SESSION_FILE)], speed=float("inf"), db=f"sqlite:///{path}"))
+def run_session(data: Path, url: str) -> None:
+    """A paper session of ``data`` into the store at ``url``, replayed at full speed (two minutes at most)."""
+    agent = Agent.open(AgentOptions(data=[data], speed=float("inf"), db=url))
     try:
         asyncio.run(asyncio.wait_for(agent.run(), timeout=120))
     finally:
         agent.close()
+
+
+@pytest.fixture(scope="session")
+def session_data(shared_data_path: Callable[[str], Path]) -> Path:
+    return shared_data_path(SESSION_FILE)
+
+
+@pytest.fixture(scope="session")
+def session_db(tmp_path_factory: pytest.TempPathFactory, session_data: Path) -> Path:
+    path = tmp_path_factory.mktemp("api") / "session.db"
+    run_session(session_data, f"sqlite:///{path}")
     return path
 
 
@@ -54,6 +64,16 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened.close()
     for _ in urls:  # the PostgreSQL database is dropped
         pass
+
+
+@pytest.fixture
+def postgres_store(session_data: Path) -> Iterator[Store]:
+    """The same paper session, stored in a fresh PostgreSQL database (skipped when no server answers)."""
+    for url in postgres_database():
+        run_session(session_data, url)
+        opened = open_store(url, upgrade=False)
+        yield opened
+        opened.close()
 
 
 @pytest.fixture
