@@ -5,8 +5,8 @@ checked against its argon2 hash. The key itself is shown once, when it is made, 
 change is written to the audit log under the key's id, never the key. Scopes nest: ``admin`` implies
 ``trade``, which implies ``read``.
 
->>> granted(("trade",))
-frozenset({'read', 'trade'})
+>>> sorted(granted(("trade",)))
+['read', 'trade']
 """
 
 from __future__ import annotations
