@@ -53,9 +53,13 @@ class Authenticator:
         self._clock = clock
         self._verified: set[str] = set()
         self._used: dict[int, int] = {}
+        self._secret: str | None = None
 
     def secret(self) -> str:
-        return keys.jwt_secret(self._store, self._clock())
+        """The store's signing key, read (or made) on first use and then kept: it never changes."""
+        if self._secret is None:
+            self._secret = keys.jwt_secret(self._store, self._clock())
+        return self._secret
 
     def issue(self, scope: str) -> tuple[str, int]:
         """A token with ``scope`` (and what it implies), and when it expires (epoch ms)."""
