@@ -25,14 +25,14 @@ def _db(*args: str) -> tuple[int, str]:
 def test_upgrade_then_info(store_url: str) -> None:
     code, output = _db("upgrade", "--db", store_url)
     assert code == 0, output
-    assert "schema at revision 0002 (head)" in output
+    assert "schema at revision 0003 (head)" in output
     store = open_store(store_url, upgrade=False)
     session = store.begin_session(fingerprint="f", mode="paper", sources=[], settings={})
     store.journal(session.id).append([CandleClosed(60_000, 60_000, "X", "1m", 0, 1.0, 1.0, 1.0, 1.0, 0.0, seq=1)])
     store.close()
     code, output = _db("info", "--db", store_url)
     assert code == 0, output
-    assert "revision: 0002" in output
+    assert "revision: 0003" in output
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in output.splitlines() if "│" in line}
     assert rows["events"] == "1"
     assert rows["sessions"] == "1"

@@ -15,13 +15,13 @@ from smc_agent.store import migrate, open_store, schema
 
 TABLES = {"sessions", "events", "cursors", "candles", "signals", "orders", "fills", "positions",
           "account_snapshots", "risk_events", "backtest_runs", "audit_log", "feed_health",
-          "reconciliations"}  # fmt: skip
+          "reconciliations", "api_keys", "api_settings"}  # fmt: skip
 
 
 def test_an_empty_database_is_migrated_to_head_and_matches_the_tables(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        assert store.revision() == migrate.head() == "0002"
+        assert store.revision() == migrate.head() == "0003"
         assert set(store.row_counts()) == TABLES
     finally:
         store.close()
@@ -45,11 +45,11 @@ def test_downgrade_to_base_and_upgrade_again(store_url: str) -> None:
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
     engine.dispose()
-    with pytest.raises(ConfigError, match=r"has no schema yet, not 0002: run `smc-agent db upgrade` first"):
+    with pytest.raises(ConfigError, match=r"has no schema yet, not 0003: run `smc-agent db upgrade` first"):
         open_store(store_url, upgrade=False)
     again = open_store(store_url)  # the previous revision (base) upgrades to head
     try:
-        assert again.revision() == "0002"
+        assert again.revision() == "0003"
         assert again.row_counts()["sessions"] == 0
     finally:
         again.close()
@@ -68,7 +68,7 @@ def test_a_database_at_the_previous_revision_upgrades_and_keeps_its_rows(store_u
     engine.dispose()
     again = open_store(store_url)  # 0001 upgrades to head: the new tables, the old rows
     try:
-        assert again.revision() == "0002"
+        assert again.revision() == "0003"
         assert again.row_counts()["sessions"] == 1
         again.record_feed_health(session.id, 1, "binance", "down", "connected", "stream lost")
         assert again.feed_health(session.id) == [{"at_ms": 1, "feed": "binance", "health": "down",
@@ -81,7 +81,7 @@ def test_upgrade_false_opens_a_database_at_head(store_url: str) -> None:
     open_store(store_url).close()
     store = open_store(store_url, upgrade=False)
     try:
-        assert store.revision() == "0002"
+        assert store.revision() == "0003"
     finally:
         store.close()
 

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from smc_agent.cli import bench, data, db, research
+from smc_agent.cli import auth, bench, data, db, research
 from smc_agent.cli import config as config_cli
 from smc_agent.cli.analyze import analyze_command
 from smc_agent.cli.backtest import backtest_command
 from smc_agent.cli.optimize import optimize_command
 from smc_agent.cli.report import report_command
 from smc_agent.cli.run import run_command
+from smc_agent.cli.serve import serve_command
 from smc_agent.cli.signals import bias_command, signals_command
 from smc_agent.core.logs import LEVELS, configure_logging
 
@@ -67,7 +68,7 @@ def logging_options(
 ) -> None:
     # Warnings by default keep every batch command's output as it was; the agent is a service, and its
     # log is how it shows itself without a terminal. Logs never go to stdout.
-    default = "info" if ctx.invoked_subcommand == "run" else "warning"
+    default = "info" if ctx.invoked_subcommand in ("run", "serve") else "warning"
     configure_logging(log_level or default, json=log_json)
 
 
@@ -78,8 +79,10 @@ app.command("backtest")(backtest_command)
 app.command("optimize")(optimize_command)
 app.command("report")(report_command)
 app.command("run")(run_command)
+app.command("serve")(serve_command)
 app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
+app.add_typer(auth.app, name="auth")
 app.add_typer(bench.app, name="bench")
 app.add_typer(research.app, name="research")
 app.add_typer(config_cli.app, name="config")

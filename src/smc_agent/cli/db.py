@@ -21,7 +21,7 @@ from smc_agent.data.timeframes import parse_timeframe
 from smc_agent.store import Store, open_store
 from smc_agent.store.maintenance import backup_sqlite, pg_dump_command
 
-__all__ = ["app"]
+__all__ = ["DbOption", "app", "open_db"]
 
 app = typer.Typer(help="The store's database: schema, contents, backups.", no_args_is_help=True, add_completion=False)
 
@@ -36,7 +36,7 @@ def _url(db: str | None) -> str | None:
     return db if db else load_settings().store.url
 
 
-def _open(db: str | None, *, upgrade: bool = False) -> Store:
+def open_db(db: str | None, *, upgrade: bool = False) -> Store:
     return open_store(_url(db), upgrade=upgrade)
 
 
@@ -49,7 +49,7 @@ def db() -> None:
 def upgrade_command(db: DbOption = None) -> None:
     """Create the schema in an empty database, or migrate an older one to this version's."""
     with user_errors():
-        store = _open(db, upgrade=True)
+        store = open_db(db, upgrade=True)
         try:
             revision = store.revision()
             store.audit("db upgrade", {"db": store.masked_url(), "revision": revision})
@@ -62,7 +62,7 @@ def upgrade_command(db: DbOption = None) -> None:
 def info_command(db: DbOption = None) -> None:
     """The database (password masked), its schema revision and the rows of each table."""
     with user_errors():
-        store = _open(db)
+        store = open_db(db)
         try:
             counts = store.row_counts()
             console = Console()
@@ -86,7 +86,7 @@ def backup_command(
 ) -> None:
     """Copy a SQLite database (online: safe while the agent writes); for PostgreSQL, print the pg_dump line."""
     with user_errors():
-        store = _open(db)
+        store = open_db(db)
         try:
             if store.url.get_backend_name() == "postgresql":
                 command = pg_dump_command(store.url, out)
@@ -114,7 +114,7 @@ def prune_command(
     except (ConfigError, ValueError):
         fail(f"--candles-older-than takes a duration such as 90d or 12h, got {candles_older_than!r}")
     with user_errors():
-        store = _open(db)
+        store = open_db(db)
         try:
             cutoff = time.time_ns() // 1_000_000 - age
             deleted = store.prune_candles(cutoff)

@@ -63,6 +63,7 @@ from smc_agent.venues.costs import FeeModel
 
 __all__ = [
     "ENV_PREFIX",
+    "ApiSettings",
     "ExchangeSettings",
     "RunSettings",
     "Settings",
@@ -153,6 +154,20 @@ class SymbolSettings(_Strict):
 
 class StoreSettings(_Strict):
     url: str | None = None  # None: the store's default (a SQLite file in the user's data directory)
+
+
+class ApiSettings(_Strict):
+    """``smc-agent serve``: where it listens, which browser origins may call it, how long a login lasts."""
+
+    host: str = "127.0.0.1"  # another address is reachable from the network: serve logs a warning
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    cors_origins: tuple[str, ...] = ()  # none: no browser page of another origin may call the API
+    jwt_ttl_s: Annotated[int, Field(gt=0)] = 900
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
 
 def _speed(value: object) -> float | str:
@@ -319,6 +334,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     _engine: EngineSettings = PrivateAttr()
     _analysis: AnalysisConfig = PrivateAttr()

@@ -27,6 +27,8 @@ from sqlalchemy import (
 
 __all__ = [
     "account_snapshots",
+    "api_keys",
+    "api_settings",
     "audit_log",
     "backtest_runs",
     "candles",
@@ -234,4 +236,28 @@ audit_log = Table(
     Column("actor", String(64), nullable=False),
     Column("action", String(64), nullable=False),
     Column("detail", JSON, nullable=False),
+)
+
+# The API's keys (smc_agent.api.keys): never the key itself, only its argon2 hash and its public prefix, by
+# which a request's key is found. ``scopes`` is a comma-separated list (read, trade, admin).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("hash", Text, nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),
+    Column("last_used_ms", BigInteger),
+)
+
+# The API's own settings by name: ``password`` (the dashboard password's argon2 hash) and ``jwt_secret``
+# (the random key that signs the login tokens, made once).
+api_settings = Table(
+    "api_settings",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )

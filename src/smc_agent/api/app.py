@@ -1,0 +1,69 @@
+"""The REST API over one store: :func:`create_app` builds the FastAPI application that ``smc-agent serve`` runs.
+
+Read-only in this version: every route reads the store's tables (the journal's projections); the only writes are
+the auth bookkeeping (a key's last use, at most once a minute; the JWT key, once; the audit log of logins).
+Every route needs a credential (:mod:`.auth`) except ``/healthz``, ``/readyz`` and the login. Errors are JSON
+``{"detail": "..."}`` a person can read, validation errors included. CORS is closed unless origins are given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from smc_agent.api.auth import Authenticator, wall_ms
+from smc_agent.api.routes import auth, health, market, sessions, signals, trading
+from smc_agent.core.errors import SmcAgentError
+from smc_agent.store import Store
+
+__all__ = ["create_app", "readable"]
+
+_DESCRIPTION = ("A read-only view of the store: sessions, signals, orders, positions, risk, market data. "
+                "Authenticate with an X-API-Key header or a bearer token from /api/v1/auth/login.")  # fmt: skip
+
+
+def readable(errors: Sequence[Any]) -> str:
+    """Pydantic's validation errors as one sentence: where each is and what is wrong.
+
+    >>> readable([{"loc": ("query", "limit"), "msg": "Input should be less than or equal to 1000"}])
+    'query parameter limit: Input should be less than or equal to 1000'
+    """
+    parts = []
+    for error in errors:
+        where, *path = error.get("loc", ()) or ("request",)
+        name = ".".join(str(p) for p in path)
+        label = {"query": "query parameter", "path": "path parameter", "body": "body field", "header": "header"}
+        parts.append(f"{label.get(where, where)} {name}: {error.get('msg')}" if name else f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int = 900,
+               clock: Callable[[], int] = wall_ms) -> FastAPI:  # fmt: skip
+    """The API over ``store`` (opened by the caller, who also closes it)."""
+    app = FastAPI(title="smc-agent API", version="1", docs_url="/docs", openapi_url="/openapi.json",
+                  description=_DESCRIPTION)  # fmt: skip
+    app.state.store = store
+    app.state.auth = Authenticator(store, ttl_s=jwt_ttl_s, clock=clock)
+    app.state.started = time.monotonic()
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
+    for module in (health, auth, sessions, signals, trading, market):
+        app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": readable(exc.errors())}, status_code=422)
+
+    @app.exception_handler(SmcAgentError)
+    async def _store_error(_: Request, exc: SmcAgentError) -> JSONResponse:
+        # The store's own errors (a lost PostgreSQL, a locked file) name the database masked, never a password.
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    return app

@@ -1,0 +1,34 @@
+"""What the routes share: the store, the session a request asks for, and paging."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request
+
+from smc_agent.api import queries
+from smc_agent.api.auth import Principal, require
+from smc_agent.store import Store
+
+__all__ = ["Limit", "Offset", "Reader", "SessionRow", "StoreDep"]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _session(store: Annotated[Store, Depends(_store)],
+             session: Annotated[str | None, Query(description="a session's id (default: the latest)")] = None,
+             ) -> dict[str, Any]:  # fmt: skip
+    try:
+        return queries.session(store, session)
+    except queries.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+SessionRow = Annotated[dict[str, Any], Depends(_session)]
+Reader = Annotated[Principal, Depends(require("read"))]
+Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
+Offset = Annotated[int, Query(ge=0, description="skip this many items first")]

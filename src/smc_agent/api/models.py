@@ -1,0 +1,177 @@
+"""The API's response models: what each route returns, as OpenAPI shows it. Money, prices and quantities
+are strings (the store's exact decimal text, never a float); times are UTC epoch milliseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Candle",
+    "DailyPnl",
+    "Feed",
+    "Health",
+    "KeyInfo",
+    "Login",
+    "MarketStream",
+    "Order",
+    "OrderPage",
+    "Portfolio",
+    "Position",
+    "RiskEvent",
+    "SessionInfo",
+    "SignalPage",
+    "SignalSummary",
+    "SignalVersion",
+    "SignalVersions",
+    "Status",
+    "Token",
+]
+
+
+class Health(BaseModel):
+    status: str
+    revision: str | None = None
+
+
+class SessionInfo(BaseModel):
+    id: str
+    mode: str
+    started_ms: int
+    stopped_ms: int | None
+
+
+class Feed(BaseModel):
+    feed: str
+    health: str
+    previous: str
+    reason: str
+    at_ms: int
+
+
+class Status(BaseModel):
+    version: str
+    session: SessionInfo | None
+    feeds: list[Feed]
+    uptime_s: float
+
+
+class SignalSummary(BaseModel):
+    signal_id: str
+    version: int
+    status: str
+    symbol: str
+    setup: str
+    side: str
+    outcome_r: str | None
+    event_ms: int
+
+
+class SignalPage(BaseModel):
+    items: list[SignalSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class SignalVersion(SignalSummary):
+    evidence: list[Any]
+
+
+class SignalVersions(BaseModel):
+    signal_id: str
+    session: str
+    versions: list[SignalVersion]
+
+
+class Position(BaseModel):
+    symbol: str
+    side: str | None = Field(description="long or short; null when flat")
+    quantity: str
+    average_price: str
+    updated_ms: int
+
+
+class Order(BaseModel):
+    client_order_id: str
+    venue_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    quantity: str
+    price: str | None
+    status: str
+    tag: str
+    updated_ms: int
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    total: int
+    limit: int
+    offset: int
+
+
+class DailyPnl(BaseModel):
+    day: str = Field(description="the UTC date")
+    start_balance: str | None
+    end_balance: str
+    pnl: str | None = Field(description="realised: end_balance - start_balance (null when the start is unknown)")
+
+
+class RiskEvent(BaseModel):
+    event_ms: int
+    kind: str = Field(description="denied, halted, reducing or reset")
+    symbol: str | None
+    reason: str
+
+
+class Portfolio(BaseModel):
+    session: str
+    balance: str | None = Field(description="the balance after the latest change (null before any)")
+    equity: str | None = Field(description="equals the balance when flat; null while a position is open")
+    open_positions: list[Position]
+    daily_pnl: list[DailyPnl]
+    trading_state: str = Field(description="active, halted or reducing: the latest change the risk gate made")
+    risk_events: list[RiskEvent]
+
+
+class MarketStream(BaseModel):
+    source: str = Field(description="session: a stream the session reads; candles: candles stored for a venue")
+    symbol: str
+    timeframe: str
+    venue: str | None = None
+    close_ms: int | None = None
+    candles: int | None = None
+    last_open_ms: int | None = None
+
+
+class Candle(BaseModel):
+    venue: str
+    open_ms: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+
+
+class Login(BaseModel):
+    password: str
+    scope: str = Field("read", description="read, trade or admin: what the token may do")
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_ms: int
+
+
+class KeyInfo(BaseModel):
+    id: int
+    prefix: str
+    scopes: list[str]
+    created_ms: int
+    revoked_ms: int | None
+    last_used_ms: int | None

@@ -1,0 +1,35 @@
+"""Liveness and readiness (no credential: a load balancer asks them) and the Prometheus metrics (read)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from smc_agent.api.deps import Reader, StoreDep
+from smc_agent.api.models import Health
+from smc_agent.core.errors import SmcAgentError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True)
+def healthz() -> Health:
+    """The process answers."""
+    return Health(status="alive")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"description": "the store does not answer"}})
+def readyz(store: StoreDep) -> Health | JSONResponse:
+    """200 once the store answers a query, else 503 with the reason."""
+    try:
+        revision = store.revision()
+    except SmcAgentError as exc:
+        return JSONResponse({"detail": f"the store does not answer: {exc}"}, status_code=503)
+    return Health(status="ready", revision=revision)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(_: Reader) -> Response:
+    """The process's Prometheus metrics, in the text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

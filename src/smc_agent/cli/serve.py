@@ -1,0 +1,54 @@
+"""``smc-agent serve``: the REST API over a store (a past or running session, backtests), read-only.
+
+The store is opened without upgrading it: a database behind this version (or with no schema) is refused with
+"run smc-agent db upgrade", since serving must never migrate a database that a running agent of another version
+writes. The server listens on 127.0.0.1 unless told otherwise; another address logs a warning, since the API is
+then reachable from the network (put it behind TLS).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from smc_agent.api import create_app
+from smc_agent.cli.common import ConfigOption, user_errors
+from smc_agent.cli.db import DbOption, open_db
+from smc_agent.config import load_settings
+from smc_agent.core.logs import get_logger
+
+__all__ = ["serve_command"]
+
+_log = get_logger("smc_agent.serve")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def serve_command(
+    db: DbOption = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to listen on (default: api.host, 127.0.0.1).", show_default=False),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: api.port, 8000).", show_default=False)
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the store's sessions, signals, orders, positions and market data over HTTP (OpenAPI at /docs)."""
+    with user_errors():
+        settings = load_settings(config)
+        store = open_db(db or settings.store.url, upgrade=False)
+    try:
+        api = settings.api
+        bind, listen = host or api.host, port or api.port
+        if bind not in _LOOPBACK:
+            _log.warning("the API listens beyond this machine: anyone who reaches it can try keys; use TLS in front",
+                         host=bind, port=listen)  # fmt: skip
+        app = create_app(store, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s)
+        shown = f"[{bind}]" if ":" in bind else bind
+        typer.echo(f"serving {store.masked_url()} at http://{shown}:{listen} (OpenAPI: http://{shown}:{listen}/docs)")
+        uvicorn.run(app, host=bind, port=listen, log_level="warning")
+    finally:
+        store.close()

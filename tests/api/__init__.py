@@ -1,0 +1,1 @@
+"""The REST API tests (a package, so its conftest does not collide with tests/store/conftest.py)."""
