@@ -31,7 +31,8 @@ from smc_agent.engine.session import REPLAY_BATCH, Message
 from smc_agent.events import CandleClosed, CommandHandled, Event, OrderFilled, SessionStarted
 from smc_agent.model.enums import Mode
 from smc_agent.model.instrument import Instrument
-from smc_agent.service.agent import fill_record, settings_document
+from smc_agent.service.agent import fill_record
+from smc_agent.service.agent_plan import settings_document
 from smc_agent.service.store import Store
 from smc_agent.store.sessions import changes
 from smc_agent.strategy.registry import StrategyOptions, strategy_kind
