@@ -46,7 +46,7 @@ CANDLES = 24_424 + 10_999  # the two files' rows, from the shared data's README
 
 def _command(paths: list[Path], url: str) -> list[str]:
     data = [part for path in paths for part in ("--data", str(path))]
-    return [sys.executable, "-m", "smc_agent", "run", *data, "--db", url, "--speed", "max"]
+    return [sys.executable, "-m", "smc_agent", "run", "--no-serve", *data, "--db", url, "--speed", "max"]
 
 
 def _env() -> dict[str, str]:

@@ -315,7 +315,7 @@ def test_run_refuses_live_trading_naming_each_missing_requirement(
 ) -> None:
     """No exchange is reachable here: each refusal comes before anything is asked of it."""
     config = settings_text(tmp_path, "", mode="live" if live_mode else "paper", allow=allow, keys=keys)
-    args = ["run", "--source", "binance", "--symbols", BTC, "--tf", "5m", "--config", str(config),
+    args = ["run", "--no-serve", "--source", "binance", "--symbols", BTC, "--tf", "5m", "--config", str(config),
             "--db", f"sqlite:///{tmp_path / 'agent.db'}", *(["--live"] if flag else [])]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
@@ -328,7 +328,7 @@ def test_run_refuses_live_trading_naming_each_missing_requirement(
 
 def test_live_trading_on_replayed_files_is_refused_naming_the_source(tmp_path: Path) -> None:
     config = settings_text(tmp_path, "")
-    result = CliRunner().invoke(app, ["run", "--live", "--config", str(config), "--exit-when-done",
+    result = CliRunner().invoke(app, ["run", "--no-serve", "--live", "--config", str(config), "--exit-when-done",
                                       "--db", f"sqlite:///{tmp_path / 'agent.db'}"])  # fmt: skip
     assert result.exit_code != 0
     assert "live trading needs an exchange" in result.stderr
@@ -383,7 +383,8 @@ def test_a_live_sessions_logs_outputs_and_database_never_hold_the_keys(
     monkeypatch.setattr(Agent, "open", classmethod(open_on_the_fake))
     db = tmp_path / "agent.db"
     caplog.set_level("DEBUG")
-    result = CliRunner().invoke(app, ["--log-level", "debug", "--log-json", "run", "--live", "--source", "binance",
+    result = CliRunner().invoke(app, ["--log-level", "debug", "--log-json", "run", "--no-serve", "--live", "--source",
+                                      "binance",
                                       "--symbols", BTC, "--tf", "5m", "--htf", "15m,1h", "--config", str(config),
                                       "--db", f"sqlite:///{db}", "--summary-json"])  # fmt: skip
     assert result.exit_code == 0, result.stderr

@@ -40,7 +40,7 @@ def files(shared_data_path: Callable[[str], Path]) -> list[Path]:
 
 
 def _run(*args: object) -> Any:
-    return CliRunner().invoke(app, ["run", *(str(a) for a in args)])
+    return CliRunner().invoke(app, ["run", "--no-serve", *(str(a) for a in args)])
 
 
 def _data(files: list[Path]) -> list[object]:
@@ -128,7 +128,8 @@ def test_sigterm_finishes_the_candle_commits_and_exits_0(tmp_path: Path, files: 
     path = tmp_path / "agent.db"
     db = f"sqlite:///{path}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "smc_agent", "run", *map(str, _data(files)), "--db", db, "--speed", "max"]
+    command = [sys.executable, "-m", "smc_agent", "run", "--no-serve", *map(str, _data(files)), "--db", db,
+               "--speed", "max"]  # fmt: skip
     log = tmp_path / "agent.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)

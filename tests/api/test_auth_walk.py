@@ -17,7 +17,7 @@ from smc_agent.store import Store
 
 PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/auth/login")}
 # A value for each path parameter, so the request reaches the route's credential check.
-PATH_VALUES = {"signal_id": "sig-x"}
+PATH_VALUES = {"signal_id": "sig-x", "order_id": "ord-x", "symbol": "EURUSD"}
 
 
 def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:

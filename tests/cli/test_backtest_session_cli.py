@@ -18,8 +18,8 @@ def test_a_session_that_replayed_files_is_refused_with_what_to_do(
 ) -> None:
     db = f"sqlite:///{tmp_path / 'agent.db'}"
     data = shared_data_path("forex/EURUSD_15m_mt5.csv")
-    ran = CliRunner().invoke(app, ["run", "--data", str(data), "--speed", "max", "--exit-when-done", "--summary-json",
-                                   "--db", db])  # fmt: skip
+    ran = CliRunner().invoke(app, ["run", "--no-serve", "--data", str(data), "--speed", "max", "--exit-when-done",
+                                   "--summary-json", "--db", db])  # fmt: skip
     assert ran.exit_code == 0, ran.output
     assert json.loads(ran.stdout.strip().splitlines()[-1])["candles"] > 0
     with sqlite3.connect(tmp_path / "agent.db") as connection:

@@ -1,7 +1,9 @@
 """The REST API over one store: :func:`create_app` builds the FastAPI application that ``smc-agent serve`` runs.
 
-Read-only in this version: every route reads the store's tables (the journal's projections); the only writes are
-the auth bookkeeping (a key's last use, at most once a minute; the JWT key, once; the audit log of logins).
+Every read route reads the store's tables (the journal's projections), so its numbers are the store's. With an
+``agent`` (``smc-agent run``) the command routes (:mod:`.routes.commands`) put commands on its session's inbox and
+wait for what came of them; without one (``smc-agent serve``) they answer 409. The other writes are the auth
+bookkeeping (a key's last use, at most once a minute; the JWT key, once) and the audit log.
 Every route needs a credential (:mod:`.auth`) except ``/healthz``, ``/readyz`` and the login. Errors are JSON
 ``{"detail": "..."}`` a person can read, validation errors included. CORS is closed unless origins are given.
 """
@@ -18,13 +20,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from smc_agent.api.auth import Authenticator, wall_ms
-from smc_agent.api.routes import auth, health, market, sessions, signals, trading
+from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, trading
 from smc_agent.core.errors import SmcAgentError
+from smc_agent.service.agent import Agent
 from smc_agent.store import Store
 
 __all__ = ["create_app", "readable"]
 
-_DESCRIPTION = ("A read-only view of the store: sessions, signals, orders, positions, risk, market data. "
+_DESCRIPTION = ("The store's sessions, signals, orders, positions, risk and market data, and the running agent's "
+                "commands (orders, kill, reset, control). "
                 "Authenticate with an X-API-Key header or a bearer token from /api/v1/auth/login.")  # fmt: skip
 
 
@@ -44,17 +48,18 @@ def readable(errors: Sequence[Any]) -> str:
 
 
 def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int = 900,
-               clock: Callable[[], int] = wall_ms) -> FastAPI:  # fmt: skip
-    """The API over ``store`` (opened by the caller, who also closes it)."""
+               clock: Callable[[], int] = wall_ms, agent: Agent | None = None) -> FastAPI:  # fmt: skip
+    """The API over ``store`` (opened by the caller, who also closes it); commands go to ``agent``, if any."""
     app = FastAPI(title="smc-agent API", version="1", docs_url="/docs", openapi_url="/openapi.json",
                   description=_DESCRIPTION)  # fmt: skip
     app.state.store = store
+    app.state.agent = agent
     app.state.auth = Authenticator(store, ttl_s=jwt_ttl_s, clock=clock)
     app.state.started = time.monotonic()
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
-    for module in (health, auth, sessions, signals, trading, market):
+    for module in (health, auth, sessions, signals, trading, market, commands, config):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

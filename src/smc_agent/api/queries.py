@@ -210,3 +210,20 @@ def candles(store: Store, symbol: str, timeframe: str, limit: int, venue: str | 
     with store.reading("read the candles") as connection:
         rows = _rows(connection, query.order_by(table.c.open_ms.desc()).limit(limit))
     return rows[::-1]
+
+
+def order(store: Store, session_id: str, client_order_id: str) -> Row | None:
+    """One order as its latest event left it, with ``fill_price`` (the average of its fills, None before one)."""
+    orders_, fills = schema.orders, schema.fills
+    with store.reading("read an order") as connection:
+        found = connection.execute(select(orders_.c.status, orders_.c.symbol).where(
+            orders_.c.session_id == session_id, orders_.c.client_order_id == client_order_id)).first()  # fmt: skip
+        if found is None:
+            return None
+        rows = connection.execute(select(fills.c.price, fills.c.quantity).where(
+            fills.c.session_id == session_id, fills.c.client_order_id == client_order_id)).all()  # fmt: skip
+    if len(rows) <= 1:  # the usual case: the fill's own text, exactly as stored
+        return {"status": found.status, "symbol": found.symbol, "fill_price": rows[0].price if rows else None}
+    filled = sum((Decimal(r.quantity) for r in rows), Decimal(0))
+    price = sum((Decimal(r.price) * Decimal(r.quantity) for r in rows), Decimal(0)) / filled
+    return {"status": found.status, "symbol": found.symbol, "fill_price": str(price)}

@@ -5,6 +5,11 @@ The command is a thin layer over :class:`~smc_agent.service.agent.Agent`: it par
 a Rich live table on a terminal (plain log lines otherwise), and turns SIGTERM and Ctrl-C into a clean
 stop: the current candle is finished and committed, the feeds close, and the exit code is 0. A second
 Ctrl-C exits at once (code 130); every commit is atomic, so the store stays intact.
+
+The REST API (:mod:`smc_agent.api`) is served in the same event loop on 127.0.0.1:8000 (``--host``, ``--port``,
+``api.*`` in the settings; port 0 takes a free one; ``--no-serve`` binds nothing). It reads the agent's store and
+sends commands to its session. On the first start (no API key in the store) an admin key is made and printed
+once, with the URL; it is in no log.
 """
 
 from __future__ import annotations
@@ -22,9 +27,15 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from smc_agent.api import create_app
+from smc_agent.api.auth import wall_ms
+from smc_agent.api.serving import ApiServer, first_key, url_of, warn_if_public
 from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
+from smc_agent.config import load_settings
+from smc_agent.config.settings import ApiSettings
 from smc_agent.core.logs import get_logger
 from smc_agent.service.agent import Agent, AgentOptions, parse_speed
+from smc_agent.store import Store
 
 __all__ = ["run_command"]
 
@@ -99,6 +110,21 @@ def run_command(
             "keys (see docs/user-guide.md).",
         ),
     ] = False,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The API's address (default: api.host, 127.0.0.1).", show_default=False),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="The API's port, 0 for a free one (default: api.port, 8000).",
+            show_default=False,
+        ),
+    ] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Run without the API (bind no port).")] = False,
 ) -> None:
     """Paper-trade the SMC strategy in one account, on replayed files or an exchange's live candles (with --live:
     trade at the exchange); resumes where it stopped."""
@@ -117,12 +143,14 @@ def run_command(
                                    tf=tf, htf=htf, config=config, profile=profile, db=db, new_session=new_session,
                                    source=source, symbols=symbols, exchange=exchange, testnet=testnet,
                                    live=live)  # fmt: skip
+            api = None if no_serve else load_settings(config, profile=profile).api
             agent = Agent.open(options)
         try:
             console = Console(stderr=summary_json)
             _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
                       mode=agent.system.mode.value)  # fmt: skip
-            asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early)))
+            serving = None if api is None else _Serving(agent, api, host, port, console)
+            asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early), serving=serving))
             if summary_json:
                 typer.echo(json.dumps(agent.summary(), separators=(",", ":")))
         finally:
@@ -132,7 +160,45 @@ def run_command(
             signal.signal(number, handler)
 
 
-async def _run(agent: Agent, console: Console, *, exit_when_done: bool, stopped: bool) -> None:
+class _Serving:
+    """The API of a running agent: where it listens and who sees its first key."""
+
+    def __init__(self, agent: Agent, api: ApiSettings, host: str | None, port: int | None, console: Console) -> None:
+        self.agent, self.api, self.console = agent, api, console
+        self.host = host or api.host
+        self.port = api.port if port is None else port
+
+    async def start(self) -> ApiServer:
+        store = self.agent.store
+        if not isinstance(store, Store):
+            raise typer.BadParameter("the API needs the SQL store: run with --no-serve", param_hint="--no-serve")
+        app = create_app(store, agent=self.agent, cors_origins=self.api.cors_origins,
+                         jwt_ttl_s=self.api.jwt_ttl_s)  # fmt: skip
+        server = ApiServer(app, self.host, self.port)
+        with user_errors():
+            await server.start()
+        warn_if_public(self.host, server.port)
+        url = url_of(self.host, server.port)
+        self.console.print(f"API at {url} (OpenAPI: {url}/docs)", markup=False, highlight=False)
+        key = first_key(store, wall_ms())
+        if key is not None:
+            # Printed once, never logged: the store keeps only its hash.
+            self.console.print(f"first start: an admin API key (shown once, keep it): {key}", markup=False,
+                               highlight=False, soft_wrap=True)  # fmt: skip
+        return server
+
+
+async def _run(agent: Agent, console: Console, *, exit_when_done: bool, stopped: bool,
+               serving: _Serving | None = None) -> None:  # fmt: skip
+    server = None if serving is None else await serving.start()
+    try:
+        await _agent(agent, console, exit_when_done=exit_when_done, stopped=stopped)
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+async def _agent(agent: Agent, console: Console, *, exit_when_done: bool, stopped: bool) -> None:
     loop = asyncio.get_running_loop()
     interrupts = int(stopped)
 

@@ -14,15 +14,12 @@ import typer
 import uvicorn
 
 from smc_agent.api import create_app
+from smc_agent.api.serving import url_of, warn_if_public
 from smc_agent.cli.common import ConfigOption, user_errors
 from smc_agent.cli.db import DbOption, open_db
 from smc_agent.config import load_settings
-from smc_agent.core.logs import get_logger
 
 __all__ = ["serve_command"]
-
-_log = get_logger("smc_agent.serve")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def serve_command(
@@ -43,12 +40,10 @@ def serve_command(
     try:
         api = settings.api
         bind, listen = host or api.host, port or api.port
-        if bind not in _LOOPBACK:
-            _log.warning("the API listens beyond this machine: anyone who reaches it can try keys; use TLS in front",
-                         host=bind, port=listen)  # fmt: skip
+        warn_if_public(bind, listen)
         app = create_app(store, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s)
-        shown = f"[{bind}]" if ":" in bind else bind
-        typer.echo(f"serving {store.masked_url()} at http://{shown}:{listen} (OpenAPI: http://{shown}:{listen}/docs)")
+        url = url_of(bind, listen)
+        typer.echo(f"serving {store.masked_url()} at {url} (OpenAPI: {url}/docs)")
         uvicorn.run(app, host=bind, port=listen, log_level="warning")
     finally:
         store.close()

@@ -135,6 +135,17 @@ class Execution:
         orders = [o for o in self._venue.open_orders(symbol) if exits or not o.reduce_only]
         return sum(self._venue.cancel(o.client_order_id, reason) for o in orders)
 
+    def cancel_order(self, order_id: str, reason: str) -> tuple[bool, str]:
+        """Cancel one working entry; a stop or target of an open position is refused (close the position)."""
+        order = next((o for o in self._venue.open_orders() if o.client_order_id == order_id), None)
+        if order is None:
+            return False, f"no working order {order_id!r} (unknown, filled or already cancelled)"
+        if order.reduce_only:
+            return False, f"order {order_id} protects the {order.symbol} position: close the position instead"
+        if not self._venue.cancel(order_id, reason):
+            return False, f"order {order_id} can no longer be cancelled"
+        return True, f"order {order_id} cancelled"
+
     def flatten(self, symbol: str) -> None:
         """Close the whole position at the next open; its exit orders are cancelled once it is flat."""
         position = self._position(symbol)

@@ -35,6 +35,7 @@ from smc_agent.events import (
 )
 from smc_agent.model.commands import (
     CancelAll,
+    CancelOrder,
     FlattenSymbol,
     Kill,
     ManualOrder,
@@ -171,6 +172,8 @@ class TradingKernel:
         if isinstance(command, CancelAll):
             cancelled = execution.cancel_all(command.symbol, command.reason, exits=command.exits)
             return True, f"{cancelled} orders cancelled"
+        if isinstance(command, CancelOrder):
+            return self._execution.cancel_order(command.order_id, command.reason)
         return self._manual(command)
 
     def _flatten_all(self, reason: str) -> str:

@@ -22,6 +22,7 @@ from smc_agent.model.orders import OrderType
 
 __all__ = [
     "CancelAll",
+    "CancelOrder",
     "FlattenSymbol",
     "Kill",
     "ManualOrder",
@@ -102,6 +103,13 @@ class CancelAll(_Operator, frozen=True, kw_only=True):
     exits: bool = False
 
 
+class CancelOrder(_Operator, frozen=True, kw_only=True):
+    """Cancel one working entry by its client order id (a position's stop and targets are not cancelled: close
+    the position instead, so it never stays open without its protection)."""
+
+    order_id: str
+
+
 class ManualOrder(_Operator, frozen=True, kw_only=True):
     """A trade placed by hand. It passes the risk gate like a strategy's entry (sized by the gate when
     ``quantity`` is None, else capped at the gate's size), with ``stop_loss`` required for that reason."""
@@ -115,4 +123,4 @@ class ManualOrder(_Operator, frozen=True, kw_only=True):
     quantity: Decimal | None = None
 
 
-OperatorCommand = Kill | Reset | Pause | Resume | FlattenSymbol | CancelAll | ManualOrder
+OperatorCommand = Kill | Reset | Pause | Resume | FlattenSymbol | CancelAll | CancelOrder | ManualOrder

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from smc_agent.api.deps import Reader, StoreDep
 from smc_agent.api.models import Health
 from smc_agent.core.errors import SmcAgentError
+from smc_agent.feeds import FeedHealth
 
 router = APIRouter(tags=["health"])
 
@@ -19,13 +20,21 @@ def healthz() -> Health:
     return Health(status="alive")
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"description": "the store does not answer"}})
-def readyz(store: StoreDep) -> Health | JSONResponse:
-    """200 once the store answers a query, else 503 with the reason."""
+_READY_FEED = frozenset({FeedHealth.CONNECTED, FeedHealth.DONE})
+
+
+@router.get("/readyz", response_model=Health,
+            responses={503: {"description": "the store does not answer, or the agent's feed has no data"}})  # fmt: skip
+def readyz(request: Request, store: StoreDep) -> Health | JSONResponse:
+    """200 once the store answers a query (and, under a running agent, its feed is connected or done), else 503
+    with the reason."""
     try:
         revision = store.revision()
     except SmcAgentError as exc:
         return JSONResponse({"detail": f"the store does not answer: {exc}"}, status_code=503)
+    agent = request.app.state.agent
+    if agent is not None and agent.system.feed.health not in _READY_FEED:
+        return JSONResponse({"detail": f"the feed is {agent.system.feed.health.value}"}, status_code=503)
     return Health(status="ready", revision=revision)
 
 
