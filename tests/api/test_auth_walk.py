@@ -16,6 +16,11 @@ from smc_agent.api import keys
 from smc_agent.store import Store
 
 PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/auth/login")}
+# The routes that command the engine: they must be in the walk too.
+COMMANDS = {("post", "/api/v1/orders/create"), ("delete", "/api/v1/orders/{order_id}"),
+            ("post", "/api/v1/positions/{symbol}/close"), ("post", "/api/v1/risk/kill"), ("post", "/api/v1/risk/reset"),
+            ("post", "/api/v1/control/start"), ("post", "/api/v1/control/stop"), ("post", "/api/v1/control/pause"),
+            ("get", "/api/v1/config"), ("patch", "/api/v1/config")}  # fmt: skip
 # A value for each path parameter, so the request reaches the route's credential check.
 PATH_VALUES = {"signal_id": "sig-x", "order_id": "ord-x", "symbol": "EURUSD"}
 
@@ -41,6 +46,7 @@ def test_every_route_but_the_public_ones_refuses_every_wrong_credential(client: 
     assert public == PUBLIC, "a route without a credential check, or a public one lost"
     guarded = [(m, p) for m, p, _ in operations if (m, p) not in PUBLIC]
     assert len(guarded) >= 11
+    assert set(guarded) >= COMMANDS
     _, read_key = keys.create_key(store, "read", 1)
     _, revoked = keys.create_key(store, "admin", 1)
     keys.revoke_key(store, keys.list_keys(store)[-1].id, 2)

@@ -1,0 +1,257 @@
+"""The command routes against an in-process agent paper-trading real EURUSD 15m candles (a paced replay, so it
+runs while the requests come), through httpx's ASGI transport on the agent's own event loop: a manual order
+reaches the store and GET /positions with the fill's exact numbers; a risk denial is 422 with its reason; kill
+halts and reset lifts it; cancel, close, pause, start and stop; config refuses runtime changes; 504 and 409."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from smc_agent.api import create_app, keys
+from smc_agent.events import CandleClosed, OrderFilled
+from smc_agent.service.agent import Agent, AgentOptions
+from smc_agent.store import Store
+
+SPEED = 90_000.0  # a 15m candle every 10 ms of wall time: thousands of candles left when a test ends
+PIP = Decimal("0.0001")
+
+Scenario = Callable[[httpx.AsyncClient, Agent, dict[str, Decimal]], Awaitable[None]]
+
+
+def _headers(store: object, scope: str) -> dict[str, str]:
+    assert isinstance(store, Store)  # the agent's store is the SQL one here
+    return {"X-API-Key": keys.create_key(store, scope, 1_000)[1]}
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10) -> None:
+    async def poll() -> None:
+        while not await check():
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), timeout_s)
+    except TimeoutError:
+        pytest.fail(f"{what} within {timeout_s} s")
+
+
+def _drive(tmp_path: Path, data: Path, scenario: Scenario, **state: Any) -> Agent:
+    """Run ``scenario`` against a running agent; return the agent (closed) for checks of its store."""
+    agent = Agent.open(AgentOptions(data=[data], speed=SPEED, db=f"sqlite:///{tmp_path / 'agent.db'}"))
+    last: dict[str, Decimal] = {}
+    agent.system.bus.subscribe(lambda c: last.__setitem__(c.symbol, Decimal(str(c.close))), CandleClosed)
+    assert isinstance(agent.store, Store)
+    app = create_app(agent.store, agent=agent)
+    for name, value in state.items():
+        setattr(app.state, name, value)
+
+    async def main() -> None:
+        run = asyncio.create_task(agent.run(exit_when_done=False))
+        try:
+            await asyncio.wait_for(_first(last), 30)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://agent", timeout=10) as client:
+                await scenario(client, agent, last)
+        finally:
+            agent.stop()
+            await asyncio.wait_for(run, 30)
+
+    try:
+        asyncio.run(main())
+    except BaseException:
+        agent.close()
+        raise
+    return agent
+
+
+async def _first(last: dict[str, Decimal]) -> None:
+    while "EURUSD" not in last:
+        await asyncio.sleep(0.01)
+
+
+def _fills(agent: Agent, order_id: str) -> list[OrderFilled]:
+    return [e for e in agent.journal.read() if isinstance(e, OrderFilled) and e.order.client_order_id == order_id]
+
+
+def test_a_manual_order_reaches_the_store_and_the_positions_with_the_fills_numbers(
+    tmp_path: Path, session_data: Path
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        trader = _headers(agent.store, "trade")
+        price = last["EURUSD"]
+        body = {"symbol": "EURUSD", "side": "buy", "type": "market", "quantity": "1000",
+                "stop_loss": str(price - 50 * PIP), "take_profit": str(price + 300 * PIP)}  # fmt: skip
+        assert (await client.post("/api/v1/orders/create", json=body)).status_code == 401
+        created = await client.post("/api/v1/orders/create", json=body, headers=trader)
+        assert created.status_code == 200, created.text
+        answer = created.json()
+        assert re.fullmatch(r"[0-9a-f]{16}e", answer["order_id"])
+        # A market order fills at the next open: the replay may have reached it before the answer was read.
+        assert (answer["status"] == "filled") is (answer["fill_price"] is not None)
+        seen["answer"] = answer
+        assert 0 <= answer["execution_time_ms"] < 10_000
+        order_id = answer["order_id"]
+
+        async def filled() -> bool:
+            page = (await client.get("/api/v1/orders", params={"status": "filled"}, headers=trader)).json()
+            return any(o["client_order_id"] == order_id for o in page["items"])
+
+        await _until(filled, "the manual order did not fill")
+        seen["order_id"] = order_id
+        seen["positions"] = (await client.get("/api/v1/positions", headers=trader)).json()
+        seen["orders"] = (await client.get("/api/v1/orders", params={"symbol": "EURUSD"}, headers=trader)).json()
+
+    agent = _drive(tmp_path, session_data, scenario)
+    try:
+        fills = _fills(agent, seen["order_id"])
+        assert len(fills) == 1
+        fill = fills[0]
+        assert fill.quantity == Decimal("1000")
+        others = [e for e in agent.journal.read() if isinstance(e, OrderFilled) and e.order.symbol == "EURUSD"
+                  and e.order.client_order_id != seen["order_id"] and e.event_ms <= fill.event_ms]  # fmt: skip
+        assert not others, "the strategy traded EURUSD too: the position is not the manual order's alone"
+        eurusd = next(p for p in seen["positions"] if p["symbol"] == "EURUSD")
+        assert (eurusd["side"], Decimal(eurusd["quantity"])) == ("buy", Decimal("1000"))
+        assert Decimal(eurusd["average_price"]) == fill.price  # the fill's price, every digit
+        assert seen["answer"]["fill_price"] in (None, str(fill.price))
+        listed = next(o for o in seen["orders"]["items"] if o["client_order_id"] == seen["order_id"])
+        assert (listed["side"], listed["type"], Decimal(listed["quantity"])) == ("buy", "market", Decimal("1000"))
+        audit = [e for e in agent.store.audit_entries() if e["action"] == "api order create"]
+        assert len(audit) == 1
+        assert audit[0]["actor"].startswith("key:")
+        assert audit[0]["detail"]["accepted"] is True
+    finally:
+        agent.close()
+
+
+def test_kill_halts_so_an_order_is_denied_with_the_reason_and_reset_lifts_it(
+    tmp_path: Path, session_data: Path
+) -> None:
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        trader, admin = _headers(agent.store, "trade"), _headers(agent.store, "admin")
+        killed = await client.post("/api/v1/risk/kill", json={"reason": "test"}, headers=trader)
+        assert killed.status_code == 200, killed.text
+        assert (killed.json()["accepted"], killed.json()["trading_state"]) == (True, "halted")
+        assert "halted" in killed.json()["outcome"]
+
+        def sell() -> dict[str, Any]:  # priced at the last close: the replay moves on between two requests
+            price = last["EURUSD"]
+            return {"symbol": "EURUSD", "side": "sell", "quantity": "1000", "stop_loss": str(price + 50 * PIP),
+                    "take_profit": [str(price - 300 * PIP)]}  # fmt: skip
+
+        denied = await client.post("/api/v1/orders/create", json=sell(), headers=trader)
+        assert denied.status_code == 422
+        assert denied.json()["detail"].startswith("denied by the ")
+        assert "halt" in denied.json()["detail"]
+        assert (await client.post("/api/v1/risk/reset", headers=trader)).status_code == 403  # admin only
+        reset = await client.post("/api/v1/risk/reset", headers=admin)
+        assert (reset.status_code, reset.json()["trading_state"]) == (200, "active")
+        again = await client.post("/api/v1/orders/create", json=sell(), headers=trader)
+        assert again.status_code == 200, again.text
+        unknown = await client.post("/api/v1/orders/create", json={**sell(), "symbol": "XAUUSD"}, headers=trader)
+        assert (unknown.status_code, unknown.json()["detail"]) == (422, "unknown symbol 'XAUUSD'; trading EURUSD")
+        invalid = await client.post("/api/v1/orders/create", json={**sell(), "stop_loss": "-1"}, headers=trader)
+        assert invalid.status_code == 422
+        assert invalid.json()["detail"].startswith("body field stop_loss:")
+
+    agent = _drive(tmp_path, session_data, scenario)
+    try:
+        actions = [(e["action"], e["actor"]) for e in agent.store.audit_entries() if e["action"].startswith("api ")]
+        assert [a for a, _ in actions] == ["api risk kill", "api order create", "api risk reset", "api order create",
+                                           "api order create"]  # fmt: skip
+        assert all(actor.startswith("key:") for _, actor in actions)
+        assert "smc_" not in str(agent.store.audit_entries())  # never a key's text
+    finally:
+        agent.close()
+
+
+def test_cancel_close_pause_start_and_stop(tmp_path: Path, session_data: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        trader, admin = _headers(agent.store, "trade"), _headers(agent.store, "admin")
+        price = last["EURUSD"] - 200 * PIP  # a limit far below: it rests
+        body = {"symbol": "EURUSD", "side": "buy", "type": "limit", "price": str(price), "quantity": "1000",
+                "stop_loss": str(price - 50 * PIP), "take_profit": str(price + 150 * PIP)}  # fmt: skip
+        resting = (await client.post("/api/v1/orders/create", json=body, headers=trader)).json()
+        assert resting["fill_price"] is None
+        cancelled = await client.delete(f"/api/v1/orders/{resting['order_id']}", headers=trader)
+        assert (cancelled.status_code, cancelled.json()["accepted"]) == (200, True), cancelled.text
+        state = (await client.get("/api/v1/orders", params={"status": "cancelled"}, headers=trader)).json()
+        assert resting["order_id"] in [o["client_order_id"] for o in state["items"]]
+        twice = await client.delete(f"/api/v1/orders/{resting['order_id']}", headers=trader)
+        assert twice.status_code == 409
+        assert "no working order" in twice.json()["detail"]
+        assert (await client.delete("/api/v1/orders/nope", headers=trader)).status_code == 404
+        closed = await client.post("/api/v1/positions/EURUSD/close", headers=trader)
+        assert (closed.status_code, closed.json()["accepted"]) == (200, True)
+        assert (await client.post("/api/v1/positions/GBPUSD/close", headers=trader)).status_code == 404
+        paused = await client.post("/api/v1/control/pause", headers=trader)
+        assert (paused.status_code, paused.json()["outcome"]) == (200, "paused")
+        assert (await client.post("/api/v1/control/start", headers=trader)).status_code == 403
+        started = await client.post("/api/v1/control/start", headers=admin)
+        assert (started.status_code, started.json()["outcome"]) == (200, "resumed")
+        stopped = await client.post("/api/v1/control/stop", headers=admin)
+        assert stopped.status_code == 202
+
+        async def ended() -> bool:
+            return agent.store.session(agent.session_id).stopped_ms is not None
+
+        await _until(ended, "the agent did not stop")
+        late = await client.post("/api/v1/control/pause", headers=trader)
+        assert late.status_code == 409
+        assert late.json()["detail"].startswith("the engine is not running")
+
+    _drive(tmp_path, session_data, scenario).close()
+
+
+def test_config_shows_the_settings_and_refuses_runtime_changes(tmp_path: Path, session_data: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        reader, admin = _headers(agent.store, "read"), _headers(agent.store, "admin")
+        shown = await client.get("/api/v1/config", headers=reader)
+        assert shown.status_code == 200
+        assert shown.json()["session"] == agent.session_id
+        assert shown.json()["settings"] == agent.store.session(agent.session_id).settings
+        assert shown.json()["runtime"] == []
+        change = {"risk": {"max_open_positions": 2}}
+        assert (await client.patch("/api/v1/config", json=change, headers=reader)).status_code == 403
+        refused = await client.patch("/api/v1/config", json=change, headers=admin)
+        assert refused.status_code == 409
+        assert refused.json()["detail"].startswith("risk.max_open_positions: ")
+        assert "needs a restart" in refused.json()["detail"]
+        unknown = await client.patch("/api/v1/config", json={"risk": {"nonsense": 1}}, headers=admin)
+        assert unknown.status_code == 422
+        assert "nonsense" in unknown.json()["detail"]
+
+    _drive(tmp_path, session_data, scenario).close()
+
+
+def test_a_command_the_engine_does_not_answer_in_time_is_504(tmp_path: Path, session_data: Path) -> None:
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        late = await client.post("/api/v1/control/pause", headers=_headers(agent.store, "trade"))
+        assert late.status_code == 504
+        assert "did not handle command api-" in late.json()["detail"]
+
+    _drive(tmp_path, session_data, scenario, command_timeout_s=0.0).close()
+
+
+def test_without_an_engine_every_command_is_409_read_only(client: TestClient, store: Store) -> None:
+    admin = _headers(store, "admin")
+    body = {"symbol": "EURUSD", "side": "buy", "quantity": "1000", "stop_loss": "1.0"}
+    calls = [("post", "/api/v1/orders/create", body), ("delete", "/api/v1/orders/x", None),
+             ("post", "/api/v1/positions/EURUSD/close", None), ("post", "/api/v1/risk/kill", None),
+             ("post", "/api/v1/risk/reset", None), ("post", "/api/v1/control/start", None),
+             ("post", "/api/v1/control/stop", None), ("post", "/api/v1/control/pause", None),
+             ("patch", "/api/v1/config", {"risk": {"max_open_positions": 2}})]  # fmt: skip
+    for method, path, json in calls:
+        answer = client.request(method.upper(), path, json=json, headers=admin)
+        assert (answer.status_code, answer.json()["detail"].split(":")[0]) == (409, "read-only"), path
+    assert client.get("/api/v1/config", headers=admin).status_code == 200  # reads still answer
