@@ -21,7 +21,7 @@ from smc_agent.events import CandleClosed, OrderFilled
 from smc_agent.service.agent import Agent, AgentOptions
 from smc_agent.store import Store
 
-SPEED = 90_000.0  # a 15m candle every 10 ms of wall time: thousands of candles left when a test ends
+SPEED = 30_000.0  # a 15m candle every 30 ms of wall time: thousands of candles left when a test ends
 PIP = Decimal("0.0001")
 
 Scenario = Callable[[httpx.AsyncClient, Agent, dict[str, Decimal]], Awaitable[None]]
@@ -90,7 +90,7 @@ def test_a_manual_order_reaches_the_store_and_the_positions_with_the_fills_numbe
         trader = _headers(agent.store, "trade")
         price = last["EURUSD"]
         body = {"symbol": "EURUSD", "side": "buy", "type": "market", "quantity": "1000",
-                "stop_loss": str(price - 50 * PIP), "take_profit": str(price + 300 * PIP)}  # fmt: skip
+                "stop_loss": str(price - 300 * PIP), "take_profit": str(price + 1000 * PIP)}  # fmt: skip
         assert (await client.post("/api/v1/orders/create", json=body)).status_code == 401
         created = await client.post("/api/v1/orders/create", json=body, headers=trader)
         assert created.status_code == 200, created.text
@@ -110,6 +110,13 @@ def test_a_manual_order_reaches_the_store_and_the_positions_with_the_fills_numbe
         seen["order_id"] = order_id
         seen["positions"] = (await client.get("/api/v1/positions", headers=trader)).json()
         seen["orders"] = (await client.get("/api/v1/orders", params={"symbol": "EURUSD"}, headers=trader)).json()
+        # The position's stop protects it: cancelling it alone is refused.
+        stops = [o for o in seen["orders"]["items"] if o["tag"] == "stop" and o["status"] in {"new", "accepted"}]
+        assert stops, seen["orders"]["items"]
+        stop = stops[0]
+        kept = await client.delete(f"/api/v1/orders/{stop['client_order_id']}", headers=trader)
+        assert kept.status_code == 409
+        assert "protects the EURUSD position: close the position instead" in kept.json()["detail"]
 
     agent = _drive(tmp_path, session_data, scenario)
     try:
@@ -146,8 +153,8 @@ def test_kill_halts_so_an_order_is_denied_with_the_reason_and_reset_lifts_it(
 
         def sell() -> dict[str, Any]:  # priced at the last close: the replay moves on between two requests
             price = last["EURUSD"]
-            return {"symbol": "EURUSD", "side": "sell", "quantity": "1000", "stop_loss": str(price + 50 * PIP),
-                    "take_profit": [str(price - 300 * PIP)]}  # fmt: skip
+            return {"symbol": "EURUSD", "side": "sell", "quantity": "1000", "stop_loss": str(price + 300 * PIP),
+                    "take_profit": [str(price - 1000 * PIP)]}  # fmt: skip
 
         denied = await client.post("/api/v1/orders/create", json=sell(), headers=trader)
         assert denied.status_code == 422
@@ -178,9 +185,9 @@ def test_kill_halts_so_an_order_is_denied_with_the_reason_and_reset_lifts_it(
 def test_cancel_close_pause_start_and_stop(tmp_path: Path, session_data: Path) -> None:
     async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
         trader, admin = _headers(agent.store, "trade"), _headers(agent.store, "admin")
-        price = last["EURUSD"] - 200 * PIP  # a limit far below: it rests
+        price = last["EURUSD"] - 500 * PIP  # a limit far below: it rests
         body = {"symbol": "EURUSD", "side": "buy", "type": "limit", "price": str(price), "quantity": "1000",
-                "stop_loss": str(price - 50 * PIP), "take_profit": str(price + 150 * PIP)}  # fmt: skip
+                "stop_loss": str(price - 300 * PIP), "take_profit": str(price + 1000 * PIP)}  # fmt: skip
         resting = (await client.post("/api/v1/orders/create", json=body, headers=trader)).json()
         assert resting["fill_price"] is None
         cancelled = await client.delete(f"/api/v1/orders/{resting['order_id']}", headers=trader)
