@@ -218,6 +218,13 @@ def test_cancel_close_pause_start_and_stop(tmp_path: Path, session_data: Path) -
         assert late.json()["detail"].startswith("the engine is not running")
 
     _drive(tmp_path, session_data, scenario).close()
+    # The journal holds the commands (CancelOrder among them): a restart restores from it.
+    resumed = Agent.open(AgentOptions(data=[session_data], speed=SPEED, db=f"sqlite:///{tmp_path / 'agent.db'}"))
+    try:
+        assert resumed.recovered is not None
+        assert resumed.system.risk.state.value == "active"
+    finally:
+        resumed.close()
 
 
 def test_config_shows_the_settings_and_refuses_runtime_changes(tmp_path: Path, session_data: Path) -> None:

@@ -15,13 +15,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from smc_agent.api import create_app
 from smc_agent.cli import app
+from smc_agent.feeds import FeedHealth
+from smc_agent.store import Store
 
 DATA = "india/NIFTY-FUT_15m_2024.csv"  # 1,261 candles: a replay of a few seconds
 _URL = re.compile(r"API at (http://127\.0\.0\.1:(\d+)) ")
@@ -134,3 +139,14 @@ def test_a_port_in_use_is_refused_by_name_and_no_serve_binds_nothing(tmp_path: P
         ran = CliRunner().invoke(app, [*args, "--no-serve", "--new-session"])
         assert ran.exit_code == 0, ran.output
         assert "API at" not in ran.stdout
+
+
+@pytest.mark.parametrize(("health", "status"), [(FeedHealth.DOWN, 503), (FeedHealth.DEGRADED, 503),
+                                                (FeedHealth.CONNECTED, 200), (FeedHealth.DONE, 200)])  # fmt: skip
+def test_readyz_under_an_agent_waits_for_its_feed(store: Store, health: FeedHealth, status: int) -> None:
+    agent = SimpleNamespace(system=SimpleNamespace(feed=SimpleNamespace(health=health)))  # what readyz looks at
+    with TestClient(create_app(store, agent=agent)) as client:  # type: ignore[arg-type]
+        ready = client.get("/readyz")
+    assert ready.status_code == status
+    if status == 503:
+        assert ready.json() == {"detail": f"the feed is {health.value}"}

@@ -56,7 +56,7 @@ class ApiServer:
     """uvicorn serving ``app`` on ``host:port`` as a task of the running loop: :meth:`start`, then :meth:`stop`."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
         self.host, self.port = host, port

@@ -161,7 +161,7 @@ def run_command(
 
 
 class _Serving:
-    """The API of a running agent: where it listens and who sees its first key."""
+    """The API of a running agent: where it listens, and the admin key of a first start."""
 
     def __init__(self, agent: Agent, api: ApiSettings, host: str | None, port: int | None, console: Console) -> None:
         self.agent, self.api, self.console = agent, api, console
@@ -179,7 +179,7 @@ class _Serving:
             await server.start()
         warn_if_public(self.host, server.port)
         url = url_of(self.host, server.port)
-        self.console.print(f"API at {url} (OpenAPI: {url}/docs)", markup=False, highlight=False)
+        self.console.print(f"API at {url} (OpenAPI: {url}/docs)", markup=False, highlight=False, soft_wrap=True)
         key = first_key(store, wall_ms())
         if key is not None:
             # Printed once, never logged: the store keeps only its hash.
