@@ -2,7 +2,8 @@
 
 The client authenticates with the ``X-API-Key`` header, a bearer token, ``?token=`` (a key or a login token), or
 else a first message ``{"action": "auth", "token": ...}`` within :data:`AUTH_WAIT_S`; it needs the ``read`` scope.
-A refused credential closes the socket with 4401 (or 4403 without the scope) and the reason. Then it sends
+A refused credential closes the socket with 4401 (4403 without the scope, 4429 over the rate limit) and the
+reason. Then it sends
 ``subscribe``, ``unsubscribe`` or ``resume`` (docs/api.md); every answer and message comes from the client's one
 sending task, so they arrive in order.
 """
@@ -49,8 +50,8 @@ async def _authenticate(websocket: WebSocket) -> Principal | None:
     try:
         # The authenticator reads only the headers, which a WebSocket has as a request does.
         principal = authenticator.principal(cast(Request, websocket), key, bearer)
-    except HTTPException as exc:
-        await websocket.close(4401, str(exc.detail))
+    except HTTPException as exc:  # 4429: over the credential's rate limit (api/limits.py)
+        await websocket.close(4429 if exc.status_code == 429 else 4401, str(exc.detail))
         return None
     if "read" not in principal.scopes:
         await websocket.close(4403, "this needs the 'read' scope")
