@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from smc_agent.api.auth import Authenticator, wall_ms
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
+from smc_agent.api.openapi import readable_errors
 from smc_agent.api.routes import auth, health, market, sessions, signals, stream, trading
 from smc_agent.api.stream import StreamHub
 from smc_agent.core.errors import SmcAgentError
@@ -56,6 +57,7 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
     if rate_limit is not None:  # every credential check also takes from the caller's bucket
         app.state.auth = RateLimited(store, ttl_s=jwt_ttl_s, clock=clock, rate=Rate.parse(rate_limit))
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    readable_errors(app)
     app.state.started = time.monotonic()
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
