@@ -5,6 +5,7 @@ that neither delays publishing nor the other clients (conflated when it only tak
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -245,13 +246,16 @@ def test_resume_beyond_the_ring_sends_a_snapshot(store: Store, bus: EventBus, ev
 
 
 async def _fan_out(events: list[Event], slow_types: list[str], max_pending: int) -> dict[str, Any]:
-    """Publish the journal with a fast client and one that never takes a message: what each got, and how long
-    publishing took. The engine yields to the loop between events, so the fast client's pump keeps up."""
+    """Publish the journal with a fast client and one that never takes a message (none without ``slow_types``):
+    what each got, and how long publishing took. The engine yields to the loop between events, so the fast client's
+    pump keeps up."""
     bus = EventBus()
     hub = StreamHub(bus, max_pending=max_pending, heartbeat_s=30)
     fast, slow = hub.connect(), hub.connect()
     fast.symbols, fast.data_types = {"*"}, set(ALL)
     slow.symbols, slow.data_types = {"*"}, set(slow_types)
+    if not slow_types:
+        hub.disconnect(slow)
     received: list[str] = []
     release = asyncio.Event()
     slow_got: list[str] = []
@@ -290,11 +294,14 @@ async def _fan_out(events: list[Event], slow_types: list[str], max_pending: int)
 
 
 def test_a_slow_client_is_dropped_and_stalls_nobody(events: list[Event]) -> None:
+    alone = asyncio.run(asyncio.wait_for(_fan_out(events, [], max_pending=50), timeout=30))
     outcome = asyncio.run(asyncio.wait_for(_fan_out(events, ALL, max_pending=50), timeout=30))
     assert outcome["slow"].dropped  # orders and signals cannot be conflated: over the bound it is dropped
-    assert len(outcome["fast"]) == outcome["made"] > 1000  # the fast client got every message
-    # Publishing the whole journal (thousands of events) costs well under a second with a stuck client attached.
-    assert outcome["publishing_s"] < 1.0, outcome["publishing_s"]
+    assert len(outcome["fast"]) == outcome["made"] > 1000  # the fast client got every message, within 5 s
+    untimed = [{**json.loads(text), "timestamp": 0} for text in outcome["fast"]]
+    assert untimed == [{**json.loads(text), "timestamp": 0} for text in alone["fast"]]  # as with no stuck client
+    # A stuck client costs the publishing engine next to nothing: at most twice the time without it (noise).
+    assert outcome["publishing_s"] < 2 * alone["publishing_s"] + 0.05, (outcome["publishing_s"], alone["publishing_s"])
 
 
 def test_a_slow_candle_client_is_conflated_to_the_latest_candle(events: list[Event]) -> None:

@@ -126,7 +126,7 @@ async def market_stream(websocket: WebSocket) -> None:
                 raise error
         if client.dropped:
             await websocket.close(TOO_SLOW, f"too slow: more than {client.max_pending} messages waiting")
-    finally:
+    finally:  # not awaited: the server may be cancelling this handler, and a cancelled task needs nothing more
+        hub.disconnect(client)
         for task in tasks:
             task.cancel()
-        hub.disconnect(client)
