@@ -46,7 +46,13 @@ def serve_command(
         if bind not in _LOOPBACK:
             _log.warning("the API listens beyond this machine: anyone who reaches it can try keys; use TLS in front",
                          host=bind, port=listen)  # fmt: skip
-        app = create_app(store, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s)
+        app = create_app(
+            store,
+            cors_origins=api.cors_origins,
+            jwt_ttl_s=api.jwt_ttl_s,
+            rate_limit=api.rate_limit,
+            max_body_bytes=api.max_body_bytes,
+        )
         shown = f"[{bind}]" if ":" in bind else bind
         typer.echo(f"serving {store.masked_url()} at http://{shown}:{listen} (OpenAPI: http://{shown}:{listen}/docs)")
         uvicorn.run(app, host=bind, port=listen, log_level="warning")
