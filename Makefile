@@ -35,13 +35,14 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## bench: detector, signal, backtest, store and agent speed and memory (see docs/performance.md); a few minutes
+## bench: detector, signal, backtest, store, agent and live-feed speed and memory (see docs/performance.md); a few minutes
 bench: $(VENV)/.dev-installed
 	$(BIN)/smc-agent bench detect --candles 10000,100000,1000000
 	$(BIN)/smc-agent bench signals
 	$(BIN)/smc-agent bench backtest
 	$(BIN)/smc-agent bench store
 	$(BIN)/smc-agent bench run
+	$(BIN)/smc-agent bench feed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -321,3 +321,26 @@ def test_a_venue_report_is_stepped_by_the_running_session_without_waiting() -> N
 async def _until(check: Any) -> None:
     while not check():
         await asyncio.sleep(0.01)
+
+
+def test_reports_that_arrive_after_the_run_are_stepped_when_settled() -> None:
+    """A venue's answer to a request in flight at the stop is queued after the run ended; ``settle_reports``
+    steps it (published, stamped), so the journal holds what the exchange said before the session stops."""
+    from smc_agent.events import OrderRejected
+    from smc_agent.model.orders import Order, OrderStatus
+
+    data = candles([QUIET] * 3, "1m", T0).with_meta(symbol=SYMBOL)
+    system = build(Mode.PAPER, data, lambda c: Script({}), settings())
+    seen: list[Any] = []
+    system.bus.subscribe(seen.append)
+    order = Order("x2", SYMBOL, Side.BUY, OrderType.LIMIT, D("1"), price=D("99"))
+    late = OrderRejected(event_ms=T0, known_ms=T0, order=order.to(OrderStatus.REJECTED), reason="by the exchange")
+    system.session.start()
+    asyncio.run(system.session.run([system.feed]))
+    system.session.report(late)
+    assert not [e for e in seen if isinstance(e, OrderRejected)]  # only queued: nothing runs the session now
+    assert system.session.settle_reports() == 1
+    assert system.session.settle_reports() == 0
+    (published,) = [e for e in seen if isinstance(e, OrderRejected)]
+    assert published.order.client_order_id == "x2"
+    assert published.seq > 0

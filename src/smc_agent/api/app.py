@@ -20,7 +20,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from smc_agent.api.auth import Authenticator, wall_ms
-from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, trading
+from smc_agent.api.limits import BodyLimit, Rate, RateLimited
+from smc_agent.api.openapi import readable_errors
+from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, stream, trading
+from smc_agent.api.stream import StreamHub
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.service.agent import Agent
 from smc_agent.store import Store
@@ -48,19 +51,29 @@ def readable(errors: Sequence[Any]) -> str:
 
 
 def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int = 900,
-               clock: Callable[[], int] = wall_ms, agent: Agent | None = None) -> FastAPI:  # fmt: skip
-    """The API over ``store`` (opened by the caller, who also closes it); commands go to ``agent``, if any."""
+               clock: Callable[[], int] = wall_ms, hub: StreamHub | None = None, rate_limit: str | None = None,
+               max_body_bytes: int = 1_048_576, agent: Agent | None = None) -> FastAPI:  # fmt: skip
+    """The API over ``store`` (opened by the caller, who also closes it); with a ``hub``, the WebSocket stream;
+    commands go to ``agent``, if any."""
     app = FastAPI(title="smc-agent API", version="1", docs_url="/docs", openapi_url="/openapi.json",
                   description=_DESCRIPTION)  # fmt: skip
     app.state.store = store
     app.state.agent = agent
     app.state.auth = Authenticator(store, ttl_s=jwt_ttl_s, clock=clock)
+    if rate_limit is not None:  # every credential check also takes from the caller's bucket
+        app.state.auth = RateLimited(store, ttl_s=jwt_ttl_s, clock=clock, rate=Rate.parse(rate_limit))
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    readable_errors(app)
     app.state.started = time.monotonic()
     if cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
     for module in (health, auth, sessions, signals, trading, market, commands, config):
         app.include_router(module.router)
+    if hub is not None:
+        app.state.hub = hub
+        app.include_router(stream.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,7 +10,9 @@ from smc_agent.api import queries
 from smc_agent.api.auth import Principal, require
 from smc_agent.store import Store
 
-__all__ = ["Limit", "Offset", "Reader", "SessionRow", "StoreDep"]
+__all__ = ["MAX_SQL_INT", "Limit", "Offset", "Reader", "SessionRow", "StoreDep"]
+
+MAX_SQL_INT = 2**63 - 1  # the largest integer SQLite and PostgreSQL take: a larger one is a 422, not a 500
 
 
 def _store(request: Request) -> Store:
@@ -31,4 +33,4 @@ StoreDep = Annotated[Store, Depends(_store)]
 SessionRow = Annotated[dict[str, Any], Depends(_session)]
 Reader = Annotated[Principal, Depends(require("read"))]
 Limit = Annotated[int, Query(ge=1, le=1000, description="at most this many items")]
-Offset = Annotated[int, Query(ge=0, description="skip this many items first")]
+Offset = Annotated[int, Query(ge=0, le=MAX_SQL_INT, description="skip this many items first")]

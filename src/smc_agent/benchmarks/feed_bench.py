@@ -39,7 +39,7 @@ FEED_FILE = "crypto/BTC_USDT-5m_2023.json"
 _TF = 300_000
 _START = 600  # the candle forming when the server starts: the 500 before it are the history
 _WAIT_S = 120.0  # a phase that has not finished by then failed
-_SETTLE_CANDLES = 3  # candle periods after the first streamed candle before the latency is measured
+_SETTLE_CANDLES = 10  # candle periods after the first streamed candle before the latency is measured
 
 
 def feed_benchmark(
@@ -130,6 +130,7 @@ def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[
         latency.arrived[(stream.split("@")[0], open_ms + _TF)] = time.perf_counter()
 
     feed.on_final(arrived)
+    before: dict[str, int] = {}
 
     async def main() -> int:
         task = asyncio.create_task(agent.run(exit_when_done=False))
@@ -142,6 +143,7 @@ def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[
         await asyncio.sleep(_SETTLE_CANDLES / speed)
         latency.samples.clear()
         latency.caused.clear()
+        before.update(feed.stats)
         first = agent.system.session.candles
         await asyncio.sleep(seconds)
         handled: int = agent.system.session.candles - first
@@ -153,8 +155,9 @@ def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[
         handled = asyncio.run(main())
     finally:
         agent.close()
-    # What the feed had to do meanwhile (reconnects, gap fills by REST): what the latency includes.
-    return {"stream_candles": handled, "stream_candles_per_second": handled / seconds, "feed": dict(feed.stats),
+    # What the feed had to do while the latency was measured (reconnects, gap fills by REST): what it includes.
+    during = {key: value - before.get(key, 0) for key, value in feed.stats.items()}
+    return {"stream_candles": handled, "stream_candles_per_second": handled / seconds, "feed": during,
             "health_changes": [f"{health.value}: {reason}" for health, reason in feed.health_changes],
             "latency": _percentiles(latency.samples), "latency_signal_or_order": _percentiles(latency.caused),
             "signal_or_order_candles": len(latency.caused)}  # fmt: skip

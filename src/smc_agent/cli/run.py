@@ -172,8 +172,9 @@ class _Serving:
         store = self.agent.store
         if not isinstance(store, Store):
             raise typer.BadParameter("the API needs the SQL store: run with --no-serve", param_hint="--no-serve")
-        app = create_app(store, agent=self.agent, cors_origins=self.api.cors_origins,
-                         jwt_ttl_s=self.api.jwt_ttl_s)  # fmt: skip
+        api = self.api
+        app = create_app(store, agent=self.agent, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s,
+                         rate_limit=api.rate_limit, max_body_bytes=api.max_body_bytes)  # fmt: skip
         server = ApiServer(app, self.host, self.port)
         with user_errors():
             await server.start()

@@ -12,7 +12,7 @@ Sections map onto those objects, so a value is checked by the same rules whichev
     [symbols.EURUSD.analysis] # that symbol's own analysis settings, over [analysis]
     [symbols.EURUSD.risk]     # its own risk_per_trade, min_rr, max_trades_per_day, loss_cooldown_minutes
     [store] [run] [exchange]  # the database URL; what `smc-agent run` replays; exchange credentials
-    [api]                     # smc-agent serve: host, port, cors_origins, jwt_ttl_s
+    [api]                     # smc-agent serve: host, port, cors_origins, jwt_ttl_s, rate_limit, max_body_bytes
     [profiles.prod]           # any of the above, merged over them with --profile prod
 
 An unknown section or key, a value of the wrong type, or one that breaks a rule is refused at startup

@@ -163,6 +163,9 @@ class ApiSettings(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     cors_origins: tuple[str, ...] = ()  # none: no browser page of another origin may call the API
     jwt_ttl_s: Annotated[int, Field(gt=0)] = 900
+    # Requests per credential (a token bucket: bursts up to the count pass), then 429 with Retry-After.
+    rate_limit: Annotated[str, Field(pattern=r"^[1-9]\d*/(second|minute|hour|day)$")] = "120/minute"
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576  # a larger request body is refused with 413
 
     @field_validator("cors_origins", mode="before")
     @classmethod

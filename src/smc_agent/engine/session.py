@@ -191,6 +191,15 @@ class Session:
         if self._wake is not None:
             self._wake.set()
 
+    def settle_reports(self) -> int:
+        """Step the venue reports still queued once the run has ended (the venue has answered the requests it
+        had in flight), so that what the exchange said before the stop is journaled; how many there were."""
+        count = 0
+        while self._reports:
+            self.step(self._reports.popleft())
+            count += 1
+        return count
+
     def heartbeat(self, period_ms: int, beat: Callable[[int], None]) -> Timer:
         """Call ``beat(now_ms)`` every ``period_ms`` of clock time while the session runs, whether or not
         candles come (the API's WebSocket heartbeat, a feed watchdog); cancel it with the returned timer."""

@@ -297,9 +297,11 @@ class CcxtFeed:
     async def _watch(self, state: StreamState) -> None:
         queue = self._queues[state.name]
         while True:
+            # On Binance the raw hook takes the updates (with their flag) and this call only subscribes: it
+            # returns when the connection fails, with the error the stream session handles.
             rows = await self._ex.watch_ohlcv(state.symbol, state.timeframe)
             self._on_message()
-            if not self._flags:  # the raw hook already queued Binance's updates, with their flag
+            if not self._flags:
                 for row in rows:
                     queue.put_nowait(_bar(row, None))
 
@@ -319,13 +321,14 @@ class CcxtFeed:
             self._health.close("stream")
             self._health.ready()
 
-    def _on_raw_kline(self, message: Mapping[str, Any]) -> None:
+    def _on_raw_kline(self, message: Mapping[str, Any]) -> bool:
+        """Queue a Binance kline event of one of our streams, with its flag; False for any other message."""
         k = message.get("k")
         if not isinstance(k, Mapping):
-            return
+            return False
         name = self._by_wire.get((str(k.get("s")), str(k.get("i"))))
         if name is None or name not in self._queues:
-            return
+            return False
         self._on_message()
         bar = Bar(int(k["t"]), float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"]), float(k["v"]),
                   final=bool(k.get("x")))  # fmt: skip
@@ -333,6 +336,7 @@ class CcxtFeed:
             for listener in self._finals:
                 listener(name, bar.time)
         self._queues[name].put_nowait(bar)
+        return True
 
     async def _close_sockets(self) -> None:
         try:
@@ -554,11 +558,15 @@ def retry_after(exchange: Any) -> float:
     return 0.0
 
 
-def _install_flag_hook(exchange: Any, on_kline: Callable[[Mapping[str, Any]], None]) -> bool:
-    """See each raw Binance-format kline event (with its ``x`` flag) before ccxt.pro drops the flag.
+def _install_flag_hook(exchange: Any, on_kline: Callable[[Mapping[str, Any]], bool]) -> bool:
+    """Take each raw Binance-format kline event (with its ``x`` flag, which ccxt.pro drops) before ccxt.pro.
 
-    ccxt.pro's binance classes dispatch ``"e": "kline"`` events to ``handle_ohlcv(client, message)``; the
-    hook reads the event, then hands it on unchanged. Other exchanges have no flag: False.
+    ccxt.pro's binance classes dispatch ``"e": "kline"`` events to ``handle_ohlcv(client, message)``. The
+    hook hands the event to ``on_kline``; one that it took (a stream of this feed) goes no further: ccxt's
+    own parsing, cache and the wake-up of a ``watch_ohlcv`` waiter would repeat, for nothing, what the feed
+    has done (a third of the work per message with a hundred streams). The ``watch_ohlcv`` calls still
+    subscribe, and their waiters still fail when the connection does, which is how the feed sees a drop.
+    Any other event goes on to ccxt unchanged. Other exchanges have no flag: False.
     """
     original = getattr(exchange, "handle_ohlcv", None)
     if original is None or not str(getattr(exchange, "id", "")).startswith("binance"):
@@ -567,7 +575,8 @@ def _install_flag_hook(exchange: Any, on_kline: Callable[[Mapping[str, Any]], No
     def handle_ohlcv(client: Any, message: Any) -> Any:
         if isinstance(message, Mapping):
             try:
-                on_kline(message)
+                if on_kline(message):
+                    return None
             except (KeyError, TypeError, ValueError) as error:
                 _log.warning("unreadable kline event", error=str(error))
         return original(client, message)

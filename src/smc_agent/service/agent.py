@@ -181,6 +181,7 @@ class Agent:
         finally:
             if self.live is not None:
                 await self.live.end()
+                session.settle_reports()  # the answers to the requests that were in flight at the stop
             reason = "stopped by request" if self._stopped else "data done"
             session.stop(reason)
             self.store.end_session(self.session_id, session.clock.now_ms())

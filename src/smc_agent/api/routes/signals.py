@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from smc_agent.api import queries
-from smc_agent.api.deps import Limit, Offset, Reader, SessionRow, StoreDep
+from smc_agent.api.deps import MAX_SQL_INT, Limit, Offset, Reader, SessionRow, StoreDep
 from smc_agent.api.models import SignalPage, SignalSummary, SignalVersion, SignalVersions
 from smc_agent.model.signal import SignalStatus
 
@@ -22,7 +22,9 @@ def signals(
     symbol: str | None = None,
     status: SignalStatus | None = None,
     setup: str | None = None,
-    since: Annotated[int | None, Query(ge=0, description="only signals changed at or after this epoch ms")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_SQL_INT, description="only signals changed at or after this epoch ms")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> SignalPage:
