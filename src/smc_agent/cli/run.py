@@ -7,9 +7,9 @@ stop: the current candle is finished and committed, the feeds close, and the exi
 Ctrl-C exits at once (code 130); every commit is atomic, so the store stays intact.
 
 The REST API (:mod:`smc_agent.api`) is served in the same event loop on 127.0.0.1:8000 (``--host``, ``--port``,
-``api.*`` in the settings; port 0 takes a free one; ``--no-serve`` binds nothing). It reads the agent's store and
-sends commands to its session. On the first start (no API key in the store) an admin key is made and printed
-once, with the URL; it is in no log.
+``api.*`` in the settings; port 0 takes a free one; ``--no-serve`` binds nothing). It reads the agent's store,
+sends commands to its session, and streams its bus's events on the WebSocket. On the first start (no API key in
+the store) an admin key is made and printed once, with the URL; it is in no log.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from rich.table import Table
 from smc_agent.api import create_app
 from smc_agent.api.auth import wall_ms
 from smc_agent.api.serving import ApiServer, first_key, url_of, warn_if_public
+from smc_agent.api.stream import StreamHub
 from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
 from smc_agent.config import load_settings
 from smc_agent.config.settings import ApiSettings
 from smc_agent.core.logs import get_logger
+from smc_agent.events import CandleClosed
 from smc_agent.service.agent import Agent, AgentOptions, parse_speed
 from smc_agent.store import Store
 
@@ -172,8 +174,14 @@ class _Serving:
         store = self.agent.store
         if not isinstance(store, Store):
             raise typer.BadParameter("the API needs the SQL store: run with --no-serve", param_hint="--no-serve")
-        api = self.api
-        app = create_app(store, agent=self.agent, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s,
+        api, system = self.api, self.agent.system
+
+        def forming() -> list[CandleClosed]:
+            found = (system.feed.forming(symbol, c.timeframe) for symbol, c in system.entry.items())
+            return [candle for candle in found if candle is not None]
+
+        hub = StreamHub(system.bus, forming=forming)  # the WebSocket stream of the engine's events
+        app = create_app(store, agent=self.agent, hub=hub, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s,
                          rate_limit=api.rate_limit, max_body_bytes=api.max_body_bytes)  # fmt: skip
         server = ApiServer(app, self.host, self.port)
         with user_errors():
