@@ -4,6 +4,7 @@ clear error, and ``--no-serve`` binds nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
+from websockets.sync.client import connect
 
 from smc_agent.api import create_app
 from smc_agent.cli import app
@@ -110,6 +112,18 @@ def test_run_serves_the_api_while_the_agent_runs_and_prints_the_first_key_once(
     assert status.status_code == 200
     assert status.json()["session"]["stopped_ms"] is None  # the agent's session, running
     assert httpx.get(f"{url}/api/v1/auth/keys", headers={"X-API-Key": key}, timeout=5).status_code == 200  # admin
+    # The WebSocket stream is served by the same uvicorn, over the running engine's events.
+    with connect(f"ws://127.0.0.1:{port}/api/v1/market/stream?token={key}", open_timeout=10) as stream:
+        stream.send(json.dumps({"action": "subscribe", "symbols": ["*"], "data_types": ["kline"]}))
+        candles = []
+        deadline = time.monotonic() + 20
+        while len(candles) < 2:
+            assert time.monotonic() < deadline, "no candle on the stream"
+            message = json.loads(stream.recv(timeout=10))
+            if message["type"] == "market_data" and message["data"].get("closed"):
+                candles.append(message)
+        assert all(isinstance(m["timestamp"], int) and m["symbol"] for m in candles)
+        assert candles[1]["data"]["time"] > candles[0]["data"]["time"]  # the replay moves on, in order
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     time.sleep(0.2)  # the pump threads drain the pipes
