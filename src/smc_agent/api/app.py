@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from smc_agent.api.auth import Authenticator, wall_ms
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
 from smc_agent.api.openapi import readable_errors
-from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, stream, trading
+from smc_agent.api.routes import analysis, auth, commands, config, health, market, sessions, signals, stream, trading
 from smc_agent.api.stream import StreamHub
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.service.agent import Agent
@@ -69,7 +69,7 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
-    for module in (health, auth, sessions, signals, trading, market, commands, config):
+    for module in (health, auth, sessions, signals, trading, market, commands, config, analysis):
         app.include_router(module.router)
     if hub is not None:
         app.state.hub = hub

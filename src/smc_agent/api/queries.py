@@ -227,3 +227,13 @@ def order(store: Store, session_id: str, client_order_id: str) -> Row | None:
     filled = sum((Decimal(r.quantity) for r in rows), Decimal(0))
     price = sum((Decimal(r.price) * Decimal(r.quantity) for r in rows), Decimal(0)) / filled
     return {"status": found.status, "symbol": found.symbol, "fill_price": str(price)}
+
+
+def candle_series(store: Store, symbol: str) -> list[Row]:
+    """The stored candle series of ``symbol``: each venue and timeframe with its count of candles."""
+    table = schema.candles
+    query = (select(table.c.venue, table.c.timeframe, func.count().label("candles"))
+             .where(table.c.symbol == symbol).group_by(table.c.venue, table.c.timeframe)
+             .order_by(table.c.venue, table.c.timeframe))  # fmt: skip
+    with store.reading("list the candle series") as connection:
+        return _rows(connection, query)

@@ -11,8 +11,10 @@ usable without a file system and the layers point one way. Import from this pack
 from smc_agent.service.analysis import (
     AnalysisRequest,
     analysis_json,
+    analyze_candles,
     analyze_request,
     backtest_request,
+    bias_of,
     bias_request,
     default_htfs,
     htf_list,
@@ -27,8 +29,10 @@ from smc_agent.service.research import edge_request
 __all__ = [
     "AnalysisRequest",
     "analysis_json",
+    "analyze_candles",
     "analyze_request",
     "backtest_request",
+    "bias_of",
     "bias_request",
     "default_htfs",
     "edge_request",

@@ -31,8 +31,10 @@ from smc_agent.smc.detector import SmcResult, analyze
 __all__ = [
     "AnalysisRequest",
     "analysis_json",
+    "analyze_candles",
     "analyze_request",
     "backtest_request",
+    "bias_of",
     "bias_request",
     "default_htfs",
     "htf_list",
@@ -122,7 +124,13 @@ def analyze_request(request: AnalysisRequest, config: SmcConfig | None = None) -
     (:attr:`AnalysisConfig.entry_smc`), so that ``analyze`` lists the same zones and liquidity pools
     as ``signals`` and ``report`` see on the same candles.
     """
-    return analyze(load_timeframe(request), config or in_zone(None, request.tz).entry_smc)
+    return analyze_candles(load_timeframe(request), config or in_zone(None, request.tz).entry_smc)
+
+
+def analyze_candles(candles: Candles, config: SmcConfig | None = None) -> SmcResult:
+    """Every detector over ``candles`` (from a file, or from the store by the API), with the entry-timeframe
+    settings when no ``config`` is given, as :func:`analyze_request`."""
+    return analyze(candles, config or in_zone(None, None).entry_smc)
 
 
 def analysis_json(result: SmcResult) -> dict[str, Any]:
@@ -187,9 +195,13 @@ def bias_request(
             span = f"{format_time(int(closes[0]))} to {format_time(int(closes[-1]))}" if len(candles) else "nothing"
             raise ConfigError(f"{at} is outside the data: its candles close from {span}", key="at")
         candles = candles[: int(np.searchsorted(closes, limit, side="right"))]
-    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, request.tz).for_symbol(candles.symbol),
-                                  symbol=candles.symbol,
-                                  tz=request.tz)  # fmt: skip
+    return bias_of(candles, htfs, config, request.tz)
+
+
+def bias_of(candles: Candles, htfs: list[str], config: AnalysisConfig | None = None, tz: str | None = None) -> Bias:
+    """The bias after the last of ``candles`` (loaded from a file, or from the store by the API)."""
+    engine = MultiTimeframeEngine(candles.timeframe, htfs, in_zone(config, tz).for_symbol(candles.symbol),
+                                  symbol=candles.symbol, tz=tz)  # fmt: skip
     for row in zip(*(column.tolist() for column in (candles.time, *candles.columns)), strict=True):
         engine.update(*row)
     return engine.bias()
