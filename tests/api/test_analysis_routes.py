@@ -61,7 +61,8 @@ def test_detect_on_stored_candles_is_what_analyze_json_prints(client: TestClient
     assert body["patterns"] == expected["events"]
     assert {e["type"] for e in body["order_blocks"]} <= {"order_block", "breaker_block"}
     assert body["order_blocks"] == [e for e in expected["events"] if e["type"] in ("order_block", "breaker_block")]
-    assert body["liquidity_levels"] and all(e["type"] != "fvg" for e in body["liquidity_levels"])
+    assert body["liquidity_levels"]
+    assert all(e["type"] != "fvg" for e in body["liquidity_levels"])
     assert {"bos", "swing_high"} <= {e["type"] for e in body["market_structure"]}
 
 
@@ -72,7 +73,8 @@ def test_uploaded_candles_and_pattern_types(client: TestClient, key: Header, eur
         "symbol": "EURUSD", "timeframe": "15m", "candles": _rows(candles), "pattern_types": ["fvg"]})  # fmt: skip
     assert response.status_code == 200, response.text
     body = response.json()
-    assert expected and body["patterns"] == expected
+    assert expected
+    assert body["patterns"] == expected
     assert (body["order_blocks"], body["market_structure"]) == ([], [])
 
 

@@ -40,8 +40,12 @@ class DetectRequest(BaseModel):
     symbol: str | None = Field(None, min_length=1, description="a stored symbol, or the uploaded candles' name")
     timeframe: str | None = Field(None, min_length=1, description="1m, 15m, 1h ...; required with candles too")
     venue: str | None = Field(None, min_length=1, description="the stored series' venue (default: the only one)")
-    candles: list[Row] | None = Field(None, min_length=1, max_length=MAX_CANDLES,
-                                      description="[[open_ms, open, high, low, close, volume], ...] oldest first")
+    candles: list[Row] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CANDLES,
+        description="[[open_ms, open, high, low, close, volume], ...] oldest first",
+    )
     pattern_types: list[PatternType] | None = Field(None, description="only events of these types (default: all)")
 
 
@@ -78,7 +82,7 @@ def detect(body: DetectRequest, store: StoreDep, _: Reader) -> Detection:
         raise HTTPException(422, str(exc)) from None
     patterns = [e for e in document.pop("events") if body.pattern_types is None or e["type"] in body.pattern_types]
     groups = {name: [e for e in patterns if e["type"] in types] for name, types in GROUPS.items()}
-    return Detection(**document, patterns=patterns, **groups)
+    return Detection.model_validate({**document, "patterns": patterns, **groups})
 
 
 @router.get("/bias/{symbol}", response_model=BiasView)
@@ -86,8 +90,9 @@ def bias(
     store: StoreDep,
     _: Reader,
     symbol: Annotated[str, Path(min_length=1)],
-    tf: Annotated[str | None, Query(min_length=1, description="the entry timeframe (default: the shortest stored)")]
-    = None,
+    tf: Annotated[
+        str | None, Query(min_length=1, description="the entry timeframe (default: the shortest stored)")
+    ] = None,
     htf: Annotated[str | None, Query(description="higher timeframes, e.g. 1h,4h,1d (default: the settings')")] = None,
     venue: Annotated[str | None, Query(min_length=1)] = None,
 ) -> BiasView:
