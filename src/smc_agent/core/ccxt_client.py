@@ -11,9 +11,12 @@ the caller unwraps them from their SecretStr at this one point and never logs th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["apply_urls", "make_client"]
+from smc_agent.core.errors import ConfigError
+
+__all__ = ["apply_urls", "make_client", "market_steps"]
 
 
 def make_client(
@@ -66,3 +69,21 @@ def apply_urls(exchange: Any, urls: Mapping[str, Any]) -> None:
                 ws[key] = urls["ws"]
         elif isinstance(api, dict):
             api["ws"] = urls["ws"]
+
+
+def market_steps(exchange: Any, symbol: str) -> tuple[Decimal, Decimal]:
+    """``symbol``'s price tick and quantity step from the exchange's loaded markets, read in its precision mode:
+    the step itself (TICK_SIZE, ccxt's mode for every exchange today) or a number of decimals (DECIMAL_PLACES).
+    The feed's instruments and the live venue's rounding both stand on it."""
+    import ccxt
+
+    precision = exchange.market(symbol).get("precision") or {}
+    steps = []
+    for what in ("price", "amount"):
+        value = precision.get(what)
+        if value is None or exchange.precisionMode not in (ccxt.TICK_SIZE, ccxt.DECIMAL_PLACES):
+            raise ConfigError(f"the exchange gives no usable {what} step for {symbol}; set it in "
+                              f"[instruments.{symbol}]", key=f"instruments.{symbol}")  # fmt: skip
+        steps.append(Decimal(1).scaleb(-int(value)) if exchange.precisionMode == ccxt.DECIMAL_PLACES
+                     else Decimal(str(value)))  # fmt: skip
+    return steps[0], steps[1]

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from smc_agent.core.ccxt_client import apply_urls, make_client
+from smc_agent.core.ccxt_client import apply_urls, make_client, market_steps
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.logs import get_logger
@@ -209,10 +209,9 @@ class CcxtFeed:
         found: dict[str, Instrument] = {}
         for symbol in dict.fromkeys(state.symbol for state in self._states.values()):
             try:
-                market = self._ex.market(symbol)
+                found[symbol] = _instrument(self._ex, symbol)
             except ccxt.BadSymbol:
                 raise ConfigError(f"{self._exchange_name} has no market {symbol!r}", key="symbols") from None
-            found[symbol] = _instrument(symbol, market, self._ex.precisionMode)
         return found
 
     async def history(self, count: int) -> list[CandleClosed]:
@@ -526,25 +525,11 @@ def _bar(row: Sequence[Any], final: bool | None) -> Bar:
     return Bar(int(t), float(o), float(h), float(lo), float(c), float(v), final=final)
 
 
-def _step(value: Any, mode: int, what: str, symbol: str) -> Decimal:
-    """A ccxt precision as a step: the step itself (TICK_SIZE, ccxt's mode for every exchange today) or a
-    number of decimals (DECIMAL_PLACES)."""
-    import ccxt
-
-    if value is None or mode not in (ccxt.TICK_SIZE, ccxt.DECIMAL_PLACES):
-        raise ConfigError(f"the exchange gives no usable {what} step for {symbol}; set it in "
-                          f"[instruments.{symbol}]", key=f"instruments.{symbol}")  # fmt: skip
-    if mode == ccxt.DECIMAL_PLACES:
-        return Decimal(1).scaleb(-int(value))
-    return Decimal(str(value))
-
-
-def _instrument(symbol: str, market: Mapping[str, Any], mode: int) -> Instrument:
-    precision, limits = market.get("precision") or {}, market.get("limits") or {}
-    least = (limits.get("cost") or {}).get("min")
-    return Instrument(symbol, _step(precision.get("price"), mode, "price", symbol),
-                      _step(precision.get("amount"), mode, "amount", symbol),
-                      Decimal(str(least)) if least else Decimal(0), str(market.get("quote") or ""))  # fmt: skip
+def _instrument(exchange: Any, symbol: str) -> Instrument:
+    tick, lot = market_steps(exchange, symbol)
+    market = exchange.market(symbol)
+    least = ((market.get("limits") or {}).get("cost") or {}).get("min")
+    return Instrument(symbol, tick, lot, Decimal(str(least)) if least else Decimal(0), str(market.get("quote") or ""))
 
 
 def retry_after(exchange: Any) -> float:

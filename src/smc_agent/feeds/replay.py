@@ -50,10 +50,6 @@ class ReplayFeed:
         return ReplayFeed(self._streams, skip_until_ms=self._skip, cursors={**self._cursors, **cursors})
 
     @property
-    def name(self) -> str:
-        return "replay"
-
-    @property
     def streams(self) -> tuple[str, ...]:
         """The streams, in the tie-break order."""
         return tuple(stream_name(c) for c in self._streams)

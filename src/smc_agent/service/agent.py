@@ -40,6 +40,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from smc_agent.bootstrap import Recovered, System, build
@@ -154,13 +155,12 @@ class Agent:
         agent = cls(system, store, stored.id, recovered, journal, latency)
         agent.history_candles = plan.history
         if isinstance(system.feed, CcxtFeed):
-            system.feed.on_health(agent._feed_health)
+            system.feed.on_health(partial(agent._feed_health, system.feed.name))
         agent.live = None if run.keys is None else LiveTrading(system, store, stored.id)
         return agent
 
-    def _feed_health(self, new: FeedHealth, previous: FeedHealth, reason: str, at_ms: int) -> None:
-        """A change of the live feed's health: to the metrics and to the store (the log has it already)."""
-        name = self.system.feed.name
+    def _feed_health(self, name: str, new: FeedHealth, previous: FeedHealth, reason: str, at_ms: int) -> None:
+        """A change of the live feed ``name``'s health: to the metrics and to the store (the log has it already)."""
         feed_changed(name, new)
         self.store.record_feed_health(self.session_id, at_ms, name, new.value, previous.value, reason)
 

@@ -78,7 +78,7 @@ from decimal import Decimal
 from typing import Any
 
 from smc_agent.core.bus import EventBus
-from smc_agent.core.ccxt_client import apply_urls, make_client
+from smc_agent.core.ccxt_client import apply_urls, make_client, market_steps
 from smc_agent.core.clock import Clock
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.logs import get_logger
@@ -343,7 +343,7 @@ class CcxtVenue:
         if quantity <= 0 or quantity < least:
             return (f"{RejectRule.LOT_SIZE}: quantity {order.quantity} rounds down to {quantity}; the market's "
                     f"step is {market['precision']['amount']} and its minimum {least}")  # fmt: skip
-        instrument = Instrument(order.symbol, _dec(market["precision"]["price"]), _dec(market["precision"]["amount"]))
+        instrument = Instrument(order.symbol, *market_steps(self._ex, order.symbol))
         price, trigger = order.price, order.trigger
         if order.type is LIMIT:
             if price is None:
