@@ -53,6 +53,7 @@ from smc_agent.model.instrument import Instrument
 __all__ = ["CcxtFeed", "FeedTuning", "retry_after"]
 
 _log = get_logger(__name__)
+_CLOSE_TIMEOUT_S = 5.0  # for the feed's tasks to end and the client's connections to close
 T = TypeVar("T")
 
 
@@ -242,9 +243,15 @@ class CcxtFeed:
         tasks = [t for t in [self._runner, *self._tasks] if t is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Bounded: a task stuck in a socket that is half gone, or ccxt waiting for a close handshake the other
+        # side never sends, must not hold a stopping agent (nor a test) for ever.
+        _, stuck = await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT_S) if tasks else (set(), set())
         self._runner, self._tasks = None, []
-        await self._ex.close()
+        try:
+            await asyncio.wait_for(self._ex.close(), _CLOSE_TIMEOUT_S)
+        except Exception as error:  # closing is best effort (a timeout included): the process may be ending anyway
+            _log.warning("the exchange client did not close cleanly", error=f"{type(error).__name__}: {error}"[:200],
+                         stuck_tasks=len(stuck))  # fmt: skip
 
     async def _run(self) -> None:
         await self._rest("load markets", self._ex.load_markets)
