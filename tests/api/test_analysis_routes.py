@@ -59,6 +59,9 @@ def test_detect_on_stored_candles_is_what_analyze_json_prints(client: TestClient
     assert (body["symbol"], body["timeframe"], body["candles"]) == ("EURUSD", "15m", ROWS)
     assert expected["candles"] == ROWS
     assert body["patterns"] == expected["events"]
+    confidence = {e["confidence"] for e in body["patterns"]}
+    assert (min(confidence), max(confidence)) == (0, 1)  # spent ones 0, breaks of structure 1
+    assert len(confidence) > 3  # and values between
     assert {e["type"] for e in body["order_blocks"]} <= {"order_block", "breaker_block"}
     assert body["order_blocks"] == [e for e in expected["events"] if e["type"] in ("order_block", "breaker_block")]
     assert body["liquidity_levels"]
@@ -103,6 +106,17 @@ def test_bias_is_what_bias_json_prints(client: TestClient, key: Header, eurusd: 
     assert (body["venue"], body["timeframe"], body["htfs"]) == ("mt5", "15m", ["1h", "4h", "1d"])
     assert body["bias"] == expected
     assert {"direction", "confidence"} <= set(expected)
+
+
+def test_a_symbol_with_a_slash_is_one_path_parameter(client: TestClient, key: Header, eurusd: Path,
+                                                     store: Store) -> None:  # fmt: skip
+    """A crypto pair's name (BTC/USDT, as ccxt spells it) reaches the route whole, sent plain or escaped."""
+    store.save_candles("mt5", load_timeframe(AnalysisRequest(eurusd)).with_meta(symbol="EUR/USD"))
+    expected = _cli("bias", "--data", str(eurusd), "--json")
+    for path in ("/api/v1/bias/EUR/USD", "/api/v1/bias/EUR%2FUSD"):
+        response = client.get(path, headers=key("read"))
+        assert response.status_code == 200, (path, response.text)
+        assert (response.json()["symbol"], response.json()["bias"]) == ("EUR/USD", expected)
 
 
 def test_unknown_symbols_and_timeframes_are_404(client: TestClient, key: Header, stored: Candles) -> None:

@@ -6,6 +6,7 @@ halts and reset lifts it; cancel, close, pause, start and stop; config refuses r
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -14,9 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from fastapi.testclient import TestClient
+from sqlalchemy import text as sql_text
 
 from smc_agent.api import create_app, keys
+from smc_agent.api.serving import ApiServer
+from smc_agent.api.stream import StreamHub
 from smc_agent.events import CandleClosed, OrderFilled
 from smc_agent.service.agent import Agent, AgentOptions
 from smc_agent.store import Store
@@ -43,26 +48,35 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: flo
         pytest.fail(f"{what} within {timeout_s} s")
 
 
-def _drive(tmp_path: Path, data: Path, scenario: Scenario, **state: Any) -> Agent:
-    """Run ``scenario`` against a running agent; return the agent (closed) for checks of its store."""
+def _drive(tmp_path: Path, data: Path, scenario: Scenario, *, serve: bool = False, **state: Any) -> Agent:
+    """Run ``scenario`` against a running agent; return the agent (closed) for checks of its store. ``serve``: over
+    a real server on a free loopback port, with the WebSocket stream (the client's base URL says where)."""
     agent = Agent.open(AgentOptions(data=[data], speed=SPEED, db=f"sqlite:///{tmp_path / 'agent.db'}"))
     last: dict[str, Decimal] = {}
     agent.system.bus.subscribe(lambda c: last.__setitem__(c.symbol, Decimal(str(c.close))), CandleClosed)
     assert isinstance(agent.store, Store)
-    app = create_app(agent.store, agent=agent)
+    app = create_app(agent.store, agent=agent, hub=StreamHub(agent.system.bus) if serve else None)
     for name, value in state.items():
         setattr(app.state, name, value)
 
     async def main() -> None:
         run = asyncio.create_task(agent.run(exit_when_done=False))
+        server = ApiServer(app, "127.0.0.1", 0) if serve else None
         try:
             await asyncio.wait_for(_first(last), 30)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://agent", timeout=10) as client:
-                await scenario(client, agent, last)
+            if server is None:
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://agent", timeout=10) as client:
+                    await scenario(client, agent, last)
+            else:
+                await server.start()
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+                    await scenario(client, agent, last)
         finally:
             agent.stop()
             await asyncio.wait_for(run, 30)
+            if server is not None:
+                await server.stop()
 
     try:
         asyncio.run(main())
@@ -73,7 +87,7 @@ def _drive(tmp_path: Path, data: Path, scenario: Scenario, **state: Any) -> Agen
 
 
 async def _first(last: dict[str, Decimal]) -> None:
-    while "EURUSD" not in last:
+    while not last:
         await asyncio.sleep(0.01)
 
 
@@ -137,6 +151,70 @@ def test_a_manual_order_reaches_the_store_and_the_positions_with_the_fills_numbe
         assert len(audit) == 1
         assert audit[0]["actor"].startswith("key:")
         assert audit[0]["detail"]["accepted"] is True
+    finally:
+        agent.close()
+
+
+def _cents(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_a_manual_order_has_the_same_numbers_in_the_store_the_positions_and_the_websocket(
+    tmp_path: Path, session_data: Path
+) -> None:
+    """A real server and a real WebSocket client: the order's fill and the position it opens, as the stream sent
+    them, as GET /positions and GET /orders answer, and as the store's tables hold them (read with plain SQL)."""
+    seen: dict[str, Any] = {}
+
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        trader = _headers(agent.store, "trade")
+        ws_url = str(client.base_url).replace("http://", "ws://") + "/api/v1/market/stream"
+        async with websockets.connect(ws_url, additional_headers=trader) as socket:
+            await socket.send(json.dumps({"action": "subscribe", "symbols": ["EURUSD"],
+                                          "data_types": ["order", "position"]}))  # fmt: skip
+            assert json.loads(await socket.recv())["type"] == "subscribed"
+            price = last["EURUSD"]
+            body = {"symbol": "EURUSD", "side": "buy", "type": "market", "quantity": "1000",
+                    "stop_loss": str(price - 300 * PIP), "take_profit": str(price + 1000 * PIP)}  # fmt: skip
+            created = await client.post("/api/v1/orders/create", json=body, headers=trader)
+            assert created.status_code == 200, created.text
+            order_id = seen["order_id"] = created.json()["order_id"]
+            messages: list[dict[str, Any]] = []
+
+            async def until_position() -> None:
+                while not any(m["type"] == "position" for m in messages):
+                    messages.append(json.loads(await socket.recv()))
+
+            await asyncio.wait_for(until_position(), 10)
+        seen["ws_fill"] = next(m["data"] for m in messages if m["type"] == "order" and m["data"]["order"][
+            "client_order_id"] == order_id and "price" in m["data"])  # fmt: skip
+        seen["ws_position"] = next(m["data"] for m in messages if m["type"] == "position")
+        seen["positions"] = (await client.get("/api/v1/positions", headers=trader)).json()
+        page = (await client.get("/api/v1/orders", params={"symbol": "EURUSD"}, headers=trader)).json()
+        seen["order"] = next(o for o in page["items"] if o["client_order_id"] == order_id)
+
+    agent = _drive(tmp_path, session_data, scenario, serve=True)
+    try:
+        assert isinstance(agent.store, Store)
+        with agent.store.reading("the test's check") as connection:
+            fill = connection.execute(sql_text("SELECT price, quantity, fee FROM fills WHERE client_order_id = "
+                                               ":id"), {"id": seen["order_id"]}).one()  # fmt: skip
+            stored = connection.execute(sql_text("SELECT side, quantity, average_price FROM positions WHERE "
+                                                 "symbol = 'EURUSD'")).one()  # fmt: skip
+        ws_fill, ws_position = seen["ws_fill"], seen["ws_position"]
+        api_position = next(p for p in seen["positions"] if p["symbol"] == "EURUSD")
+        assert Decimal(fill.quantity) == Decimal("1000")
+        prices = {"store fill": fill.price, "websocket fill": ws_fill["price"],
+                  "GET /orders fill_price": seen["order"]["fill_price"], "store position": stored.average_price,
+                  "websocket position": ws_position["average_price"],
+                  "GET /positions": api_position["average_price"]}  # fmt: skip
+        assert len({Decimal(str(p)) for p in prices.values()}) == 1, prices  # every digit, so to the cent too
+        assert len({_cents(p) for p in prices.values()}) == 1, prices
+        quantities = [fill.quantity, ws_fill["quantity"], stored.quantity, ws_position["quantity"],
+                      api_position["quantity"]]  # fmt: skip
+        assert {Decimal(str(q)) for q in quantities} == {Decimal("1000")}, quantities
+        assert _cents(ws_fill["fee"]) == _cents(fill.fee)
+        assert stored.side == ws_position["side"] == api_position["side"] == "buy"
     finally:
         agent.close()
 
@@ -227,6 +305,37 @@ def test_cancel_close_pause_start_and_stop(tmp_path: Path, session_data: Path) -
         resumed.close()
 
 
+def test_a_pair_with_a_slash_is_closed_by_its_name(tmp_path: Path, shared_data_path: Callable[[str], Path]) -> None:
+    """POST /positions/BTC/USDT/close: the pair's name, slash and all, is the position's id."""
+    closed: dict[str, Any] = {}
+
+    async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
+        trader = _headers(agent.store, "trade")
+        price = last["BTC/USDT"]
+        body = {"symbol": "BTC/USDT", "side": "buy", "quantity": "0.01", "stop_loss": str(price * Decimal("0.9")),
+                "take_profit": str(price * Decimal("1.3"))}  # fmt: skip
+        created = await client.post("/api/v1/orders/create", json=body, headers=trader)
+        assert created.status_code == 200, created.text
+
+        async def holding() -> bool:
+            positions = (await client.get("/api/v1/positions", headers=trader)).json()
+            return any(p["symbol"] == "BTC/USDT" and p["side"] == "buy" for p in positions)
+
+        await _until(holding, "the BTC/USDT order did not fill")
+        answer = await client.post("/api/v1/positions/BTC/USDT/close", headers=trader)
+        assert (answer.status_code, answer.json()["accepted"]) == (200, True), answer.text
+
+        async def flat() -> bool:
+            positions = (await client.get("/api/v1/positions", headers=trader)).json()
+            return any(p["symbol"] == "BTC/USDT" and Decimal(p["quantity"]) == 0 for p in positions)
+
+        await _until(flat, "the BTC/USDT position was not closed")
+        closed["audit"] = [e for e in agent.store.audit_entries() if e["action"] == "api position close"]
+
+    _drive(tmp_path, shared_data_path("crypto/BTC_USDT-5m_2023.json"), scenario).close()
+    assert [e["detail"]["symbol"] for e in closed["audit"]] == ["BTC/USDT"]
+
+
 def test_config_shows_the_settings_and_refuses_runtime_changes(tmp_path: Path, session_data: Path) -> None:
     async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
         reader, admin = _headers(agent.store, "read"), _headers(agent.store, "admin")
@@ -265,7 +374,7 @@ def test_without_an_engine_every_command_is_409_read_only(client: TestClient, st
              ("post", "/api/v1/risk/reset", None), ("post", "/api/v1/control/start", None),
              ("post", "/api/v1/control/stop", None), ("post", "/api/v1/control/pause", None),
              ("patch", "/api/v1/config", {"risk": {"max_open_positions": 2}})]  # fmt: skip
-    for method, path, json in calls:
-        answer = client.request(method.upper(), path, json=json, headers=admin)
+    for method, path, body in calls:
+        answer = client.request(method.upper(), path, json=body, headers=admin)
         assert (answer.status_code, answer.json()["detail"].split(":")[0]) == (409, "read-only"), path
     assert client.get("/api/v1/config", headers=admin).status_code == 200  # reads still answer

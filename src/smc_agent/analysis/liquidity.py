@@ -35,15 +35,40 @@ from smc_agent.smc.calendar import DAY, MONTH, WEEK
 from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.tables import ObjectTable
 
-__all__ = ["RECENT_ROWS", "UNTAKEN", "Level", "Sweep", "find_sweep", "levels", "recent", "untaken_beyond"]
+__all__ = [
+    "PERIOD_STRENGTH",
+    "RECENT_ROWS",
+    "UNTAKEN",
+    "Level",
+    "Sweep",
+    "find_sweep",
+    "levels",
+    "pool_strength",
+    "recent",
+    "session_strength",
+    "untaken_beyond",
+]
 
 # Only the most recent rows of each detector table are scanned, so the cost of a new break does not
 # grow with the length of the history; the detectors track at most 32 live pools a side.
 RECENT_ROWS = 4096
 SWING_SCOPE = 1
-_PERIODS = {DAY: ("pdh", "pdl", 0.75), WEEK: ("pwh", "pwl", 0.8), MONTH: ("pmh", "pml", 0.8)}
+PERIOD_STRENGTH = {"previous_day": 0.75, "previous_week": 0.8, "previous_month": 0.8}
+_PERIODS = {DAY: ("pdh", "pdl", PERIOD_STRENGTH["previous_day"]), WEEK: ("pwh", "pwl", PERIOD_STRENGTH[
+    "previous_week"]), MONTH: ("pmh", "pml", PERIOD_STRENGTH["previous_month"])}  # fmt: skip
 _FIRST_SESSION = 3  # calendar stream of the first configured session (smc.calendar)
 UNTAKEN = (-1, -1)
+
+
+def pool_strength(members: int, *, swing: bool) -> float:
+    """A pool's strength: equal highs or lows 0.8 plus 0.2 per member beyond two, else one swing point's."""
+    if members > 1:
+        return 0.8 + 0.2 * (members - 2)
+    return 0.7 if swing else 0.6
+
+
+def session_strength(session: str) -> float:
+    return 0.75 if session == "asia" else 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +158,8 @@ def _pool_levels(view: SmcResult, side: int, bounds: tuple[int, int]) -> list[Le
     found = []
     for k, r in enumerate(rows.tolist()):
         m = int(members[k])
-        if m > 1:
-            kind, strength = f"equal_{name}s", 0.8 + 0.2 * (m - 2)
-        elif swing[k]:
-            kind, strength = f"swing_{name}", 0.7
-        else:
-            kind, strength = f"internal_{name}", 0.6
+        kind = f"equal_{name}s" if m > 1 else f"swing_{name}" if swing[k] else f"internal_{name}"
+        strength = pool_strength(m, swing=bool(swing[k]))
         found.append(Level(kind, side, float(prices[k]), strength, int(known[k]), int(taken[k]), "pools", start + r))
     return found
 
@@ -165,7 +186,7 @@ def _calendar_levels(view: SmcResult, side: int, bounds: tuple[int, int]) -> lis
         else:
             session = sessions[stream - _FIRST_SESSION].name
             kind = f"{session}_{'high' if side == 1 else 'low'}"
-            strength = 0.75 if session == "asia" else 0.7
+            strength = session_strength(session)
         level = Level(
             kind, side, float(col(price_col)[r]), strength, int(col("confirmed_index")[r]),
             int(col(taken_col)[r]), "calendar", start + r,

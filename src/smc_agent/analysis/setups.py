@@ -47,7 +47,15 @@ from smc_agent.smc.detector import SmcResult
 from smc_agent.smc.ranges import OTE_HIGH, OTE_LOW
 from smc_agent.smc.structure import CHOCH
 
-__all__ = ["Candidate", "Rejection", "evaluate", "targets_beyond"]
+__all__ = [
+    "Candidate",
+    "Rejection",
+    "block_freshness",
+    "displacement_score",
+    "evaluate",
+    "gap_freshness",
+    "targets_beyond",
+]
 
 INTERNAL = 0
 
@@ -264,6 +272,21 @@ def _entry(zone: _Zone, d: int, range_top: float, range_bottom: float, rule: str
     return high if d == 1 else low
 
 
+def displacement_score(atr_multiple: float) -> float:
+    """The displacement component: the move away from an order block in ATR, full at three; 0.5 when unknown."""
+    return min(1.0, atr_multiple / 3.0) if np.isfinite(atr_multiple) else 0.5
+
+
+def block_freshness(*, mitigated: bool) -> float:
+    """An order block's freshness: 1 until price returns to it, then 0.3."""
+    return 0.3 if mitigated else 1.0
+
+
+def gap_freshness(*, touched: bool, half_filled: bool) -> float:
+    """A fair value gap's freshness: 1 untouched, 0.6 touched, 0.3 once half filled."""
+    return 1.0 if not touched else 0.3 if half_filled else 0.6
+
+
 def _quality(
     view: SmcResult,
     ctx: _Context,
@@ -282,17 +305,17 @@ def _quality(
     displacement = float(view.order_blocks.col("displacement_atr")[blocks[0]]) if len(blocks) else float("nan")
     table, zrow = zone.table, zone.row
     if table == "order_blocks":
-        fresh = 1.0 if view.order_blocks.col("mitigated_index")[zrow] < 0 else 0.3
+        fresh = block_freshness(mitigated=view.order_blocks.col("mitigated_index")[zrow] >= 0)
     else:
         touched, half = view.fvgs.col("touched_index")[zrow], view.fvgs.col("half_index")[zrow]
-        fresh = 1.0 if touched < 0 else (0.6 if half < 0 else 0.3)
+        fresh = gap_freshness(touched=touched >= 0, half_filled=half >= 0)
     mask = int(view.session_mask[i])
     in_killzone = mask >> L.KILLZONE_BIT != 0
     session = 1.0 if in_killzone else (0.6 if mask else 0.2)
     return {
         "bias": min(1.0, bias.confidence / config.high_confidence) if config.high_confidence > 0 else 1.0,
         "sweep": sweep_score,
-        "displacement": min(1.0, displacement / 3.0) if np.isfinite(displacement) else 0.5,
+        "displacement": displacement_score(displacement),
         "freshness": fresh,
         "premium_discount": float(np.clip((0.5 - position) / 0.5 if d == 1 else (position - 0.5) / 0.5, 0.0, 1.0)),
         "session": session,

@@ -100,10 +100,12 @@ class Order(BaseModel):
     side: str
     type: str
     quantity: str
-    price: str | None
+    price: str | None = Field(description="a limit's or a stop's price; null for a market order")
     status: str
     tag: str
     updated_ms: int
+    filled_quantity: str = Field(description="the quantity filled so far")
+    fill_price: str | None = Field(description="the fills' average price, every digit; null before a fill")
 
 
 class OrderPage(BaseModel):

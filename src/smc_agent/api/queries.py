@@ -135,7 +135,34 @@ def orders(store: Store, session_id: str, *, status: str | None, symbol: str | N
     if symbol is not None:
         query = query.where(table.c.symbol == symbol)
     with store.reading("list the orders") as connection:
-        return _page(connection, query.order_by(table.c.updated_ms.desc(), table.c.client_order_id), limit, offset)
+        page = _page(connection, query.order_by(table.c.updated_ms.desc(), table.c.client_order_id), limit, offset)
+        fills = _fills(connection, session_id, [row["client_order_id"] for row in page.items])
+    for row in page.items:
+        row.update(_filled(fills.get(row["client_order_id"], [])))
+    return page
+
+
+def _fills(connection: Connection, session_id: str, client_order_ids: list[str]) -> dict[str, list[Row]]:
+    """The fills of these orders, by order, oldest first."""
+    table = schema.fills
+    query = select(table.c.client_order_id, table.c.price, table.c.quantity).where(
+        table.c.session_id == session_id, table.c.client_order_id.in_(client_order_ids))  # fmt: skip
+    query = query.order_by(table.c.seq)
+    found: dict[str, list[Row]] = {}
+    for row in _rows(connection, query):
+        found.setdefault(row["client_order_id"], []).append(row)
+    return found
+
+
+def _filled(fills: list[Row]) -> Row:
+    """An order's ``filled_quantity`` and ``fill_price`` (the fills' average; None before a fill). One fill's price
+    is its own text, exactly as stored; several average in Decimal."""
+    if len(fills) <= 1:
+        return {"filled_quantity": fills[0]["quantity"] if fills else "0",
+                "fill_price": fills[0]["price"] if fills else None}  # fmt: skip
+    filled = sum((Decimal(f["quantity"]) for f in fills), Decimal(0))
+    price = sum((Decimal(f["price"]) * Decimal(f["quantity"]) for f in fills), Decimal(0)) / filled
+    return {"filled_quantity": str(filled), "fill_price": str(price)}
 
 
 def latest_balance(store: Store, session_id: str) -> Row | None:
@@ -213,20 +240,15 @@ def candles(store: Store, symbol: str, timeframe: str, limit: int, venue: str | 
 
 
 def order(store: Store, session_id: str, client_order_id: str) -> Row | None:
-    """One order as its latest event left it, with ``fill_price`` (the average of its fills, None before one)."""
-    orders_, fills = schema.orders, schema.fills
+    """One order as its latest event left it, with ``filled_quantity`` and ``fill_price`` (None before a fill)."""
+    table = schema.orders
     with store.reading("read an order") as connection:
-        found = connection.execute(select(orders_.c.status, orders_.c.symbol).where(
-            orders_.c.session_id == session_id, orders_.c.client_order_id == client_order_id)).first()  # fmt: skip
+        found = connection.execute(select(table.c.status, table.c.symbol).where(
+            table.c.session_id == session_id, table.c.client_order_id == client_order_id)).first()  # fmt: skip
         if found is None:
             return None
-        rows = connection.execute(select(fills.c.price, fills.c.quantity).where(
-            fills.c.session_id == session_id, fills.c.client_order_id == client_order_id)).all()  # fmt: skip
-    if len(rows) <= 1:  # the usual case: the fill's own text, exactly as stored
-        return {"status": found.status, "symbol": found.symbol, "fill_price": rows[0].price if rows else None}
-    filled = sum((Decimal(r.quantity) for r in rows), Decimal(0))
-    price = sum((Decimal(r.price) * Decimal(r.quantity) for r in rows), Decimal(0)) / filled
-    return {"status": found.status, "symbol": found.symbol, "fill_price": str(price)}
+        fills = _fills(connection, session_id, [client_order_id]).get(client_order_id, [])
+    return {"status": found.status, "symbol": found.symbol, **_filled(fills)}
 
 
 def candle_series(store: Store, symbol: str) -> list[Row]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from smc_agent.analysis.bias import Bias
+from smc_agent.analysis.confidence import with_confidence
 from smc_agent.analysis.config import DEFAULT_HTFS, AnalysisConfig
 from smc_agent.analysis.mtf import MultiTimeframeEngine
 from smc_agent.analysis.signals import SignalEngine, replay
@@ -139,7 +140,7 @@ def analysis_json(result: SmcResult) -> dict[str, Any]:
         "symbol": result.candles.symbol,
         "timeframe": result.candles.timeframe,
         "candles": len(result.candles),
-        "events": events(result),
+        "events": with_confidence(events(result)),
     }
 
 

@@ -85,7 +85,7 @@ def detect(body: DetectRequest, store: StoreDep, _: Reader) -> Detection:
     return Detection.model_validate({**document, "patterns": patterns, **groups})
 
 
-@router.get("/bias/{symbol}", response_model=BiasView)
+@router.get("/bias/{symbol:path}", response_model=BiasView)
 def bias(
     store: StoreDep,
     _: Reader,

@@ -116,7 +116,7 @@ async def cancel_order(order_id: str, request: Request, principal: Trader) -> Co
     return _accepted(request, await carry_out(request, principal, "order cancel", command, {"order_id": order_id}))
 
 
-@router.post("/positions/{symbol}/close", response_model=CommandResult, responses=_REFUSED)
+@router.post("/positions/{symbol:path}/close", response_model=CommandResult, responses=_REFUSED)
 async def close_position(symbol: Annotated[str, Path(description="the position's symbol (its id)")],
                          request: Request, principal: Trader) -> CommandResult:  # fmt: skip
     """Close the position on ``symbol`` at the next open and cancel its working entries."""
