@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from smc_agent.api import create_app
 from smc_agent.cli import app
+from smc_agent.config import load_config
 from smc_agent.data.candles import Candles
 from smc_agent.service import AnalysisRequest, load_timeframe
 from smc_agent.store import Store
@@ -117,6 +119,24 @@ def test_a_symbol_with_a_slash_is_one_path_parameter(client: TestClient, key: He
         response = client.get(path, headers=key("read"))
         assert response.status_code == 200, (path, response.text)
         assert (response.json()["symbol"], response.json()["bias"]) == ("EUR/USD", expected)
+
+
+def test_detect_and_bias_use_the_settings_and_a_symbols_own(store: Store, key: Header, eurusd: Path,
+                                                             stored: Candles, tmp_path: Path) -> None:  # fmt: skip
+    """The symbol's own entry settings (shorter internal swings) change what is found, as ``analyze --config``."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[symbols.EURUSD.analysis]\nentry_smc = { internal = { left = 3, right = 3 } }\n"
+                        "timeframe_weights = { 1h = 1, 4h = 1 }\n")  # fmt: skip
+    configured = _cli("analyze", "--data", str(eurusd), "--config", str(settings), "--json")["events"]
+    assert configured != _cli("analyze", "--data", str(eurusd), "--json")["events"]
+    biased = _cli("bias", "--data", str(eurusd), "--config", str(settings), "--json")
+    assert biased != _cli("bias", "--data", str(eurusd), "--json")  # 1d weighs nothing for EURUSD now
+    with TestClient(create_app(store, analysis=load_config(settings).analysis)) as client:
+        read = key("read")
+        detected = client.post("/api/v1/smc/detect", json={"symbol": "EURUSD", "timeframe": "15m"}, headers=read)
+        bias = client.get("/api/v1/bias/EURUSD", headers=read).json()
+    assert detected.json()["patterns"] == configured
+    assert (bias["htfs"], bias["bias"]) == (["1h", "4h", "1d"], biased)  # computed, as the agent does; 1d unweighed
 
 
 def test_unknown_symbols_and_timeframes_are_404(client: TestClient, key: Header, stored: Candles) -> None:

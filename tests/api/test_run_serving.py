@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from websockets.sync.client import connect
 
+from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.api import create_app
 from smc_agent.cli import app
 from smc_agent.feeds import FeedHealth
@@ -159,7 +160,7 @@ def test_a_port_in_use_is_refused_by_name_and_no_serve_binds_nothing(tmp_path: P
                                                 (FeedHealth.CONNECTED, 200), (FeedHealth.DONE, 200)])  # fmt: skip
 def test_readyz_under_an_agent_waits_for_its_feed(store: Store, health: FeedHealth, status: int) -> None:
     agent = SimpleNamespace(system=SimpleNamespace(feed=SimpleNamespace(health=health)))  # what readyz looks at
-    with TestClient(create_app(store, agent=agent)) as client:  # type: ignore[arg-type]
+    with TestClient(create_app(store, agent=agent, analysis=AnalysisConfig())) as client:  # type: ignore[arg-type]
         ready = client.get("/readyz")
     assert ready.status_code == status
     if status == 503:

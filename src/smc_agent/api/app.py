@@ -19,10 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.api.auth import Authenticator, wall_ms
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
 from smc_agent.api.openapi import readable_errors
-from smc_agent.api.routes import analysis, auth, commands, config, health, market, sessions, signals, stream, trading
+from smc_agent.api.routes import analysis as analysis_routes
+from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, stream, trading
 from smc_agent.api.stream import StreamHub
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.service.agent import Agent
@@ -52,13 +54,16 @@ def readable(errors: Sequence[Any]) -> str:
 
 def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int = 900,
                clock: Callable[[], int] = wall_ms, hub: StreamHub | None = None, rate_limit: str | None = None,
-               max_body_bytes: int = 1_048_576, agent: Agent | None = None) -> FastAPI:  # fmt: skip
+               max_body_bytes: int = 1_048_576, agent: Agent | None = None,
+               analysis: AnalysisConfig | None = None) -> FastAPI:  # fmt: skip
     """The API over ``store`` (opened by the caller, who also closes it); with a ``hub``, the WebSocket stream;
-    commands go to ``agent``, if any."""
+    commands go to ``agent``, if any. The analysis routes detect with ``analysis`` (default: the agent's, else
+    the defaults), each symbol with its own settings over them."""
     app = FastAPI(title="smc-agent API", version="1", docs_url="/docs", openapi_url="/openapi.json",
                   description=_DESCRIPTION)  # fmt: skip
     app.state.store = store
     app.state.agent = agent
+    app.state.analysis = analysis or (agent.analysis if agent is not None else AnalysisConfig())
     app.state.auth = Authenticator(store, ttl_s=jwt_ttl_s, clock=clock)
     if rate_limit is not None:  # every credential check also takes from the caller's bucket
         app.state.auth = RateLimited(store, ttl_s=jwt_ttl_s, clock=clock, rate=Rate.parse(rate_limit))
@@ -69,7 +74,7 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
-    for module in (health, auth, sessions, signals, trading, market, commands, config, analysis):
+    for module in (health, auth, sessions, signals, trading, market, commands, config, analysis_routes):
         app.include_router(module.router)
     if hub is not None:
         app.state.hub = hub

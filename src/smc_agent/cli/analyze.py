@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -28,7 +27,7 @@ from smc_agent.cli.common import (
 )
 from smc_agent.config import load_config
 from smc_agent.data.prices import format_price, price_tick
-from smc_agent.service import analysis_json, analyze_request, in_zone
+from smc_agent.service import analysis_json, analyze_request
 from smc_agent.smc.config import SwingLength
 from smc_agent.smc.snapshot import MarketSnapshot, snapshot
 
@@ -76,12 +75,11 @@ def analyze_command(
     """
     with user_errors():
         request = data_request(data, format, tz, symbol, tf, fix, demo, time_column)
-        smc = in_zone(load_config(config, profile).analysis, tz).entry_smc
         changes: dict[str, Any] = {"internal": None if internal is None else SwingLength(internal, internal),
                                    "swing": None if swing is None else SwingLength(swing, swing),
                                    "structure_break": structure_break}  # fmt: skip
-        smc = replace(smc, **{key: value for key, value in changes.items() if value is not None})
-        result = analyze_request(request, smc)
+        result = analyze_request(request, load_config(config, profile).analysis,
+                                 **{key: value for key, value in changes.items() if value is not None})  # fmt: skip
     print_notes(request)
     if as_json:
         typer.echo(json.dumps(analysis_json(result), separators=(",", ":")))

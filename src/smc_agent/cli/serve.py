@@ -42,7 +42,7 @@ def serve_command(
         bind, listen = host or api.host, port or api.port
         warn_if_public(bind, listen)
         app = create_app(store, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s, rate_limit=api.rate_limit,
-                         max_body_bytes=api.max_body_bytes)  # fmt: skip
+                         max_body_bytes=api.max_body_bytes, analysis=settings.analysis_config())  # fmt: skip
         url = url_of(bind, listen)
         typer.echo(f"serving {store.masked_url()} at {url} (OpenAPI: {url}/docs)")
         uvicorn.run(app, host=bind, port=listen, log_level="warning")

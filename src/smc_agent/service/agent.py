@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.bootstrap import Recovered, System, build
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.core.timefmt import iso_utc
@@ -115,6 +116,7 @@ class Agent:
         self.latency = latency
         self._stopped = False
         self.history_candles = 0  # candles of history a first start on live data learns from
+        self.analysis = AnalysisConfig()  # the analysis settings the session runs with (the API's detectors too)
         self.live: LiveTrading | None = None  # the exchange venue of a live session
         # The last candle closed per symbol (its close time): restored from the cursors, then followed.
         entry = {f"{symbol}@{c.timeframe}": symbol for symbol, c in system.entry.items()}
@@ -154,6 +156,7 @@ class Agent:
             raise
         agent = cls(system, store, stored.id, recovered, journal, latency)
         agent.history_candles = plan.history
+        agent.analysis = app.analysis
         if isinstance(system.feed, CcxtFeed):
             system.feed.on_health(partial(agent._feed_health, system.feed.name))
         agent.live = None if run.keys is None else LiveTrading(system, store, stored.id)

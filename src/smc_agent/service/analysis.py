@@ -38,6 +38,7 @@ __all__ = [
     "bias_of",
     "bias_request",
     "default_htfs",
+    "entry_settings",
     "htf_list",
     "in_zone",
     "load_timeframe",
@@ -118,20 +119,24 @@ def in_zone(config: AnalysisConfig | None, tz: str | None) -> AnalysisConfig:
                    htf_smc=replace(config.htf_smc, calendar_tz=tz))  # fmt: skip
 
 
-def analyze_request(request: AnalysisRequest, config: SmcConfig | None = None) -> SmcResult:
-    """Load, resample if asked, and run every detector.
+def entry_settings(analysis: AnalysisConfig | None, symbol: str, tz: str | None) -> SmcConfig:
+    """The detectors' settings on the entry timeframe for ``symbol``: its own over ``analysis``'s (default: the
+    defaults), with days in ``tz``; the signal engine's entry settings, so ``analyze`` and the API's detect list
+    the zones and liquidity pools that ``signals`` and ``report`` see."""
+    return in_zone(analysis, tz).for_symbol(symbol).entry_smc
 
-    Without ``config`` the detectors run with the entry-timeframe settings of the signal engine
-    (:attr:`AnalysisConfig.entry_smc`), so that ``analyze`` lists the same zones and liquidity pools
-    as ``signals`` and ``report`` see on the same candles.
-    """
-    return analyze_candles(load_timeframe(request), config or in_zone(None, request.tz).entry_smc)
+
+def analyze_request(request: AnalysisRequest, analysis: AnalysisConfig | None = None, **changes: Any) -> SmcResult:
+    """Load, resample if asked, and run every detector with :func:`entry_settings` (``changes``: fields of the
+    :class:`SmcConfig` a command's flags set over them)."""
+    candles = load_timeframe(request)
+    return analyze_candles(candles, replace(entry_settings(analysis, candles.symbol, request.tz), **changes))
 
 
 def analyze_candles(candles: Candles, config: SmcConfig | None = None) -> SmcResult:
-    """Every detector over ``candles`` (from a file, or from the store by the API), with the entry-timeframe
-    settings when no ``config`` is given, as :func:`analyze_request`."""
-    return analyze(candles, config or in_zone(None, None).entry_smc)
+    """Every detector over ``candles`` (from a file, or from the store by the API), with the default
+    :func:`entry_settings` when no ``config`` is given."""
+    return analyze(candles, config or entry_settings(None, candles.symbol, None))
 
 
 def analysis_json(result: SmcResult) -> dict[str, Any]:

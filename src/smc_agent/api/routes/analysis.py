@@ -7,16 +7,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.api import queries
 from smc_agent.api.deps import MAX_SQL_INT, Reader, StoreDep
 from smc_agent.core.errors import ConfigError, DataError
 from smc_agent.data import validation
 from smc_agent.data.candles import Candles
 from smc_agent.data.timeframes import parse_timeframe
-from smc_agent.service import analysis_json, analyze_candles, bias_of, default_htfs, htf_list
+from smc_agent.service import analysis_json, analyze_candles, bias_of, default_htfs, entry_settings, htf_list
 from smc_agent.smc.detections import EVENT_TYPES
 from smc_agent.store import Store
 
@@ -71,13 +72,22 @@ class BiasView(BaseModel):
     bias: dict[str, Any]
 
 
+def _analysis(request: Request) -> AnalysisConfig:
+    config: AnalysisConfig = request.app.state.analysis
+    return config
+
+
+Analysis = Annotated[AnalysisConfig, Depends(_analysis)]
+
+
 @router.post("/smc/detect", response_model=Detection)
-def detect(body: DetectRequest, store: StoreDep, _: Reader) -> Detection:
-    """Every detector over stored candles or an uploaded array: 422 names the bad row or field."""
+def detect(body: DetectRequest, store: StoreDep, analysis: Analysis, _: Reader) -> Detection:
+    """Every detector over stored candles or an uploaded array, with the entry timeframe's settings (the
+    symbol's own over them), as ``analyze --json``: 422 names the bad row or field."""
     try:
         candles = _uploaded(body) if body.candles is not None else _stored(store, body.symbol, body.timeframe,
                                                                             body.venue)[1]  # fmt: skip
-        document = analysis_json(analyze_candles(candles))
+        document = analysis_json(analyze_candles(candles, entry_settings(analysis, candles.symbol, None)))
     except (ConfigError, DataError) as exc:
         raise HTTPException(422, str(exc)) from None
     patterns = [e for e in document.pop("events") if body.pattern_types is None or e["type"] in body.pattern_types]
@@ -88,6 +98,7 @@ def detect(body: DetectRequest, store: StoreDep, _: Reader) -> Detection:
 @router.get("/bias/{symbol:path}", response_model=BiasView)
 def bias(
     store: StoreDep,
+    analysis: Analysis,
     _: Reader,
     symbol: Annotated[str, Path(min_length=1)],
     tf: Annotated[
@@ -100,8 +111,8 @@ def bias(
     try:
         venue, candles = _stored(store, symbol, tf, venue)
         frames = htf_list(htf)
-        frames = frames if frames is not None else default_htfs(candles.timeframe)
-        found = bias_of(candles, frames)
+        frames = frames if frames is not None else default_htfs(candles.timeframe, analysis)
+        found = bias_of(candles, frames, analysis)
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
     return BiasView(symbol=symbol, venue=venue, timeframe=candles.timeframe, htfs=frames, bias=found.to_dict())
