@@ -34,6 +34,7 @@ __all__ = [
     "analyze_candles",
     "analyze_request",
     "backtest_candles",
+    "backtest_period",
     "backtest_request",
     "bias_of",
     "bias_request",
@@ -271,6 +272,13 @@ def backtest_candles(
     trade_from = _parse_time(start, "from") if start is not None else None
     stream = _period(candles, trade_from, end)
     return _run([stream], {}, strategy, htfs, trade_from, settings, in_zone(analysis, None), None, journal, "")
+
+
+def backtest_period(candles: Candles, start: str | None, end: str | None) -> Candles:
+    """What :func:`backtest_candles` trades over: ``candles`` up to ``end``; ConfigError (key ``from`` or ``to``)
+    on a bad time or fewer than two candles from ``start`` on, so a caller can refuse before it runs."""
+    trade_from = _parse_time(start, "from") if start is not None else None
+    return _period(candles, trade_from, end)
 
 
 def _run(streams: list[Candles], sources: dict[str, DataSource], strategy: str, htfs: list[str] | None,
