@@ -19,13 +19,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from smc_agent.api import create_app, keys
 from smc_agent.api.jobs import JobRegistry, JobsFull
 from smc_agent.backtest.runner import backtest_json
 from smc_agent.config.engine import EngineSettings
 from smc_agent.data.candles import Candles
 from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.events import EntryAccepted, Event, OrderFilled, stamper
 from smc_agent.events.codec import from_msgpack
-from smc_agent.service import AnalysisRequest, backtest_request, load_timeframe
+from smc_agent.model.commands import OrderCommand
+from smc_agent.model.enums import Side
+from smc_agent.model.orders import LIMIT, STOP, Order
+from smc_agent.service import AnalysisRequest, backtest_candles, backtest_request, load_timeframe
 from smc_agent.store import Store
 
 Header = Callable[[str], dict[str, str]]
@@ -110,8 +115,6 @@ def test_a_job_on_uploaded_candles_and_the_sma_strategy(client: TestClient, key:
     assert started.status_code == 202, started.text
     job = _finished(client, key("read"), started.json()["id"])
     assert job["status"] == "done", job["error"]
-    from smc_agent.service import backtest_candles
-
     expected = backtest_json(backtest_candles(window, strategy="sma_cross"))
     assert job["trade_log"] == expected["trades"]
     assert job["trade_log"], "a moving-average cross trades on three thousand 15m candles"
@@ -150,11 +153,11 @@ def test_refusals(client: TestClient, key: Header, stored: Candles) -> None:
         answer = client.post(BACKTEST, json={**series, **change}, headers=trade)
         assert answer.status_code == 422, (change, answer.text)
         assert answer.json()["detail"].startswith(detail), (change, answer.json())
-    assert client.app.state.jobs.get("job-x") is None  # type: ignore[attr-defined]
+    assert client.app.state.jobs.get("job-x") is None
 
 
 def test_a_full_queue_is_429(client: TestClient, key: Header, stored: Candles) -> None:
-    client.app.state.jobs = JobRegistry(max_pending=0)  # type: ignore[attr-defined]
+    client.app.state.jobs = JobRegistry(max_pending=0)
     full = client.post(BACKTEST, json={"symbol": "EURUSD", "timeframe": "15m"}, headers=key("trade"))
     assert (full.status_code, full.json()) == (429, {"detail": "0 jobs are already waiting: retry once one has "
                                                                "finished"})  # fmt: skip
@@ -305,3 +308,71 @@ def test_performance_of_the_paper_session_is_its_fills_computed_by_hand(client: 
     bad_mode = client.get(PERFORMANCE, params={"mode": "dream"}, headers=key("read"))
     assert bad_mode.status_code == 422
     assert bad_mode.json()["detail"].startswith("query parameter mode:")
+
+
+HOUR = 3_600_000
+JAN2 = 1_704_153_600_000  # 2024-01-02 00:00 UTC: London on GMT, New York on EST, Tokyo on JST (+9)
+
+
+def _round_trip(name: str, symbol: str, side: Side, setup: str, entry: tuple[int, str, str], exit_: tuple[int, str],
+                stop: str, fee: str) -> list[Event]:  # fmt: skip
+    """An entry of ``quantity`` at ``price`` (hour, price, quantity), and its stop leg filled at ``exit_``."""
+    at, price, quantity = entry[0] * HOUR + JAN2, Decimal(entry[1]), Decimal(entry[2])
+    command = OrderCommand(symbol, side, price, Decimal(stop), (), name, setup)
+    opened = Order(f"{name}e", symbol, side, LIMIT, quantity, price=price)
+    leg = Order(
+        f"{name}s1",
+        symbol,
+        side.opposite,
+        STOP,
+        quantity,
+        trigger=Decimal(stop),
+        tag="stop",
+        parent=opened.client_order_id,
+    )
+    fill = {"quantity": quantity, "fee": Decimal(fee), "slippage": Decimal(0), "maker": False}
+    events: list[Event] = [EntryAccepted(event_ms=at, known_ms=at, entry_id=opened.client_order_id, command=command,
+                                         quantity=quantity, market=False, tp1_fraction=Decimal("0.5"),
+                                         breakeven_after_tp1=False),
+                           OrderFilled(event_ms=at, known_ms=at, order=opened, price=price, **fill)]  # fmt: skip
+    if exit_[0]:
+        out = exit_[0] * HOUR + JAN2
+        events.append(OrderFilled(event_ms=out, known_ms=out, order=leg, price=Decimal(exit_[1]), **fill))
+    return events
+
+
+def _session(store: Store, mode: str, events: list[Event]) -> str:
+    session_id = store.begin_session(fingerprint=mode, mode=mode, sources=[], settings={}, new=True).id
+    stamp = stamper(session_id)
+    store.journal(session_id).append([stamp(event, seq) for seq, event in enumerate(events, 1)])
+    return session_id
+
+
+def test_performance_of_hand_built_trades(empty: Store) -> None:
+    """A short won at 14:30 UTC (London, before New York), a long lost at 19:00 (New York only), a trade
+    still open, and a live session's trade: each number is worked out here from the prices."""
+    paper = _session(empty, "paper", [
+        *_round_trip("A", "BTCUSDT", Side.SELL, "sweep_choch_ob", (14, "100", "2"), (16, "90"), "105", "0.1"),
+        *_round_trip("B", "ETHUSDT", Side.BUY, "bos_continuation", (19, "50", "1"), (20, "45"), "45", "0"),
+        *_round_trip("C", "BTCUSDT", Side.BUY, "sweep_choch_ob", (22, "95", "1"), (0, ""), "90", "0"),
+    ])  # fmt: skip
+    live = _session(empty, "live", _round_trip("D", "BTCUSDT", Side.BUY, "x", (3, "10", "1"), (4, "11"), "9", "0"))
+    header = {"X-API-Key": keys.create_key(empty, "read", 1)[1]}
+    with TestClient(create_app(empty)) as client:
+        body = client.get(PERFORMANCE, headers=header).json()
+        live_body = client.get(PERFORMANCE, params={"mode": "live"}, headers=header).json()
+        named = client.get(PERFORMANCE, params={"session": live}, headers=header).json()
+    # A: short 2 at 100, out at 90, fees 0.1 each side: (100 - 90) * 2 - 0.2 = 19.8; risk (105 - 100) * 2 = 10.
+    # B: long 1 at 50, out at 45: -5; risk 5, so -1 R. C is still open.
+    assert body["sessions"] == [paper]
+    assert body["overall"] == {"trades": 2, "wins": 1, "win_rate": 0.5, "expectancy_r": pytest.approx(0.49),
+                               "expectancy": "7.4", "profit_factor": pytest.approx(3.96),
+                               "net_pnl": "14.8"}  # fmt: skip
+    assert body["by_side"]["sell"] == {"trades": 1, "wins": 1, "win_rate": 1.0, "expectancy_r": pytest.approx(1.98),
+                                       "expectancy": "19.8", "profit_factor": None, "net_pnl": "19.8"}  # fmt: skip
+    assert body["by_side"]["buy"]["profit_factor"] == 0.0
+    assert body["by_side"]["buy"]["expectancy_r"] == pytest.approx(-1.0)
+    assert list(body["by_setup"]) == ["bos_continuation", "sweep_choch_ob"]
+    assert {name: g["net_pnl"] for name, g in body["by_session"].items()} == {"london": "19.8", "new_york": "-5"}
+    assert (live_body["sessions"], live_body["overall"]["net_pnl"]) == ([live], "1")
+    assert named["sessions"] == [live]
