@@ -16,14 +16,15 @@ from smc_agent.api import keys
 from smc_agent.store import Store
 
 PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/auth/login")}
-# The routes that command the engine, and the analysis routes: they must be in the walk too.
+# The routes that command the engine, and the analysis and analytics routes: they must be in the walk too.
 COMMANDS = {("post", "/api/v1/orders/create"), ("delete", "/api/v1/orders/{order_id}"),
             ("post", "/api/v1/positions/{symbol}/close"), ("post", "/api/v1/risk/kill"), ("post", "/api/v1/risk/reset"),
             ("post", "/api/v1/control/start"), ("post", "/api/v1/control/stop"), ("post", "/api/v1/control/pause"),
             ("get", "/api/v1/config"), ("patch", "/api/v1/config"), ("post", "/api/v1/smc/detect"),
-            ("get", "/api/v1/bias/{symbol}")}  # fmt: skip
+            ("get", "/api/v1/bias/{symbol}"), ("post", "/api/v1/analytics/backtest"),
+            ("get", "/api/v1/analytics/backtest/{job_id}"), ("get", "/api/v1/analytics/performance")}  # fmt: skip
 # A value for each path parameter, so the request reaches the route's credential check.
-PATH_VALUES = {"signal_id": "sig-x", "order_id": "ord-x", "symbol": "EURUSD"}
+PATH_VALUES = {"signal_id": "sig-x", "order_id": "ord-x", "symbol": "EURUSD", "job_id": "job-x"}
 
 
 def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:

@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse
 
 from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.api.auth import Authenticator, wall_ms
+from smc_agent.api.jobs import JobRegistry
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
 from smc_agent.api.openapi import readable_errors
 from smc_agent.api.routes import analysis as analysis_routes
-from smc_agent.api.routes import auth, commands, config, health, market, sessions, signals, stream, trading
+from smc_agent.api.routes import analytics, auth, commands, config, health, market, sessions, signals, stream, trading
 from smc_agent.api.stream import StreamHub
 from smc_agent.core.errors import SmcAgentError
 from smc_agent.service.agent import Agent
@@ -70,11 +71,13 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     readable_errors(app)
     app.state.started = time.monotonic()
+    app.state.jobs = JobRegistry()  # the backtests of /api/v1/analytics, one at a time
+    app.router.on_shutdown.append(app.state.jobs.close)
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
-    for module in (health, auth, sessions, signals, trading, market, commands, config, analysis_routes):
+    for module in (health, auth, sessions, signals, trading, market, commands, config, analysis_routes, analytics):
         app.include_router(module.router)
     if hub is not None:
         app.state.hub = hub

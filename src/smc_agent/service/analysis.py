@@ -34,6 +34,8 @@ __all__ = [
     "analysis_json",
     "analyze_candles",
     "analyze_request",
+    "backtest_candles",
+    "backtest_period",
     "backtest_request",
     "bias_of",
     "bias_request",
@@ -247,7 +249,7 @@ def backtest_request(
     ``journal`` (with its ``session_id``) keeps every event of the run: ``backtest --db``."""
     requests = [request] if isinstance(request, AnalysisRequest) else list(request)
     trade_from = _parse_time(start, "from") if start is not None else None
-    streams = [_period(r, trade_from, end) for r in requests]
+    streams = [_period(load_timeframe(r), trade_from, end, f"{r.path}: ") for r in requests]
     seen: dict[str, Path] = {}
     for r, candles in zip(requests, streams, strict=True):
         if candles.symbol in seen:
@@ -255,15 +257,48 @@ def backtest_request(
                               "its own market", key="data")  # fmt: skip
         seen[candles.symbol] = r.path
     sources = {candles.symbol: _source(r) for r, candles in zip(requests, streams, strict=True)}
+    return _run(streams, sources, strategy, htfs, trade_from, settings, in_zone(analysis, requests[0].tz),
+                requests[0].tz, journal, session_id)  # fmt: skip
+
+
+def backtest_candles(
+    candles: Candles,
+    *,
+    strategy: str = "smc",
+    htfs: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    settings: EngineSettings | None = None,
+    analysis: AnalysisConfig | None = None,
+    journal: Journal | None = None,
+) -> BacktestResult:
+    """:func:`backtest_request` over candles already loaded (the API's stored or uploaded ones): the same cut
+    to [start, end) and warm-up. Nothing tells their market but the symbol, so the costs follow from its name
+    and the settings (an MT5 file's spreads are not known here)."""
+    trade_from = _parse_time(start, "from") if start is not None else None
+    stream = _period(candles, trade_from, end)
+    return _run([stream], {}, strategy, htfs, trade_from, settings, in_zone(analysis, None), None, journal, "")
+
+
+def backtest_period(candles: Candles, start: str | None, end: str | None) -> Candles:
+    """What :func:`backtest_candles` trades over: ``candles`` up to ``end``; ConfigError (key ``from`` or ``to``)
+    on a bad time or fewer than two candles from ``start`` on, so a caller can refuse before it runs."""
+    trade_from = _parse_time(start, "from") if start is not None else None
+    return _period(candles, trade_from, end)
+
+
+def _run(streams: list[Candles], sources: dict[str, DataSource], strategy: str, htfs: list[str] | None,
+         trade_from: int | None, settings: EngineSettings | None, analysis: AnalysisConfig, tz: str | None,
+         journal: Journal | None, session_id: str) -> BacktestResult:  # fmt: skip
+    """The cut streams through the strategy: one symbol with its strategy built here, several by name."""
     first = streams[0]
-    analysis = in_zone(analysis, requests[0].tz)
     frames = htfs if htfs is not None else default_htfs(first.timeframe, analysis)
     if len(streams) == 1:
-        return run_backtest(first, make_strategy(strategy, first, frames, tz=requests[0].tz, analysis=analysis),
-                            settings, sources=sources, trade_from=trade_from, journal=journal,
+        return run_backtest(first, make_strategy(strategy, first, frames, tz=tz, analysis=analysis), settings,
+                            sources=sources, trade_from=trade_from, journal=journal,
                             session_id=session_id)  # fmt: skip
-    return run_backtest(streams, strategy, settings, htfs=frames, tz=requests[0].tz, analysis=analysis,
-                        sources=sources, trade_from=trade_from, journal=journal, session_id=session_id)  # fmt: skip
+    return run_backtest(streams, strategy, settings, htfs=frames, tz=tz, analysis=analysis, sources=sources,
+                        trade_from=trade_from, journal=journal, session_id=session_id)  # fmt: skip
 
 
 def market_source(request: AnalysisRequest) -> DataSource:
@@ -277,14 +312,14 @@ def _source(request: AnalysisRequest) -> DataSource:
     return DataSource(data_format, mean_spread(request.path, data_format))
 
 
-def _period(request: AnalysisRequest, trade_from: int | None, end: str | None) -> Candles:
+def _period(whole: Candles, trade_from: int | None, end: str | None, where: str = "") -> Candles:
     """The candles up to ``end`` (the warm-up before ``trade_from`` included); at least two to trade."""
-    candles = whole = load_timeframe(request)
+    candles = whole
     if end is not None:
         candles = candles[: int(np.searchsorted(candles.time, _parse_time(end, "to"), side="left"))]
     lo = int(np.searchsorted(candles.time, trade_from, side="left")) if trade_from is not None else 0
     if len(candles) - lo < 2:
         span = f"; its candles open from {format_time(int(whole.time[0]))} to {format_time(int(whole.time[-1]))}"
-        raise ConfigError(f"{request.path}: fewer than two candles in the chosen period"
+        raise ConfigError(f"{where}fewer than two candles in the chosen period"
                           + (span if len(whole) else ""), key="from")  # fmt: skip
     return candles

@@ -35,7 +35,7 @@ OpenMs = Annotated[int, Field(ge=0, le=MAX_SQL_INT)]
 Row = tuple[OpenMs, Price, Price, Price, Price, Price]
 
 
-class DetectRequest(BaseModel):
+class CandlesRequest(BaseModel):
     """Stored candles (``symbol`` and ``timeframe``, ``venue`` when several hold them) or an uploaded array."""
 
     symbol: str | None = Field(None, min_length=1, description="a stored symbol, or the uploaded candles' name")
@@ -47,6 +47,11 @@ class DetectRequest(BaseModel):
         max_length=MAX_CANDLES,
         description="[[open_ms, open, high, low, close, volume], ...] oldest first",
     )
+
+
+class DetectRequest(CandlesRequest):
+    """The candles to run the detectors over, and which of their events to give."""
+
     pattern_types: list[PatternType] | None = Field(None, description="only events of these types (default: all)")
 
 
@@ -85,8 +90,7 @@ def detect(body: DetectRequest, store: StoreDep, analysis: Analysis, _: Reader) 
     """Every detector over stored candles or an uploaded array, with the entry timeframe's settings (the
     symbol's own over them), as ``analyze --json``: 422 names the bad row or field."""
     try:
-        candles = _uploaded(body) if body.candles is not None else _stored(store, body.symbol, body.timeframe,
-                                                                            body.venue)[1]  # fmt: skip
+        candles = requested_candles(store, body)
         document = analysis_json(analyze_candles(candles, entry_settings(analysis, candles.symbol, None)))
     except (ConfigError, DataError) as exc:
         raise HTTPException(422, str(exc)) from None
@@ -118,7 +122,13 @@ def bias(
     return BiasView(symbol=symbol, venue=venue, timeframe=candles.timeframe, htfs=frames, bias=found.to_dict())
 
 
-def _uploaded(body: DetectRequest) -> Candles:
+def requested_candles(store: Store, body: CandlesRequest) -> Candles:
+    """The candles ``body`` asks for: uploaded, else stored (404 when none are; ConfigError on a bad field)."""
+    return _uploaded(body) if body.candles is not None else _stored(store, body.symbol, body.timeframe,
+                                                                    body.venue)[1]  # fmt: skip
+
+
+def _uploaded(body: CandlesRequest) -> Candles:
     """The uploaded rows as candles, checked as a file's are (rows counted from 0, as the array's indices)."""
     if body.timeframe is None:
         raise ConfigError("uploaded candles need their timeframe", key="timeframe")
