@@ -4,8 +4,8 @@
 404), then queues the backtest on the app's :class:`~smc_agent.api.jobs.JobRegistry` and answers 202 with the
 job's id; ``GET /api/v1/analytics/backtest/{id}`` shows the job and, once done, the
 ``smc-agent backtest --json`` document in the API's words. The run is :func:`~smc_agent.service.backtest_candles`
-over the stored or uploaded candles (those of ``POST /smc/detect``), with the default settings, the server's
-environment and the request's risk overrides. Progress is the traded candles done over those in the period,
+over the stored or uploaded candles (those of ``POST /smc/detect``), with the server's analysis settings (as
+``POST /smc/detect``), and the default risk settings under the server's environment and the request's overrides. Progress is the traded candles done over those in the period,
 counted as the engine commits them (every 64 candles); the warm-up before ``start_date`` is not counted.
 
 ``GET /api/v1/analytics/performance`` is :func:`~smc_agent.service.performance.performance` over the closed
