@@ -157,6 +157,12 @@ class Execution:
 
     # -- state ------------------------------------------------------------------------------------
 
+    def stops(self) -> dict[str, Decimal]:
+        """Where each held symbol's stop rests (the latest filled bracket's, as it stands: at the entry after
+        breakeven), for the operator's view of the risk left in a position."""
+        return {b.plan.command.symbol: b.stop_price for b in self._brackets.values()
+                if b.open > 0 and b.stop_price is not None and not b.closed}  # fmt: skip
+
     def snapshot(self) -> dict[str, tuple[object, ...]]:
         """Every bracket as plain values: what a journal replay must rebuild exactly."""
         return {

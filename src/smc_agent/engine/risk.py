@@ -79,7 +79,7 @@ from smc_agent.model.enums import BUY, RiskLayer, Side, TradingState
 from smc_agent.model.instrument import DOWN, UP, Instrument
 from smc_agent.venues.costs import CostModel
 
-__all__ = ["AccountView", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
+__all__ = ["AccountView", "LimitUsage", "OrderCommand", "RiskConfig", "RiskDecision", "RiskGate", "RiskLayer"]
 
 _RATE_WINDOW_MS = 60_000
 
@@ -97,6 +97,15 @@ class RiskDecision(msgspec.Struct, frozen=True, gc=False):
     reason: str | None = None
     stop: Decimal | None = None  # the stop the size was computed for, rounded as it will rest
     rr: Decimal | None = None  # reward:risk to TP1 after the expected costs
+
+
+class LimitUsage(msgspec.Struct, frozen=True, gc=False):
+    """One limit and how much of it is used now; ``symbol`` for a limit of one symbol (entries a day)."""
+
+    name: str
+    limit: Decimal
+    used: Decimal
+    symbol: str | None = None
 
 
 class AccountView(Protocol):
@@ -195,6 +204,34 @@ class RiskGate:
     @property
     def entries_today(self) -> dict[str, int]:
         return dict(self._entries)
+
+    def usage(self) -> list[LimitUsage]:
+        """How much of each limit is used now (the operator's view; it changes nothing). Open positions count
+        the entries working, as the portfolio layer does; exposure is open notional over equity (a multiple, as
+        ``max_total_exposure``); drawdown is the fall from the peak and the daily loss today's fall from the
+        day's start (fractions of them); orders are those sent in the last minute."""
+        equity = self._account.equity()
+        positions = dict(self._account.open_positions())
+        for held, side, value in self._working.values():
+            positions.setdefault(held, (side, Decimal(0), value))
+        exposure = sum((abs(p[2]) for p in positions.values()), Decimal(0))
+        now, config = self._clock.now_ms(), self._config
+        sent = sum(1 for at in self._sent if at > now - _RATE_WINDOW_MS)
+
+        def fall(start: Decimal | None) -> Decimal:
+            return max((start - equity) / start, Decimal(0)) if start else Decimal(0)
+
+        found = [
+            LimitUsage("open_positions", Decimal(config.max_open_positions), Decimal(len(positions))),
+            LimitUsage("total_exposure", config.max_total_exposure, exposure / equity if equity > 0 else Decimal(0)),
+            LimitUsage("max_drawdown", config.max_drawdown, fall(self._peak)),
+            LimitUsage("daily_loss_limit", config.daily_loss_limit, fall(self._day_start)),
+            LimitUsage("max_orders_per_minute", Decimal(config.max_orders_per_minute), Decimal(sent)),
+        ]
+        for symbol, limits in sorted(self._limits.items()):
+            found.append(LimitUsage("max_trades_per_day", Decimal(limits.max_trades_per_day),
+                                    Decimal(self._entries.get(symbol, 0)), symbol))  # fmt: skip
+        return found
 
     def check(self, command: OrderCommand, *, market: bool = True) -> RiskDecision:
         """Accept ``command`` with a quantity, or deny it (publishing :class:`RiskRejected`); ``market``

@@ -5,8 +5,9 @@
 job's id; ``GET /api/v1/analytics/backtest/{id}`` shows the job and, once done, the
 ``smc-agent backtest --json`` document in the API's words. The run is :func:`~smc_agent.service.backtest_candles`
 over the stored or uploaded candles (those of ``POST /smc/detect``), with the server's analysis settings (as
-``POST /smc/detect``), and the default risk settings under the server's environment and the request's overrides. Progress is the traded candles done over those in the period,
-counted as the engine commits them (every 64 candles); the warm-up before ``start_date`` is not counted.
+``POST /smc/detect``), and the default risk settings under the server's environment and the request's overrides.
+Progress is the traded candles done over those in the period, counted as the engine commits them (every 64
+candles); the warm-up before ``start_date`` is not counted.
 
 ``GET /api/v1/analytics/performance`` is :func:`~smc_agent.service.performance.performance` over the closed
 trades of the chosen sessions (default: every paper session).
