@@ -190,6 +190,8 @@ def test_a_manual_order_has_the_same_numbers_in_the_store_the_positions_and_the_
             "client_order_id"] == order_id and "price" in m["data"])  # fmt: skip
         seen["ws_position"] = next(m["data"] for m in messages if m["type"] == "position")
         seen["positions"] = (await client.get("/api/v1/positions", headers=trader)).json()
+        seen["portfolio"] = (await client.get("/api/v1/risk/portfolio", headers=trader)).json()
+        seen["stop_loss"] = Decimal(body["stop_loss"])
         page = (await client.get("/api/v1/orders", params={"symbol": "EURUSD"}, headers=trader)).json()
         seen["order"] = next(o for o in page["items"] if o["client_order_id"] == order_id)
 
@@ -215,6 +217,18 @@ def test_a_manual_order_has_the_same_numbers_in_the_store_the_positions_and_the_
         assert {Decimal(str(q)) for q in quantities} == {Decimal("1000")}, quantities
         assert _cents(ws_fill["fee"]) == _cents(fill.fee)
         assert stored.side == ws_position["side"] == api_position["side"] == "buy"
+        # The running engine's portfolio: the position's stop and what it gives back, the exposure, the limits.
+        portfolio = seen["portfolio"]
+        (held,) = portfolio["open_positions"]
+        assert Decimal(held["stop_price"]) == seen["stop_loss"]
+        assert Decimal(held["risk_to_stop"]) == Decimal(1000) * (Decimal(fill.price) - seen["stop_loss"])
+        assert Decimal(portfolio["total_exposure"]) == Decimal(held["notional"])
+        assert abs(Decimal(held["notional"]) / (1000 * Decimal(fill.price)) - 1) < Decimal("0.01")  # at a later close
+        used = {(u["name"], u["symbol"]): (Decimal(u["used"]), Decimal(u["limit"])) for u in portfolio["risk_limits"]}
+        assert used[("open_positions", None)] == (1, 3)
+        assert used[("max_trades_per_day", "EURUSD")] == (1, 2)
+        assert used[("max_orders_per_minute", None)][1] == 60  # its minute is the market's: long past in the replay
+        assert 0 < used[("total_exposure", None)][0] < 1
     finally:
         agent.close()
 

@@ -156,6 +156,13 @@ def test_the_portfolio_from_the_projections(client: TestClient, key: Header, db_
     risk = _rows(db_path, "SELECT kind, reason FROM risk_events ORDER BY seq DESC")
     assert [(e["kind"], e["reason"]) for e in answer["risk_events"]] == risk
     assert answer["trading_state"] == "active"
+    # Under serve no engine knows the exposure, the stops or the limits' use; the drawdown is the balances'.
+    assert (answer["total_exposure"], answer["risk_limits"]) == (None, [])
+    curve = [Decimal(b[0]) for b in balances]
+    falls = [(max(curve[: i + 1]) - value) / max(curve[: i + 1]) for i, value in enumerate(curve)]
+    assert max(falls) > 0, "a session that never lost tests nothing"
+    drawdown = answer["max_drawdown"]
+    assert (Decimal(drawdown["current"]), Decimal(drawdown["peak"])) == (falls[-1], max(falls))
     one = client.get("/api/v1/risk/portfolio?events=1&days=1", headers=key("read")).json()
     assert len(one["risk_events"]) == 1
     assert len(one["daily_pnl"]) == 1

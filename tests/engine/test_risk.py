@@ -406,3 +406,26 @@ def test_config_takes_plain_numbers_and_lists() -> None:
 def test_instruments_must_be_keyed_by_their_symbol() -> None:
     with pytest.raises(ConfigError, match="key instruments"):
         RiskGate(RiskConfig(), {"EURUSD": GBPUSD}, SimulatedClock(), EventBus(), FakeAccount())
+
+
+def test_usage_shows_each_limit_and_how_much_of_it_is_used() -> None:
+    rig = Rig()
+    rig.gate.on_equity(rig.clock.now_ms())  # the peak and the day's start: 10,000
+    rig.accepted(buy())  # one entry today on EURUSD (withdrawn again by the rig)
+    rig.account.positions["GBPUSD"] = (Side.SELL, D("20000"), D("25000"))
+    rig.account.value = D("9800")
+    rig.gate.on_equity(rig.clock.now_ms())
+
+    def used() -> dict[tuple[str, str | None], tuple[Decimal, Decimal]]:
+        return {(u.name, u.symbol): (u.used, u.limit) for u in rig.gate.usage()}
+
+    now = used()
+    assert now[("open_positions", None)] == (1, 3)
+    assert now[("total_exposure", None)] == (D("25000") / D("9800"), D("10"))
+    assert now[("max_drawdown", None)] == (D("0.02"), D("0.10"))  # 200 below the peak of 10,000
+    assert now[("daily_loss_limit", None)] == (D("0.02"), D("0.03"))
+    assert now[("max_orders_per_minute", None)] == (0, 60)  # the gate counts what the venue was sent: nothing yet
+    assert now[("max_trades_per_day", "EURUSD")] == (1, 2)
+    assert now[("max_trades_per_day", "GBPUSD")] == (0, 2)
+    rig.account.value = D("10100")  # above the peak: nothing used; the gate raises its peak on its next look
+    assert used()[("max_drawdown", None)] == (0, D("0.10"))

@@ -129,12 +129,39 @@ class RiskEvent(BaseModel):
     reason: str
 
 
+class HeldPosition(Position):
+    """An open position and its risk; the last three are known only to the running engine (null under serve)."""
+
+    notional: str | None = Field(description="its value at the last price, in the account currency")
+    stop_price: str | None = Field(description="where its stop rests now")
+    risk_to_stop: str | None = Field(description="quantity x distance from the average price to the stop, in the "
+                                     "quote currency, before costs: what the stop gives back")  # fmt: skip
+
+
+class Drawdown(BaseModel):
+    current: str = Field(description="the fall of equity from its peak, a fraction of the peak")
+    peak: str = Field(description="the largest such fall of the session so far")
+
+
+class LimitUsed(BaseModel):
+    name: str = Field(description="the [risk] setting")
+    limit: str
+    used: str = Field(description="in the limit's unit: a count, a multiple of equity, or a fraction")
+    symbol: str | None = Field(description="the symbol of a per-symbol limit")
+
+
 class Portfolio(BaseModel):
     session: str
     balance: str | None = Field(description="the balance after the latest change (null before any)")
-    equity: str | None = Field(description="equals the balance when flat; null while a position is open")
-    open_positions: list[Position]
+    equity: str | None = Field(description="the running engine's equity; under serve, the balance when flat and "
+                               "null while a position is open")  # fmt: skip
+    total_exposure: str | None = Field(description="open notional, account currency (running engine only)")
+    open_positions: list[HeldPosition]
     daily_pnl: list[DailyPnl]
+    max_drawdown: Drawdown | None = Field(description="from the balance history, and the live equity when running; "
+                                          "null before any balance")  # fmt: skip
+    risk_limits: list[LimitUsed] = Field(description="each limit and how much of it is used (running engine only: "
+                                         "empty under serve)")  # fmt: skip
     trading_state: str = Field(description="active, halted or reducing: the latest change the risk gate made")
     risk_events: list[RiskEvent]
 

@@ -18,6 +18,7 @@ from smc_agent.store import Store, schema
 __all__ = [
     "NotFound",
     "Page",
+    "balances",
     "candles",
     "daily_pnl",
     "feeds",
@@ -171,6 +172,14 @@ def latest_balance(store: Store, session_id: str) -> Row | None:
     with store.reading("read the balance") as connection:
         row = connection.execute(query.order_by(table.c.seq.desc()).limit(1)).first()
     return None if row is None else dict(row._mapping)
+
+
+def balances(store: Store, session_id: str) -> list[Decimal]:
+    """The session's balance after each change, oldest first (the equity of every flat moment among them)."""
+    table = schema.account_snapshots
+    query = select(table.c.balance).where(table.c.session_id == session_id).order_by(table.c.seq)
+    with store.reading("read the balances") as connection:
+        return [Decimal(text) for text in connection.execute(query).scalars()]
 
 
 def daily_pnl(store: Store, session_id: str, days: int) -> list[Row]:
