@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from smc_agent.api.auth import Authenticator, wall_ms
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
+from smc_agent.api.observability import Observe
 from smc_agent.api.openapi import readable_errors
 from smc_agent.api.routes import analysis, auth, commands, config, health, market, sessions, signals, stream, trading
 from smc_agent.api.stream import StreamHub
@@ -68,7 +69,9 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID"])  # fmt: skip
+    app.add_middleware(Observe)  # added last: the outermost, so it times and logs every answer, a 413 too
     for module in (health, auth, sessions, signals, trading, market, commands, config, analysis):
         app.include_router(module.router)
     if hub is not None:

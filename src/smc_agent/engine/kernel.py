@@ -16,6 +16,7 @@ between candles, from the session's inbox; each outcome is published as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from smc_agent.core.bus import EventBus
@@ -73,6 +74,8 @@ class TradingKernel:
         self._market = tuple(market)
         self._last_close: dict[str, float] = {}
         self._handled: set[str] = set()  # operator command ids already handled
+        # Told the strategy's seconds for each entry candle (the agent's metrics); None, as in a backtest: not timed.
+        self.strategy_timer: Callable[[float], None] | None = None
         for kind in (OrderEvent, PositionChanged, RiskRejected, EntryAccepted):
             bus.subscribe(self._route, kind)
         bus.subscribe(self._on_handled, CommandHandled)
@@ -131,7 +134,14 @@ class TradingKernel:
         self._last_close[symbol] = candle.close
         self._portfolio.mark(symbol, candle.close)
         self._risk.on_equity(self._clock.now_ms())
-        for command in self._strategies[symbol].on_candle(candle):
+        timer = self.strategy_timer
+        if timer is None:
+            commands = self._strategies[symbol].on_candle(candle)
+        else:
+            started = time.perf_counter()
+            commands = self._strategies[symbol].on_candle(candle)
+            timer(time.perf_counter() - started)
+        for command in commands:
             self._handle(command)
 
     def command(self, command: OperatorCommand) -> CommandHandled:

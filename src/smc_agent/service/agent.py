@@ -55,7 +55,7 @@ from smc_agent.model.signal import SignalStatus
 from smc_agent.service.agent_plan import STRATEGY, AgentOptions, parse_speed, settings_document
 from smc_agent.service.agent_plan import plan as plan_session
 from smc_agent.service.live_trading import LiveTrading
-from smc_agent.service.metrics import feed_changed
+from smc_agent.service.metrics import STRATEGY_SECONDS, BusMetrics, feed_changed
 from smc_agent.service.store import Store, fingerprint, open_store
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
@@ -154,6 +154,9 @@ class Agent:
             raise
         agent = cls(system, store, stored.id, recovered, journal, latency)
         agent.history_candles = plan.history
+        # After the restore, which folds the journal without publishing: the counters count this run's events.
+        BusMetrics(system.bus, system.portfolio)
+        system.kernel.strategy_timer = STRATEGY_SECONDS.observe
         if isinstance(system.feed, CcxtFeed):
             system.feed.on_health(partial(agent._feed_health, system.feed.name))
         agent.live = None if run.keys is None else LiveTrading(system, store, stored.id)
