@@ -31,6 +31,9 @@ resumes a paper one (their accounts differ).
 groups ``REPLAY_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
 produces the same events. A stop (:meth:`Agent.stop`) finishes the current candle and commits.
 
+**Metrics** (:mod:`smc_agent.service.metrics`): the agent counts its bus's events, times its strategy per entry
+candle, and shows its portfolio's balance and equity on ``/metrics``.
+
 **The store** is reached through :func:`~smc_agent.service.store.open_store`, imported here by name, so
 tests put their own store in this module's ``open_store``.
 """
