@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from smc_agent.cli import app
@@ -56,6 +57,20 @@ def test_an_exception_is_one_json_line_with_its_traceback() -> None:
     (line,) = _lines(out)
     assert line["level"] == "error"
     assert "ConnectionError: exchange unreachable" in str(line["exception"])
+
+
+def test_bound_context_joins_our_lines_and_a_librarys_until_it_is_left() -> None:
+    out = io.StringIO()
+    configure_logging("info", json=True, stream=out)
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        get_logger("smc_agent.api.test").info("inside")
+        logging.getLogger("somelib").warning("library line")
+    get_logger("smc_agent.api.test").info("after")
+    assert [(line["event"], line.get("request_id")) for line in _lines(out)] == [
+        ("inside", "r-1"),
+        ("library line", "r-1"),
+        ("after", None),
+    ]
 
 
 def test_the_level_is_ours_and_libraries_show_warnings_only() -> None:

@@ -23,6 +23,7 @@ from smc_agent.analysis.config import AnalysisConfig
 from smc_agent.api.auth import Authenticator, wall_ms
 from smc_agent.api.jobs import JobRegistry
 from smc_agent.api.limits import BodyLimit, Rate, RateLimited
+from smc_agent.api.observability import Observe
 from smc_agent.api.openapi import readable_errors
 from smc_agent.api.routes import analysis as analysis_routes
 from smc_agent.api.routes import analytics, auth, commands, config, health, market, sessions, signals, stream, trading
@@ -76,7 +77,9 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
     if cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "X-API-Key", "Content-Type"])  # fmt: skip
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID"])  # fmt: skip
+    app.add_middleware(Observe)  # added last: the outermost, so it times and logs every answer, a 413 too
     for module in (health, auth, sessions, signals, trading, market, commands, config, analysis_routes, analytics):
         app.include_router(module.router)
     if hub is not None:

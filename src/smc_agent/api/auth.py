@@ -109,6 +109,7 @@ def require(scope: str) -> Callable[..., Principal]:
     ) -> Principal:
         authenticator: Authenticator = request.app.state.auth
         principal = authenticator.principal(request, key, bearer)
+        request.state.actor = principal.actor  # for the request's access log line (api/observability.py)
         if scope not in principal.scopes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {scope!r} scope")
         return principal

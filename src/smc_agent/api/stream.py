@@ -38,6 +38,7 @@ from smc_agent.events import (
     TradingStateChanged,
 )
 from smc_agent.events.codec import to_builtins
+from smc_agent.service.metrics import WEBSOCKET_CLIENTS
 
 __all__ = ["DATA_TYPES", "TOO_SLOW", "Client", "StreamHub"]
 
@@ -180,12 +181,15 @@ class StreamHub:
     def connect(self) -> Client:
         client = Client(self._max_pending)
         self.clients.add(client)
+        WEBSOCKET_CLIENTS.inc()
         if self._forming is not None and self._poller is None:
             self._poller = asyncio.get_running_loop().create_task(self._poll_forming())
         return client
 
     def disconnect(self, client: Client) -> None:
-        self.clients.discard(client)
+        if client in self.clients:
+            self.clients.remove(client)
+            WEBSOCKET_CLIENTS.dec()
         if not self.clients and self._poller is not None:
             self._poller.cancel()
             self._poller = None

@@ -12,6 +12,9 @@ sentence to parse. The level applies to smc-agent's own loggers (``smc_agent.*``
 show only their warnings and errors, since their debug output (numba's compiler) drowns ours,
 unless they set their own level (Dask's ``distributed`` logs from info, as it always did).
 
+Fields bound with ``structlog.contextvars.bound_contextvars`` join every line logged in that context, a
+library's too: the API binds each request's ``request_id`` so.
+
 Timestamps are the wall clock in ISO-8601 UTC, on purpose: a log line says when the process wrote
 it. Market time belongs in the event's fields, and nothing ever reads a log back to decide anything.
 
@@ -60,6 +63,8 @@ def configure_logging(level: str = "info", json: bool = False, stream: IO[str] |
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
+                # What the caller bound for this task or thread (the API's request_id) joins every line.
+                structlog.contextvars.merge_contextvars,
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -73,6 +73,9 @@ class TradingKernel:
         self._market = tuple(market)
         self._last_close: dict[str, float] = {}
         self._handled: set[str] = set()  # operator command ids already handled
+        # How a strategy is called on its entry candle: directly (None, as in a backtest), or through the agent's
+        # timer (its metrics), which reads a clock the core must not.
+        self.strategy_call: Callable[[Strategy, CandleClosed], Sequence[Command]] | None = None
         for kind in (OrderEvent, PositionChanged, RiskRejected, EntryAccepted):
             bus.subscribe(self._route, kind)
         bus.subscribe(self._on_handled, CommandHandled)
@@ -131,7 +134,9 @@ class TradingKernel:
         self._last_close[symbol] = candle.close
         self._portfolio.mark(symbol, candle.close)
         self._risk.on_equity(self._clock.now_ms())
-        for command in self._strategies[symbol].on_candle(candle):
+        strategy, call = self._strategies[symbol], self.strategy_call
+        commands = strategy.on_candle(candle) if call is None else call(strategy, candle)
+        for command in commands:
             self._handle(command)
 
     def command(self, command: OperatorCommand) -> CommandHandled:

@@ -31,6 +31,9 @@ resumes a paper one (their accounts differ).
 groups ``REPLAY_BATCH`` candles per commit, since a crash re-processes the uncommitted candles and
 produces the same events. A stop (:meth:`Agent.stop`) finishes the current candle and commits.
 
+**Metrics** (:mod:`smc_agent.service.metrics`): the agent counts its bus's events, times its strategy per entry
+candle, and shows its portfolio's balance and equity on ``/metrics``.
+
 **The store** is reached through :func:`~smc_agent.service.store.open_store`, imported here by name, so
 tests put their own store in this module's ``open_store``.
 """
@@ -56,7 +59,7 @@ from smc_agent.model.signal import SignalStatus
 from smc_agent.service.agent_plan import STRATEGY, AgentOptions, parse_speed, settings_document
 from smc_agent.service.agent_plan import plan as plan_session
 from smc_agent.service.live_trading import LiveTrading
-from smc_agent.service.metrics import feed_changed
+from smc_agent.service.metrics import BusMetrics, feed_changed, timed
 from smc_agent.service.store import Store, fingerprint, open_store
 from smc_agent.strategy.registry import StrategyOptions, signal_engine, strategy_kind
 
@@ -157,6 +160,9 @@ class Agent:
         agent = cls(system, store, stored.id, recovered, journal, latency)
         agent.history_candles = plan.history
         agent.analysis = app.analysis
+        # After the restore, which folds the journal without publishing: the counters count this run's events.
+        BusMetrics(system.bus, system.portfolio)
+        system.kernel.strategy_call = timed
         if isinstance(system.feed, CcxtFeed):
             system.feed.on_health(partial(agent._feed_health, system.feed.name))
         agent.live = None if run.keys is None else LiveTrading(system, store, stored.id)

@@ -39,6 +39,7 @@ def readyz(request: Request, store: StoreDep) -> Health | JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-def metrics(_: Reader) -> Response:
+async def metrics(_: Reader) -> Response:
     """The process's Prometheus metrics, in the text format."""
+    # async: on the event loop, where the engine runs, so the equity gauge reads the portfolio between two steps.
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
