@@ -350,25 +350,57 @@ def test_a_pair_with_a_slash_is_closed_by_its_name(tmp_path: Path, shared_data_p
     assert [e["detail"]["symbol"] for e in closed["audit"]] == ["BTC/USDT"]
 
 
-def test_config_shows_the_settings_and_refuses_runtime_changes(tmp_path: Path, session_data: Path) -> None:
+def test_config_changes_risk_limits_at_runtime_and_refuses_what_needs_a_restart(tmp_path: Path,
+                                                                              session_data: Path) -> None:  # fmt: skip
+    """A raised min_rr makes the gate deny a manual order it took before; a key that needs a restart is refused
+    whole; every change is audited, and a restart of the session takes the last change again from its journal."""
+
     async def scenario(client: httpx.AsyncClient, agent: Agent, last: dict[str, Decimal]) -> None:
         reader, admin = _headers(agent.store, "read"), _headers(agent.store, "admin")
-        shown = await client.get("/api/v1/config", headers=reader)
-        assert shown.status_code == 200
-        assert shown.json()["session"] == agent.session_id
-        assert shown.json()["settings"] == agent.store.session(agent.session_id).settings
-        assert shown.json()["runtime"] == []
-        change = {"risk": {"max_open_positions": 2}}
-        assert (await client.patch("/api/v1/config", json=change, headers=reader)).status_code == 403
-        refused = await client.patch("/api/v1/config", json=change, headers=admin)
-        assert refused.status_code == 409
-        assert refused.json()["detail"].startswith("risk.max_open_positions: ")
-        assert "needs a restart" in refused.json()["detail"]
-        unknown = await client.patch("/api/v1/config", json={"risk": {"nonsense": 1}}, headers=admin)
-        assert unknown.status_code == 422
-        assert "nonsense" in unknown.json()["detail"]
+        shown = (await client.get("/api/v1/config", headers=reader)).json()
+        assert shown["session"] == agent.session_id
+        assert shown["settings"] == agent.store.session(agent.session_id).settings
+        assert {"risk.min_rr", "risk.max_open_positions", "risk.daily_loss_limit"} <= set(shown["runtime"])
+        assert shown["effective"]["risk.min_rr"] == "2.0"
+        strict = {"risk": {"min_rr": 5}}
+        assert (await client.patch("/api/v1/config", json=strict, headers=reader)).status_code == 403
+        changed = await client.patch("/api/v1/config", json=strict, headers=admin)
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["changed"] == {"risk.min_rr": "5"}
+        assert (await client.get("/api/v1/config", headers=reader)).json()["effective"]["risk.min_rr"] == "5"
+        price = last["EURUSD"]  # reward 1000 pips over a 300 pip stop: 3.3, below 5 now
+        body = {"symbol": "EURUSD", "side": "buy", "quantity": "1000", "stop_loss": str(price - 300 * PIP),
+                "take_profit": str(price + 1000 * PIP)}  # fmt: skip
+        denied = await client.post("/api/v1/orders/create", json=body, headers=admin)
+        assert denied.status_code == 422
+        assert "reward" in denied.json()["detail"]
+        restart = await client.patch("/api/v1/config", json={"risk": {"min_rr": 2, "day_tz": "Asia/Kolkata"},
+                                                               "analysis": {"min_rr": 3}}, headers=admin)  # fmt: skip
+        assert restart.status_code == 409
+        assert restart.json()["detail"].startswith("risk.day_tz, analysis.min_rr: cannot change while the agent runs")
+        assert "nothing was changed" in restart.json()["detail"]
+        assert (await client.get("/api/v1/config", headers=reader)).json()["effective"]["risk.min_rr"] == "5"
+        for bad, says in (
+            ({"risk": {"nonsense": 1}}, "nonsense"),
+            ({"risk": {"max_open_positions": 0}}, "max_open_positions"),
+            ({}, "at least one"),
+        ):
+            answer = await client.patch("/api/v1/config", json=bad, headers=admin)
+            assert answer.status_code == 422
+            assert says in answer.json()["detail"]
+        assert (
+            await client.patch("/api/v1/config", json={"risk": {"min_rr": "3.5"}}, headers=admin)
+        ).status_code == 200
 
     _drive(tmp_path, session_data, scenario).close()
+    resumed = Agent.open(AgentOptions(data=[session_data], speed=SPEED, db=f"sqlite:///{tmp_path / 'agent.db'}"))
+    try:
+        assert resumed.recovered is not None
+        assert resumed.system.risk.config.min_rr == Decimal("3.5")
+        audit = [e["detail"] for e in resumed.store.audit_entries() if e["action"] == "api config change"]
+        assert [(d["changes"], d["accepted"]) for d in audit] == [({"min_rr": "5"}, True), ({"min_rr": "3.5"}, True)]
+    finally:
+        resumed.close()
 
 
 def test_a_command_the_engine_does_not_answer_in_time_is_504(tmp_path: Path, session_data: Path) -> None:

@@ -36,6 +36,7 @@ from smc_agent.events import (
 from smc_agent.model.commands import (
     CancelAll,
     CancelOrder,
+    ChangeRisk,
     FlattenSymbol,
     Kill,
     ManualOrder,
@@ -179,6 +180,11 @@ class TradingKernel:
             return True, f"{cancelled} orders cancelled"
         if isinstance(command, CancelOrder):
             return self._execution.cancel_order(command.order_id, command.reason)
+        if isinstance(command, ChangeRisk):
+            applied, outcome = risk.reconfigure(command.changes)
+            if applied:
+                risk.on_equity(self._clock.now_ms())  # a limit lowered below where equity stands trips now
+            return applied, outcome
         return self._manual(command)
 
     def _flatten_all(self, reason: str) -> str:

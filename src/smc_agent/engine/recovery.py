@@ -11,7 +11,8 @@ must not send an order, publish a consequence twice or ask the clock.
 * execution folds :class:`~smc_agent.events.EntryAccepted` and the order and position events into
   its brackets;
 * the risk gate restores each :class:`~smc_agent.events.RiskCheckpoint` and follows the position
-  changes (a trade's running P&L) and submissions (the order rate) after it;
+  changes (a trade's running P&L) and submissions (the order rate) after it, and takes again each change of
+  its limits an operator made (an accepted :class:`~smc_agent.model.commands.ChangeRisk`);
 * the signals are the latest :class:`~smc_agent.events.SignalChanged` of each id.
 
 The strategies' own state (the detectors) is rebuilt by replaying the candles they need, not from
@@ -31,6 +32,7 @@ from smc_agent.engine.risk import RiskGate
 from smc_agent.engine.risk_config import RiskConfig
 from smc_agent.events import (
     CandleClosed,
+    CommandHandled,
     EntryAccepted,
     Event,
     OrderEvent,
@@ -40,6 +42,7 @@ from smc_agent.events import (
     RiskCheckpoint,
     SignalChanged,
 )
+from smc_agent.model.commands import ChangeRisk
 from smc_agent.model.instrument import Instrument
 from smc_agent.model.orders import Order
 from smc_agent.model.signal import Signal
@@ -78,6 +81,8 @@ class Replayer:
             self.execution.apply(event)
         elif isinstance(event, RiskCheckpoint):
             self.risk.replay(event)
+        elif isinstance(event, CommandHandled) and isinstance(event.command, ChangeRisk) and event.accepted:
+            self.risk.reconfigure(event.command.changes)  # the limits it ran with, before the checkpoints after
         elif isinstance(event, SignalChanged):
             self.signals[event.signal.id] = event.signal
 

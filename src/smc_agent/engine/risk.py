@@ -49,9 +49,10 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -61,7 +62,7 @@ from smc_agent.core.clock import Clock, Timer
 from smc_agent.core.errors import ConfigError
 from smc_agent.core.timefmt import format_time
 from smc_agent.engine.ids import order_id
-from smc_agent.engine.risk_config import RiskConfig
+from smc_agent.engine.risk_config import RUNTIME_RISK, RiskConfig
 from smc_agent.events import (
     OrderCancelled,
     OrderEvent,
@@ -308,6 +309,31 @@ class RiskGate:
         self._paused, self._dirty = paused, True
         self._flush(self._clock.now_ms())
         return True
+
+    @property
+    def config(self) -> RiskConfig:
+        return self._config
+
+    def reconfigure(self, changes: Mapping[str, str]) -> tuple[bool, str]:
+        """Apply an operator's change of limits (:data:`RUNTIME_RISK` keys, values as text), checked as the
+        settings are: refused whole, with the reason, when a key needs a restart or a value is wrong. The floors
+        follow the new limits; the kernel then looks at equity, so a lowered limit trips at once."""
+        wrong = sorted(set(changes) - set(RUNTIME_RISK))
+        if wrong:
+            return False, f"{', '.join(wrong)}: cannot change while running (restart with the new settings)"
+        try:
+            values: dict[str, Any] = {key: _typed(key, text) for key, text in changes.items()}
+            config = replace(self._config, **values)  # RiskConfig reads the text as a Decimal, and checks it
+        except ConfigError as exc:
+            return False, str(exc)
+        self._config = config
+        self._limits = {symbol: config.for_symbol(symbol) for symbol in self._instruments}
+        if self._peak is not None:
+            self._set_peak(self._peak)
+        if self._day_start is not None:
+            self._day_floor = (1 - config.daily_loss_limit) * self._day_start
+        self._last_equity, self._quiet = None, None  # the next look checks every limit again
+        return True, "risk limits now " + ", ".join(f"{key} {text}" for key, text in sorted(changes.items()))
 
     # -- journal ---------------------------------------------------------------------------------
 
@@ -661,6 +687,17 @@ class RiskGate:
                              command=command)  # fmt: skip
         self._bus.publish(event)
         return RiskDecision(False, Decimal(0), layer, reason)
+
+
+def _typed(key: str, text: str) -> str | int:
+    """A limit's value from its text: a count as a whole number; a decimal stays text, which RiskConfig reads
+    (and checks) exactly."""
+    if RiskConfig.__dataclass_fields__[key].type != "int":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"must be a whole number, got {text!r}", key=key) from None
 
 
 def _fmt(value: Decimal, rounding: str | None = None) -> str:

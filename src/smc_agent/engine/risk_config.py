@@ -24,7 +24,15 @@ from smc_agent.core.timefmt import resolve_tz
 from smc_agent.model.instrument import to_decimal
 from smc_agent.venues.costs import InstrumentType
 
-__all__ = ["SYMBOL_LIMITS", "RiskConfig", "SymbolRisk"]
+__all__ = ["RUNTIME_RISK", "SYMBOL_LIMITS", "RiskConfig", "SymbolRisk"]
+
+# The limits a running session may change (ChangeRisk): each takes effect at the gate's next check. The rest (the
+# trading day's zone, the correlation groups, leverage, how costs count, each symbol's own) need a restart.
+RUNTIME_RISK = (
+    "risk_per_trade", "min_rr", "max_trades_per_day", "loss_cooldown_minutes", "max_open_positions",
+    "max_total_exposure", "max_same_direction_per_group", "daily_loss_limit", "max_drawdown",
+    "max_orders_per_minute", "max_cost_share",
+)  # fmt: skip
 
 # Fractions of equity that must lie strictly between 0 and 1 (risking or losing all of it is no limit).
 _FRACTIONS = {

@@ -23,6 +23,7 @@ from smc_agent.model.orders import OrderType
 __all__ = [
     "CancelAll",
     "CancelOrder",
+    "ChangeRisk",
     "FlattenSymbol",
     "Kill",
     "ManualOrder",
@@ -123,4 +124,11 @@ class ManualOrder(_Operator, frozen=True, kw_only=True):
     quantity: Decimal | None = None
 
 
-OperatorCommand = Kill | Reset | Pause | Resume | FlattenSymbol | CancelAll | CancelOrder | ManualOrder
+class ChangeRisk(_Operator, frozen=True, kw_only=True):
+    """Change limits of ``[risk]`` while the session runs: ``changes`` maps a key of
+    :data:`~smc_agent.engine.risk_config.RUNTIME_RISK` to its new value, as text (the journal keeps it exactly)."""
+
+    changes: dict[str, str]
+
+
+OperatorCommand = Kill | Reset | Pause | Resume | FlattenSymbol | CancelAll | CancelOrder | ManualOrder | ChangeRisk
