@@ -128,3 +128,13 @@ def test_a_key_of_each_scope_reads(client: TestClient, store: Store, scope: str)
     assert keys.list_keys(store)[-1].last_used_ms is not None
     keys.revoke_key(store, made.id, 2)
     assert client.get("/api/v1/positions", headers={"X-API-Key": text}).status_code == 401
+
+
+def test_the_static_login_page_needs_no_credential_and_asks_the_login_route(client: TestClient) -> None:
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert (page.headers["x-frame-options"], page.headers["cache-control"]) == ("DENY", "no-store")
+    assert '<input id="password" name="password" type="password"' in page.text
+    assert 'fetch("/api/v1/auth/login"' in page.text
+    assert all(path != "/login" for path in client.get("/openapi.json").json()["paths"])  # a page, not an API route

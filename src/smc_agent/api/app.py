@@ -4,8 +4,9 @@ Every read route reads the store's tables (the journal's projections), so its nu
 ``agent`` (``smc-agent run``) the command routes (:mod:`.routes.commands`) put commands on its session's inbox and
 wait for what came of them; without one (``smc-agent serve``) they answer 409. The other writes are the auth
 bookkeeping (a key's last use, at most once a minute; the JWT key, once) and the audit log.
-Every route needs a credential (:mod:`.auth`) except ``/healthz``, ``/readyz`` and the login. Errors are JSON
-``{"detail": "..."}`` a person can read, validation errors included. CORS is closed unless origins are given.
+Every route needs a credential (:mod:`.auth`) except ``/healthz``, ``/readyz``, the login and its page
+(``/login``). Errors are JSON ``{"detail": "..."}`` a person can read, validation errors included. CORS is closed
+unless origins are given.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def create_app(store: Store, *, cors_origins: Sequence[str] = (), jwt_ttl_s: int
     app.add_middleware(Observe)  # added last: the outermost, so it times and logs every answer, a 413 too
     for module in (health, auth, sessions, signals, trading, market, commands, config, analysis_routes, analytics):
         app.include_router(module.router)
+    app.include_router(auth.page)
     if hub is not None:
         app.state.hub = hub
         app.include_router(stream.router)

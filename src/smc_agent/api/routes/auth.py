@@ -1,10 +1,13 @@
-"""Logging in with the dashboard password (no credential needed, of course) and the keys (admin)."""
+"""Logging in with the dashboard password (no credential needed, of course): the static login page and the
+login itself; and the keys (admin)."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
 
 from smc_agent.api import keys
 from smc_agent.api.auth import Authenticator, Principal, require
@@ -12,6 +15,17 @@ from smc_agent.api.deps import StoreDep
 from smc_agent.api.models import KeyInfo, Login, Token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+page = APIRouter()
+
+_LOGIN_PAGE = (files("smc_agent.api") / "static" / "login.html").read_text(encoding="utf-8")
+# The page holds no secret; it must not be framed by another site (clickjacking a password field).
+_PAGE_HEADERS = {"X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@page.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page() -> HTMLResponse:
+    """The static login page: a password form that asks POST /api/v1/auth/login for a token."""
+    return HTMLResponse(_LOGIN_PAGE, headers=_PAGE_HEADERS)
 
 
 @router.post("/login", response_model=Token, responses={401: {"description": "wrong password, or none set"}})
