@@ -242,6 +242,9 @@ def test_kill_halts_so_an_order_is_denied_with_the_reason_and_reset_lifts_it(
         assert killed.status_code == 200, killed.text
         assert (killed.json()["accepted"], killed.json()["trading_state"]) == (True, "halted")
         assert "halted" in killed.json()["outcome"]
+        engine = (await client.get("/api/v1/status", headers=trader)).json()["engine"]
+        assert engine == {"session": agent.session_id, "mode": "paper", "feed": "connected", "trading_state": "halted",
+                          "paused": False}  # fmt: skip
 
         def sell() -> dict[str, Any]:  # priced at the last close: the replay moves on between two requests
             price = last["EURUSD"]

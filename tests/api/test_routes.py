@@ -46,6 +46,7 @@ def test_status_sessions_and_metrics(client: TestClient, key: Header, db_path: P
     assert status["session"] == {"id": session_id, "mode": "paper", "started_ms": started, "stopped_ms": stopped}
     assert mode == "paper"
     assert status["feeds"] == []  # a session on files has no live feed
+    assert status["engine"] is None  # serve runs none
     assert status["uptime_s"] >= 0
     assert client.get("/api/v1/sessions", headers=read).json() == [status["session"]]
     metrics = client.get("/metrics", headers=read)

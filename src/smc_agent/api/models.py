@@ -50,10 +50,21 @@ class Feed(BaseModel):
     at_ms: int
 
 
+class Engine(BaseModel):
+    """The running engine (``smc-agent run``) as it stands now."""
+
+    session: str
+    mode: str = Field(description="paper or live")
+    feed: str = Field(description="its feed's health now: connected, degraded, down or done (a replay at its end)")
+    trading_state: str = Field(description="active, reducing or halted")
+    paused: bool
+
+
 class Status(BaseModel):
     version: str
     session: SessionInfo | None
-    feeds: list[Feed]
+    feeds: list[Feed] = Field(description="each live feed's latest change of health, as stored (none for files)")
+    engine: Engine | None = Field(description="the running engine; null under serve")
     uptime_s: float
 
 
