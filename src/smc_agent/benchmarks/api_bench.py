@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -59,31 +60,38 @@ def api_benchmark(*, clients: int = 100, requests: int = 5000, subscribers: int 
     path = data if data is not None else (root or shared_data_dir()) / API_FILE
     if not path.exists():
         raise DataError("benchmark source data not found; set SMC_SHARED_DATA or pass --data", path=str(path))
+    load_start = os.getloadavg()[0]  # the machine is shared: how busy it was is part of the figures
     with tempfile.TemporaryDirectory() as scratch:
         db = Path(scratch) / "session.db"
-        symbol, timeframe = _session_store(path, f"sqlite:///{db}")
+        symbol, timeframe, alone = _session_store(path, f"sqlite:///{db}")
         key = _read_key(f"sqlite:///{db}", path, symbol, timeframe)
         config = Path(scratch) / "smc.toml"
         config.write_text(f'[api]\nrate_limit = "{_RATE_LIMIT}"\n')
         rest = _rest(db, config, key, symbol, timeframe, clients, requests, runs, rest_time_s)
         ws = _websocket(path, Path(scratch) / "stream.db", subscribers, max_pending, ws_time_s)
-    return {"file": path.name, "symbol": symbol, "timeframe": timeframe, "rest": rest, "websocket": ws}
+    ws["replay_alone"] = alone  # the same replay with no hub, when the store was made: what the stream costs it
+    return {"file": path.name, "symbol": symbol, "timeframe": timeframe, "cores": os.cpu_count(),
+            "load_average_1m": {"start": load_start, "end": os.getloadavg()[0]}, "rest": rest,
+            "websocket": ws}  # fmt: skip
 
 
 # -- the store ------------------------------------------------------------------------------------------------
 
 
-def _session_store(path: Path, url: str) -> tuple[str, str]:
-    """A paper session of ``path`` into ``url``: (symbol, timeframe)."""
+def _session_store(path: Path, url: str) -> tuple[str, str, dict[str, float]]:
+    """A paper session of ``path`` into ``url``: (symbol, timeframe, its replay's figures with no subscriber)."""
     from smc_agent.service.agent import Agent, AgentOptions
 
     agent = Agent.open(AgentOptions(data=[path], speed=float("inf"), db=url))
     try:
+        started = time.perf_counter()
         asyncio.run(asyncio.wait_for(agent.run(), timeout=_SESSION_S))
+        seconds = time.perf_counter() - started
     finally:
         agent.close()
     symbol, candles = next(iter(agent.system.entry.items()))
-    return symbol, candles.timeframe
+    handled = agent.system.session.candles
+    return symbol, candles.timeframe, {"seconds": seconds, "candles_per_second": handled / seconds}
 
 
 def _read_key(url: str, path: Path, symbol: str, timeframe: str) -> str:
@@ -188,6 +196,7 @@ async def _load(base: str, key: str, routes: dict[str, str], clients: int, reque
         _, late = await asyncio.wait(tasks, timeout=time_s)
         for task in late:
             task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)  # before the client closes their connections
         seconds = time.perf_counter() - started
     done = sum(len(s) for s in samples.values())
     everything = [x for s in samples.values() for x in s]
@@ -251,8 +260,11 @@ async def _engine(path: Path, db: Path, conn: Connection, subscribers: int, max_
             if ready != "subscribed":
                 raise DataError(f"the subscribers did not connect: {ready}")
             started = time.perf_counter()
+            largest = [0]
+            backlog = asyncio.create_task(_largest_backlog(hub.clients - {probe}, largest))
             await asyncio.wait_for(agent.run(), time_s)
             replay_s = time.perf_counter() - started
+            backlog.cancel()
             expected = len(probe.queue)
             conn.send((expected, time_s - replay_s))
             got: dict[str, Any] = await asyncio.wait_for(loop.run_in_executor(None, conn.recv), time_s + _START_S)
@@ -264,9 +276,18 @@ async def _engine(path: Path, db: Path, conn: Connection, subscribers: int, max_
     complete = got.pop("complete")
     return {"subscribers": subscribers, "data_types": WS_DATA_TYPES, "max_pending": max_pending,
             "time_limit_s": time_s, "candles": agent.system.session.candles, "replay_seconds": replay_s,
+            "replay_candles_per_second": agent.system.session.candles / replay_s, "largest_backlog": largest[0],
             "hub_messages": hub.seq, "messages_per_subscriber": expected, "complete_subscribers": complete,
             "dropped_by_hub": dropped, **got, "goal_p99_ms": WS_GOAL_MS,
             "goal_met": complete == subscribers and (got["latency"]["p99_ms"] or 0) < WS_GOAL_MS}  # fmt: skip
+
+
+async def _largest_backlog(clients: set[Any], largest: list[int]) -> None:
+    """The most messages seen waiting for one subscriber, in ``largest[0]``: sampled every 10 ms, which runs
+    only when the engine yields to the loop, as the subscribers' pumps do."""
+    while True:
+        largest[0] = max([largest[0], *(len(c.queue) for c in clients)])
+        await asyncio.sleep(0.01)
 
 
 class _Stamp(msgspec.Struct):
