@@ -290,8 +290,10 @@ def _verdict(met: bool) -> str:
 def _print_api(report: dict[str, Any]) -> None:
     console = Console(highlight=False)
     rest, ws = report["rest"], report["websocket"]
-    console.print(f"store: a paper session of {report['file']} ({report['symbol']} {report['timeframe']}), SQLite",
-                  soft_wrap=True)  # fmt: skip
+    load = report["load_average_1m"]
+    console.print(f"store: a paper session of {report['file']} ({report['symbol']} {report['timeframe']}), SQLite; "
+                  f"{report['cores']} cores, 1-minute load {load['start']:.1f} at the start, {load['end']:.1f} at the "
+                  "end", soft_wrap=True)  # fmt: skip
     table = Table(title=f"REST: {rest['clients']} clients, {rest['requests']:,} requests a run", title_justify="left")
     for column in ("run", "route", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests/s", "errors"):
         table.add_column(column, justify="right")
