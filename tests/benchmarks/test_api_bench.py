@@ -72,6 +72,7 @@ def test_the_text_report_says_whether_each_goal_is_met(short_file: Path) -> None
     assert "REST p99, median of 1 runs" in result.output
     assert result.output.count("goal met") + result.output.count("goal MISSED") == 2
     assert "5 got every one in order" in result.output
+    assert "requests done within 60 s: 20 of 20" in result.output
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -304,6 +304,8 @@ def _print_api(report: dict[str, Any]) -> None:
             table.add_row(str(number), name, *(_ms(figures[k]) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
                           rate, errors)  # fmt: skip
     console.print(table)
+    done = ", ".join(f"{run['done']:,}" for run in rest["runs"])
+    console.print(f"requests done within {rest['time_limit_s']:g} s: {done} of {rest['requests']:,}")
     console.print(f"REST p99, median of {len(rest['runs'])} runs: {rest['p99_ms_median']:.1f} ms "
                   f"(goal < {rest['goal_p99_ms']:g} ms, no errors): {_verdict(rest['goal_met'])}")  # fmt: skip
     lat = ws["latency"]
@@ -315,3 +317,6 @@ def _print_api(report: dict[str, Any]) -> None:
         f"{_verdict(ws['goal_met'])}",
         soft_wrap=True,
     )
+    console.print(f"the replay alone took {ws['replay_alone']['seconds']:.1f} s; most messages waiting for one "
+                  f"subscriber: {ws['largest_backlog']:,} (hub max_pending {ws['max_pending']:,})",
+                  soft_wrap=True)  # fmt: skip
