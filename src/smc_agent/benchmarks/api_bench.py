@@ -260,8 +260,8 @@ async def _engine(path: Path, db: Path, conn: Connection, subscribers: int, max_
             if ready != "subscribed":
                 raise DataError(f"the subscribers did not connect: {ready}")
             started = time.perf_counter()
-            largest = [0]
-            backlog = asyncio.create_task(_largest_backlog(hub.clients - {probe}, largest))
+            largest, subscribed = [0], hub.clients - {probe}  # kept: the hub forgets a client once it disconnects
+            backlog = asyncio.create_task(_largest_backlog(subscribed, largest))
             await asyncio.wait_for(agent.run(), time_s)
             replay_s = time.perf_counter() - started
             backlog.cancel()
@@ -270,7 +270,7 @@ async def _engine(path: Path, db: Path, conn: Connection, subscribers: int, max_
             got: dict[str, Any] = await asyncio.wait_for(loop.run_in_executor(None, conn.recv), time_s + _START_S)
         finally:
             await server.stop()
-        dropped = sum(c.dropped for c in hub.clients)
+        dropped = sum(client.dropped for client in subscribed)
     finally:
         agent.close()
     complete = got.pop("complete")
