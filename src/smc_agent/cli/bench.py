@@ -259,3 +259,64 @@ def feed_command(
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+@app.command("api")
+def api_command(
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Concurrent REST clients (keep-alive).")] = 100,
+    requests: Annotated[
+        int, typer.Option("--requests", min=1, help="REST requests per run, all clients together.")
+    ] = 5000,
+    subscribers: Annotated[int, typer.Option("--subscribers", min=1, help="WebSocket subscribers.")] = 100,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed REST runs; the median p99 is judged.")] = 3,
+    data: Annotated[Path | None, typer.Option("--data", help="Real candles to trade (default: EURUSD 15m).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """REST latency under concurrent clients, and WebSocket fan-out latency during a full-speed replay (loopback)."""
+    with user_errors():
+        from smc_agent.benchmarks.api_bench import api_benchmark
+
+        report = api_benchmark(clients=clients, requests=requests, subscribers=subscribers, runs=runs, data=data)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_api(report)
+
+
+def _verdict(met: bool) -> str:
+    return "goal met" if met else "goal MISSED"
+
+
+def _print_api(report: dict[str, Any]) -> None:
+    console = Console(highlight=False)
+    rest, ws = report["rest"], report["websocket"]
+    load = report["load_average_1m"]
+    console.print(f"store: a paper session of {report['file']} ({report['symbol']} {report['timeframe']}), SQLite; "
+                  f"{report['cores']} cores, 1-minute load {load['start']:.1f} at the start, {load['end']:.1f} at the "
+                  "end", soft_wrap=True)  # fmt: skip
+    table = Table(title=f"REST: {rest['clients']} clients, {rest['requests']:,} requests a run", title_justify="left")
+    for column in ("run", "route", "p50 ms", "p90 ms", "p99 ms", "max ms", "requests/s", "errors"):
+        table.add_column(column, justify="right")
+    for number, run in enumerate(rest["runs"], 1):
+        for name, figures in {**run["routes"], "all": run["overall"]}.items():
+            rate = f"{run['requests_per_second']:,.0f}" if name == "all" else ""
+            errors = str(run["errors"]) if name == "all" else ""
+            table.add_row(str(number), name, *(_ms(figures[k]) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+                          rate, errors)  # fmt: skip
+    console.print(table)
+    done = ", ".join(f"{run['done']:,}" for run in rest["runs"])
+    console.print(f"requests done within {rest['time_limit_s']:g} s: {done} of {rest['requests']:,}")
+    console.print(f"REST p99, median of {len(rest['runs'])} runs: {rest['p99_ms_median']:.1f} ms "
+                  f"(goal < {rest['goal_p99_ms']:g} ms, no errors): {_verdict(rest['goal_met'])}")  # fmt: skip
+    lat = ws["latency"]
+    console.print(
+        f"WebSocket: {ws['subscribers']} subscribers, {ws['candles']:,} candles replayed in {ws['replay_seconds']:.1f} "
+        f"s, {ws['messages_per_subscriber']:,} messages each ({ws['deliveries']:,} deliveries), "
+        f"{ws['complete_subscribers']} got every one in order; publish-to-receive p50 {_ms(lat['p50_ms'])} ms, "
+        f"p99 {_ms(lat['p99_ms'])} ms, max {_ms(lat['max_ms'])} ms (goal p99 < {ws['goal_p99_ms']:g} ms): "
+        f"{_verdict(ws['goal_met'])}",
+        soft_wrap=True,
+    )
+    console.print(f"the replay alone took {ws['replay_alone']['seconds']:.1f} s; most messages waiting for one "
+                  f"subscriber: {ws['largest_backlog']:,} (hub max_pending {ws['max_pending']:,})",
+                  soft_wrap=True)  # fmt: skip
