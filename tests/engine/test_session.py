@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from scenario import candles
 from scripted import SYMBOL, Script, readable_ids
 
@@ -344,3 +346,36 @@ def test_reports_that_arrive_after_the_run_are_stepped_when_settled() -> None:
     (published,) = [e for e in seen if isinstance(e, OrderRejected)]
     assert published.order.client_order_id == "x2"
     assert published.seq > 0
+
+
+@pytest.mark.parametrize("yield_every", [None, 1, 3])
+def test_a_full_speed_run_lets_other_tasks_run_every_yield_every_candles(yield_every: int | None) -> None:
+    """What the served API needs: with ``yield_every``, a task woken by each candle runs before the next
+    ``yield_every`` are stepped; without it, a full-speed replay keeps the loop."""
+    rows = [QUIET] * 300
+    data = candles(rows, "1m", T0).with_meta(symbol=SYMBOL)
+    system = build(Mode.PAPER, data, lambda c: Script({}), settings(), speed=float("inf"))
+    system.session.yield_every = yield_every
+    woken = asyncio.Event()
+    system.bus.subscribe(lambda _: woken.set(), CandleClosed)
+    seen: list[int] = []  # the session's candle count each time the watcher ran
+
+    async def watch() -> None:
+        while True:
+            await woken.wait()
+            woken.clear()
+            seen.append(system.session.candles)
+
+    async def main() -> None:
+        system.session.start()
+        watcher = asyncio.create_task(watch())
+        await system.session.run([system.feed])
+        watcher.cancel()
+
+    asyncio.run(main())
+    assert system.session.candles == 300
+    if yield_every is None:
+        assert len(seen) <= 3  # the feed's queue is drained without a turn of the loop, 300 candles in a few
+    else:
+        assert seen[0] <= yield_every
+        assert {b - a for a, b in itertools.pairwise(seen)} == {yield_every}

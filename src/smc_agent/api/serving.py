@@ -21,9 +21,12 @@ from smc_agent.core.errors import ConfigError
 from smc_agent.core.logs import get_logger
 from smc_agent.store import Store
 
-__all__ = ["LOOPBACK", "ApiServer", "first_key", "url_of", "warn_if_public"]
+__all__ = ["LOOPBACK", "SHARE_LOOP_EVERY", "ApiServer", "first_key", "url_of", "warn_if_public"]
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# The engine's candles in a row before it lets the served API run (Session.yield_every): every candle, so a replay
+# at full speed still answers requests and streams each event within milliseconds (docs/performance.md "API").
+SHARE_LOOP_EVERY = 1
 _START_S = 10.0  # binding a socket takes milliseconds; longer means something is wrong
 _log = get_logger("smc_agent.api")
 

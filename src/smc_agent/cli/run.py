@@ -29,7 +29,7 @@ from rich.table import Table
 
 from smc_agent.api import create_app
 from smc_agent.api.auth import wall_ms
-from smc_agent.api.serving import ApiServer, first_key, url_of, warn_if_public
+from smc_agent.api.serving import SHARE_LOOP_EVERY, ApiServer, first_key, url_of, warn_if_public
 from smc_agent.api.stream import StreamHub
 from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
 from smc_agent.config import load_settings
@@ -181,6 +181,7 @@ class _Serving:
             return [candle for candle in found if candle is not None]
 
         hub = StreamHub(system.bus, forming=forming)  # the WebSocket stream of the engine's events
+        system.session.yield_every = SHARE_LOOP_EVERY  # the API shares the engine's loop
         app = create_app(store, agent=self.agent, hub=hub, cors_origins=api.cors_origins, jwt_ttl_s=api.jwt_ttl_s,
                          rate_limit=api.rate_limit, max_body_bytes=api.max_body_bytes)  # fmt: skip
         server = ApiServer(app, self.host, self.port)

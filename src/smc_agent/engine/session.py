@@ -90,6 +90,9 @@ class Session:
         # Candles per journal commit in a replay (1: every step). A replay may group them, since after a
         # crash it re-processes the uncommitted candles and gets the same events; a live session may not.
         self.commit_every = commit_every
+        # Candles stepped in a row before the run commits and lets the event loop run its other tasks (the API's
+        # requests, the WebSocket's senders); None: only when no candle is due, as a replay at full speed wants.
+        self.yield_every: int | None = None
         self._requests: deque[_Request] = deque()  # commands sent to the running session
         self._reports: deque[Event] = deque()  # venue reports, stepped in the order they came
         self._wake: asyncio.Event | None = None  # set when a command arrives, or a stop is asked for
@@ -215,7 +218,7 @@ class Session:
         queue: asyncio.Queue[CandleClosed | None] = asyncio.Queue(_QUEUE_SIZE)
         self._wake = wake = asyncio.Event()
         pumps = [asyncio.create_task(self._pump(feed, queue)) for feed in feeds]
-        running, held = len(pumps), None
+        running, held, streak = len(pumps), None, 0
         getting: asyncio.Task[CandleClosed | None] | None = None
         clock = self.clock
         try:
@@ -233,7 +236,11 @@ class Session:
                 candle_first = held is not None and (due is None or held.event_ms <= due)
                 if held is not None and candle_first and clock.seconds_until(held.event_ms) <= 0:
                     self.step(held)
-                    held = None
+                    held, streak = None, streak + 1
+                    if self.yield_every is not None and streak >= self.yield_every:
+                        streak = 0
+                        self._commit()  # as below: nothing waits with steps uncommitted
+                        await asyncio.sleep(0)
                     continue
                 if held is None and running == 0 and exit_when_done:
                     break
@@ -252,6 +259,7 @@ class Session:
                 # Nothing waits with steps uncommitted: grouped candles wait for no one, and a venue's request
                 # (sent by a task, which runs only while the session waits) never leaves before its intent.
                 self._commit()
+                streak = 0
                 waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait())}
                 if held is None and running:
                     getting = getting or asyncio.ensure_future(queue.get())
