@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from smc_agent.cli import app
 
 CANDLES = 2000
-TINY = ["--clients", "5", "--requests", "20", "--subscribers", "5", "--runs", "2"]
+TINY = ["--clients", "5", "--requests", "20", "--subscribers", "5", "--runs", "2", "--interval", "0.05"]
 SPREAD = {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
 
 
@@ -38,8 +38,8 @@ def report(short_file: Path) -> dict[str, Any]:
 
 def test_every_rest_request_is_answered_and_counted(report: dict[str, Any]) -> None:
     rest = report["rest"]
-    assert (rest["clients"], rest["requests"], len(rest["runs"])) == (5, 20, 2)
-    for run in rest["runs"]:
+    assert (rest["clients"], rest["requests"], len(rest["runs"]), rest["interval_s"]) == (5, 20, 2, 0.05)
+    for run in [*rest["runs"], rest["saturation"]]:
         assert (run["done"], run["errors"], run["timed_out"]) == (20, 0, False)
         # Round-robin over the three routes: requests 0, 3, 6 ... are signals, and so on.
         assert {name: r["requests"] for name, r in run["routes"].items()} == {
@@ -47,6 +47,8 @@ def test_every_rest_request_is_answered_and_counted(report: dict[str, Any]) -> N
         for figures in [run["overall"], *run["routes"].values()]:
             assert set(figures) >= SPREAD
             assert 0 < figures["p50_ms"] <= figures["p90_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    for run in rest["runs"]:  # paced: 4 requests a client, one every 0.05 s, so three intervals at least
+        assert run["seconds"] >= 3 * 0.05
     assert rest["p99_ms_median"] == pytest.approx(sum(r["overall"]["p99_ms"] for r in rest["runs"]) / 2)
     assert rest["goal_p99_ms"] == 50
     assert rest["goal_met"] == (rest["p99_ms_median"] < 50)
@@ -69,7 +71,8 @@ def test_every_subscriber_gets_every_message_in_order(report: dict[str, Any]) ->
 def test_the_text_report_says_whether_each_goal_is_met(short_file: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "api", *TINY, "--runs", "1", "--data", str(short_file)])
     assert result.exit_code == 0, result.output
-    assert "REST p99, median of 1 runs" in result.output
+    assert "REST p99, median of 1 paced runs" in result.output
+    assert "at saturation" in result.output
     assert result.output.count("goal met") + result.output.count("goal MISSED") == 2
     assert "5 got every one in order" in result.output
     assert "requests done within 60 s: 20 of 20" in result.output

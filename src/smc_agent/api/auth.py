@@ -9,7 +9,7 @@ Neither a key nor a token ever appears in a log or a message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -99,10 +99,11 @@ class Authenticator:
         raise _refused("authentication required: send an X-API-Key header or a bearer token")
 
 
-def require(scope: str) -> Callable[..., Principal]:
-    """The dependency of a route that needs ``scope``: the app's :class:`Authenticator` checks the caller."""
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """The dependency of a route that needs ``scope``: the app's :class:`Authenticator` checks the caller, on the
+    event loop (a key's lookup is one indexed read; its argon2 check, once per key, is remembered)."""
 
-    def check(
+    async def check(
         request: Request,
         key: Annotated[str | None, Depends(_KEY_HEADER)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],

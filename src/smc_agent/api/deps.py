@@ -15,12 +15,12 @@ __all__ = ["MAX_SQL_INT", "Limit", "Offset", "Reader", "SessionRow", "StoreDep"]
 MAX_SQL_INT = 2**63 - 1  # the largest integer SQLite and PostgreSQL take: a larger one is a 422, not a 500
 
 
-def _store(request: Request) -> Store:
+async def _store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
-def _session(store: Annotated[Store, Depends(_store)],
+async def _session(store: Annotated[Store, Depends(_store)],
              session: Annotated[str | None, Query(description="a session's id (default: the latest)")] = None,
              ) -> dict[str, Any]:  # fmt: skip
     try:

@@ -15,6 +15,7 @@ the store) an admin key is made and printed once, with the URL; it is in no log.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -152,6 +153,10 @@ def run_command(
             _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
                       mode=agent.system.mode.value)  # fmt: skip
             serving = None if api is None else _Serving(agent, api, host, port, console)
+            # What the start built (modules, the restored state) lives as long as the process: out of the
+            # collector's reach, a full collection takes milliseconds instead of 150 ms that stall every request
+            # and candle (docs/performance.md "API").
+            gc.freeze()
             asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early), serving=serving))
             if summary_json:
                 typer.echo(json.dumps(agent.summary(), separators=(",", ":")))

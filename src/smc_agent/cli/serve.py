@@ -8,6 +8,7 @@ then reachable from the network (put it behind TLS).
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -45,6 +46,7 @@ def serve_command(
                          max_body_bytes=api.max_body_bytes, analysis=settings.analysis_config())  # fmt: skip
         url = url_of(bind, listen)
         typer.echo(f"serving {store.masked_url()} at {url} (OpenAPI: {url}/docs)")
+        gc.freeze()  # as run does: what the start built stays, and a full collection no longer stalls requests
         uvicorn.run(app, host=bind, port=listen, log_level="warning")
     finally:
         store.close()

@@ -202,7 +202,8 @@ def _described(body: BacktestRequest, candles: Candles) -> dict[str, Any]:
 
 
 @router.get("/backtest/{job_id}", response_model=JobView)
-def backtest_job(request: Request, _: Reader, job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> JobView:
+async def backtest_job(request: Request, _: Reader,
+                       job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> JobView:  # fmt: skip
     """A backtest job: queued, running (with its progress), done (with its results) or failed (with why)."""
     job = jobs(request).get(job_id)
     if job is None:

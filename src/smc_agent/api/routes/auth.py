@@ -23,7 +23,7 @@ _PAGE_HEADERS = {"X-Frame-Options": "DENY", "Cache-Control": "no-store", "X-Cont
 
 
 @page.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page() -> HTMLResponse:
+async def login_page() -> HTMLResponse:
     """The static login page: a password form that asks POST /api/v1/auth/login for a token."""
     return HTMLResponse(_LOGIN_PAGE, headers=_PAGE_HEADERS)
 
@@ -45,7 +45,7 @@ def login(body: Login, request: Request, store: StoreDep) -> Token:
 
 
 @router.get("/keys", response_model=list[KeyInfo])
-def list_keys(store: StoreDep, _: Annotated[Principal, Depends(require("admin"))]) -> list[KeyInfo]:
+async def list_keys(store: StoreDep, _: Annotated[Principal, Depends(require("admin"))]) -> list[KeyInfo]:
     """Every API key's id, prefix, scopes and dates (never a key: the store does not hold them)."""
     return [KeyInfo(id=k.id, prefix=k.prefix, scopes=list(k.scopes), created_ms=k.created_ms,
                     revoked_ms=k.revoked_ms, last_used_ms=k.last_used_ms) for k in keys.list_keys(store)]  # fmt: skip

@@ -53,7 +53,7 @@ def _effective(request: Request, session_id: str) -> dict[str, str] | None:
 
 
 @router.get("/config", response_model=SessionConfig)
-def config(request: Request, store: StoreDep, session: SessionRow, _: Reader) -> SessionConfig:
+async def config(request: Request, store: StoreDep, session: SessionRow, _: Reader) -> SessionConfig:
     """The settings a session runs with (default: the latest), which of them may change at runtime, and their
     values now in the running engine."""
     session_id = session["id"]

@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True)
-def healthz() -> Health:
+async def healthz() -> Health:
     """The process answers."""
     return Health(status="alive")
 
@@ -25,7 +25,7 @@ _READY_FEED = frozenset({FeedHealth.CONNECTED, FeedHealth.DONE})
 
 @router.get("/readyz", response_model=Health,
             responses={503: {"description": "the store does not answer, or the agent's feed has no data"}})  # fmt: skip
-def readyz(request: Request, store: StoreDep) -> Health | JSONResponse:
+async def readyz(request: Request, store: StoreDep) -> Health | JSONResponse:
     """200 once the store answers a query (and, under a running agent, its feed is connected or done), else 503
     with the reason."""
     try:

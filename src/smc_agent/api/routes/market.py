@@ -15,13 +15,13 @@ router = APIRouter(prefix="/api/v1/market", tags=["market"])
 
 
 @router.get("/symbols", response_model=list[MarketStream])
-def symbols(store: StoreDep, session: SessionRow, _: Reader) -> list[MarketStream]:
+async def symbols(store: StoreDep, session: SessionRow, _: Reader) -> list[MarketStream]:
     """The session's streams (symbol, timeframe, last close) and every stored candle series."""
     return [MarketStream(**row) for row in queries.market_symbols(store, session["id"])]
 
 
 @router.get("/candles", response_model=list[Candle])
-def candles(
+async def candles(
     store: StoreDep,
     _: Reader,
     symbol: Annotated[str, Query(min_length=1)],

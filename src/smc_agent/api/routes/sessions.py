@@ -22,7 +22,7 @@ def _version() -> str:
 
 
 @router.get("/status", response_model=Status)
-def status(request: Request, store: StoreDep, _: Reader) -> Status:
+async def status(request: Request, store: StoreDep, _: Reader) -> Status:
     """The version, the latest session (its mode), its feeds' health, the running engine's state (its feed's
     health now) and how long this API has run."""
     try:
@@ -41,6 +41,6 @@ def status(request: Request, store: StoreDep, _: Reader) -> Status:
 
 
 @router.get("/sessions", response_model=list[SessionInfo])
-def sessions(store: StoreDep, _: Reader) -> list[SessionInfo]:
+async def sessions(store: StoreDep, _: Reader) -> list[SessionInfo]:
     """Every stored session (paper, live, backtest), the latest first."""
     return [SessionInfo(**row) for row in queries.sessions(store)]

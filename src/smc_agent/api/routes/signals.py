@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/signals", tags=["signals"])
 
 
 @router.get("", response_model=SignalPage)
-def signals(
+async def signals(
     store: StoreDep,
     session: SessionRow,
     _: Reader,
@@ -35,7 +35,7 @@ def signals(
 
 
 @router.get("/{signal_id}", response_model=SignalVersions, responses={404: {"description": "no such signal"}})
-def signal(signal_id: str, store: StoreDep, session: SessionRow, _: Reader) -> SignalVersions:
+async def signal(signal_id: str, store: StoreDep, session: SessionRow, _: Reader) -> SignalVersions:
     """Every version of one signal, oldest first, with its evidence."""
     try:
         rows = queries.signal_versions(store, session["id"], signal_id)

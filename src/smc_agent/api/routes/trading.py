@@ -34,13 +34,13 @@ router = APIRouter(prefix="/api/v1", tags=["trading"])
 
 
 @router.get("/positions", response_model=list[Position])
-def positions(store: StoreDep, session: SessionRow, _: Reader) -> list[Position]:
+async def positions(store: StoreDep, session: SessionRow, _: Reader) -> list[Position]:
     """Every symbol the session held, with its latest position (side null and quantity 0 when flat)."""
     return [Position(**row) for row in queries.positions(store, session["id"])]
 
 
 @router.get("/orders", response_model=OrderPage)
-def orders(store: StoreDep, session: SessionRow, _: Reader, status: OrderStatus | None = None,
+async def orders(store: StoreDep, session: SessionRow, _: Reader, status: OrderStatus | None = None,
            symbol: str | None = None, limit: Limit = 100, offset: Offset = 0) -> OrderPage:  # fmt: skip
     """Each order as its latest event left it, the latest changed first."""
     page = queries.orders(store, session["id"], status=None if status is None else status.value, symbol=symbol,
@@ -49,7 +49,7 @@ def orders(store: StoreDep, session: SessionRow, _: Reader, status: OrderStatus 
 
 
 @router.get("/risk/portfolio", response_model=Portfolio)
-def portfolio(request: Request, store: StoreDep, session: SessionRow, _: Reader,
+async def portfolio(request: Request, store: StoreDep, session: SessionRow, _: Reader,
               days: Annotated[int, Query(ge=1, le=366, description="days of P&L")] = 30,
               events: Annotated[int, Query(ge=0, le=1000, description="latest risk events")] = 50,
               ) -> Portfolio:  # fmt: skip
