@@ -253,11 +253,13 @@ async def _engine(path: Path, db: Path, conn: Connection, subscribers: int, max_
     from smc_agent.api.auth import wall_ms
     from smc_agent.api.serving import SHARE_LOOP_EVERY, ApiServer
     from smc_agent.api.stream import StreamHub
+    from smc_agent.core.heap import freeze_start
     from smc_agent.service.agent import Agent, AgentOptions
     from smc_agent.store import Store
 
     agent = Agent.open(AgentOptions(data=[path], speed=float("inf"), db=f"sqlite:///{db}"))
     agent.system.session.yield_every = SHARE_LOOP_EVERY  # as smc-agent run does when it serves the API
+    freeze_start()  # as run does, once its start is done
     loop = asyncio.get_running_loop()
     try:
         store = agent.store

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from smc_agent.core.errors import DataError
+from smc_agent.core.heap import freeze_start
 from smc_agent.data.shared import shared_data_dir
 
 __all__ = ["FEED_FILE", "feed_benchmark"]
@@ -122,6 +123,7 @@ def _percentiles(samples: list[float]) -> dict[str, float | None]:
 
 def _stream(agent: Any, names: list[str], seconds: float, speed: float) -> dict[str, Any]:
     """Stream for ``seconds`` once settled; the latency of each candle from the socket to its commit."""
+    freeze_start()  # as run does, once its start is done
     latency = agent.latency
     latency.external = True
     feed = agent.system.feed

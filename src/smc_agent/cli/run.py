@@ -15,7 +15,6 @@ the store) an admin key is made and printed once, with the URL; it is in no log.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import signal
@@ -35,6 +34,7 @@ from smc_agent.api.stream import StreamHub
 from smc_agent.cli.common import ConfigOption, HtfOption, ProfileOption, TfOption, user_errors
 from smc_agent.config import load_settings
 from smc_agent.config.settings import ApiSettings
+from smc_agent.core.heap import freeze_start
 from smc_agent.core.logs import get_logger
 from smc_agent.events import CandleClosed
 from smc_agent.service.agent import Agent, AgentOptions, parse_speed
@@ -153,10 +153,7 @@ def run_command(
             _log.info("session", id=agent.session_id, resumed=agent.resumed, store=agent.store.masked_url(),
                       mode=agent.system.mode.value)  # fmt: skip
             serving = None if api is None else _Serving(agent, api, host, port, console)
-            # What the start built (modules, the restored state) lives as long as the process: out of the
-            # collector's reach, a full collection takes milliseconds instead of 150 ms that stall every request
-            # and candle (docs/performance.md "API").
-            gc.freeze()
+            freeze_start()  # what the start built lives as long as the process (core/heap.py)
             asyncio.run(_run(agent, console, exit_when_done=exit_when_done, stopped=bool(early), serving=serving))
             if summary_json:
                 typer.echo(json.dumps(agent.summary(), separators=(",", ":")))

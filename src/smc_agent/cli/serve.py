@@ -8,7 +8,6 @@ then reachable from the network (put it behind TLS).
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated
 
 import typer
@@ -19,6 +18,7 @@ from smc_agent.api.serving import url_of, warn_if_public
 from smc_agent.cli.common import ConfigOption, user_errors
 from smc_agent.cli.db import DbOption, open_db
 from smc_agent.config import load_settings
+from smc_agent.core.heap import freeze_start
 
 __all__ = ["serve_command"]
 
@@ -46,7 +46,7 @@ def serve_command(
                          max_body_bytes=api.max_body_bytes, analysis=settings.analysis_config())  # fmt: skip
         url = url_of(bind, listen)
         typer.echo(f"serving {store.masked_url()} at {url} (OpenAPI: {url}/docs)")
-        gc.freeze()  # as run does: what the start built stays, and a full collection no longer stalls requests
+        freeze_start()  # what the start built lives as long as the process (core/heap.py)
         uvicorn.run(app, host=bind, port=listen, log_level="warning")
     finally:
         store.close()
