@@ -115,7 +115,8 @@ class BusMetrics:
 
     def _on_order(self, event: OrderEvent) -> None:
         order = event.order
-        ORDER_EVENTS.labels(_ORDER_KIND[type(event)], order.tag).inc()
+        kind = _ORDER_KIND.get(type(event)) or type(event).__name__.lower()  # a bus handler must never raise
+        ORDER_EVENTS.labels(kind, order.tag).inc()
         if isinstance(event, OrderFilled):
             FILLS.labels(order.symbol, order.side.value).inc()
 
