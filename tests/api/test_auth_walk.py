@@ -27,12 +27,12 @@ COMMANDS = {("post", "/api/v1/orders/create"), ("delete", "/api/v1/orders/{order
 PATH_VALUES = {"signal_id": "sig-x", "order_id": "ord-x", "symbol": "EURUSD", "job_id": "job-x"}
 
 
-def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+def schema_operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
     schema = client.get("/openapi.json").json()
     return [(method, path, operation) for path, item in schema["paths"].items() for method, operation in item.items()]
 
 
-def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
+def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> int:
     url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
     return client.request(method.upper(), url, headers=headers).status_code
 
@@ -43,7 +43,7 @@ def _token(store: Store, scopes: list[str], exp: int) -> dict[str, str]:
 
 
 def test_every_route_but_the_public_ones_refuses_every_wrong_credential(client: TestClient, store: Store) -> None:
-    operations = _operations(client)
+    operations = schema_operations(client)
     public = {(m, p) for m, p, op in operations if not op.get("security")}
     assert public == PUBLIC, "a route without a credential check, or a public one lost"
     guarded = [(m, p) for m, p, _ in operations if (m, p) not in PUBLIC]
@@ -67,10 +67,10 @@ def test_every_route_but_the_public_ones_refuses_every_wrong_credential(client: 
     }
     for method, path in guarded:
         for name, (headers, expected) in wrong.items():
-            status = _call(client, method, path, headers)
+            status = call(client, method, path, headers)
             assert status == expected, f"{method.upper()} {path} with a {name} credential: {status}"
     # The one route above read refuses a read key.
-    assert _call(client, "get", "/api/v1/auth/keys", {"X-API-Key": read_key}) == 403
+    assert call(client, "get", "/api/v1/auth/keys", {"X-API-Key": read_key}) == 403
 
 
 def test_refusals_say_what_to_do(client: TestClient, store: Store) -> None:

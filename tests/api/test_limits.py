@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from api.test_auth_walk import PUBLIC, call, schema_operations
 from smc_agent.api import create_app, keys
 from smc_agent.api.limits import Rate, TokenBuckets
 from smc_agent.api.stream import StreamHub
@@ -99,3 +100,17 @@ def test_a_body_over_the_limit_is_413(limited: TestClient) -> None:
     assert (streamed.status_code, streamed.json()) == (413, detail)
     small = limited.post("/api/v1/auth/login", json={"password": "x", "scope": "read"})
     assert small.status_code == 401  # under the limit: the login answers as ever (no password is set)
+
+
+def test_every_guarded_route_answers_429_past_the_rate(store: Store) -> None:
+    """The walk of the OpenAPI schema (test_auth_walk), each route with a fresh admin key of a 1/minute bucket:
+    the first call takes the token (whatever it answers), the second is 429 with Retry-After."""
+    with TestClient(create_app(store, rate_limit="1/minute")) as client:
+        guarded = [(m, p) for m, p, _ in schema_operations(client) if (m, p) not in PUBLIC]
+        assert len(guarded) >= 26
+        for method, path in guarded:
+            headers = {"X-API-Key": keys.create_key(store, "admin", 1)[1]}
+            call(client, method, path, headers)
+            url = path.replace("{", "").replace("}", "")  # any value: the limit answers before the path is read
+            refused = client.request(method.upper(), url, headers=headers)
+            assert (refused.status_code, refused.headers.get("retry-after")) == (429, "60"), f"{method} {path}"
