@@ -77,7 +77,7 @@ class BiasView(BaseModel):
     bias: dict[str, Any]
 
 
-def _analysis(request: Request) -> AnalysisConfig:
+async def _analysis(request: Request) -> AnalysisConfig:
     config: AnalysisConfig = request.app.state.analysis
     return config
 
