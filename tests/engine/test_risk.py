@@ -429,3 +429,24 @@ def test_usage_shows_each_limit_and_how_much_of_it_is_used() -> None:
     assert now[("max_trades_per_day", "GBPUSD")] == (0, 2)
     rig.account.value = D("10100")  # above the peak: nothing used; the gate raises its peak on its next look
     assert used()[("max_drawdown", None)] == (0, D("0.10"))
+
+
+def test_reconfigure_changes_the_runtime_limits_and_refuses_the_rest_whole() -> None:
+    rig = Rig()
+    rig.gate.on_equity(rig.clock.now_ms())  # the day starts at 10,000
+    assert rig.gate.reconfigure({"max_open_positions": "1", "min_rr": "2.5"}) == (
+        True, "risk limits now max_open_positions 1, min_rr 2.5")  # fmt: skip
+    assert (rig.gate.config.max_open_positions, rig.gate.config.min_rr) == (1, D("2.5"))
+    changes = ({"max_open_positions": "x"}, {"max_open_positions": "0"}, {"day_tz": "Asia/Kolkata", "min_rr": "3"})
+    refused = [rig.gate.reconfigure(change) for change in changes]
+    assert [ok for ok, _ in refused] == [False, False, False]
+    assert "must be a whole number, got 'x'" in refused[0][1]
+    assert "max_open_positions" in refused[1][1]
+    assert refused[2][1] == "day_tz: cannot change while running (restart with the new settings)"
+    assert rig.gate.config.min_rr == D("2.5")  # nothing of a refused change was applied
+    rig.account.value = D("9850")  # 1.5% down today: inside the 3% limit
+    rig.gate.on_equity(rig.clock.now_ms())
+    assert rig.gate.state is TradingState.ACTIVE
+    assert rig.gate.reconfigure({"daily_loss_limit": "0.01"})[0]
+    rig.gate.on_equity(rig.clock.now_ms())  # what the kernel does after a change: a lowered limit trips at once
+    assert rig.gate.state is TradingState.REDUCING
